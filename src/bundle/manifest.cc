@@ -1,0 +1,280 @@
+#include "bundle/manifest.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace gust::bundle {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kRuntimes[] = {"python3", "node"};
+constexpr std::string_view kNetworks[] = {"none", "egress"};
+
+bool oneOf(std::string_view value, std::initializer_list<std::string_view> options) {
+  for (auto option : options) {
+    if (value == option) return true;
+  }
+  return false;
+}
+
+template <std::size_t N>
+std::string listOf(const std::string_view (&options)[N]) {
+  std::string out;
+  for (auto option : options) out += (out.empty() ? "" : " | ") + std::string(option);
+  return out;
+}
+
+Status atLine(const toml::node& node, std::string message) {
+  return invalidArgument(
+      fmt::format("gust.toml:{}: {}", node.source().begin.line, std::move(message)));
+}
+
+Result<std::string> stringField(const toml::node& node, std::string_view key) {
+  if (auto value = node.value<std::string>()) return *value;
+  return atLine(node, fmt::format("'{}' must be a string", key));
+}
+
+Result<int64_t> integerField(const toml::node& node, std::string_view key, int64_t min,
+                             int64_t max) {
+  if (!node.is_integer()) return atLine(node, fmt::format("'{}' must be an integer", key));
+  int64_t value = node.as_integer()->get();
+  if (value < min || value > max) {
+    return atLine(node, fmt::format("'{}' must be between {} and {}, not {}", key, min, max, value));
+  }
+  return value;
+}
+
+Status checkRanges(const FunctionConfig& c) {
+  if (c.runtime.empty()) {
+    return invalidArgument(fmt::format("gust.toml: 'runtime' is required ({})", listOf(kRuntimes)));
+  }
+  if (c.handler.empty()) {
+    return invalidArgument("gust.toml: 'handler' is required (e.g. \"main.handler\")");
+  }
+  return validateFunctionName(c.name);
+}
+
+std::string defaultHandler(const std::string& runtime) {
+  return runtime == "node" ? "index.handler" : "main.handler";
+}
+
+// A directory without gust.toml: a Vercel-style project if it has api/ files, else a lone
+// main.py or index.js/.mjs exporting `handler`.
+Result<FunctionConfig> inferConfig(const fs::path& dir, const std::string& default_name) {
+  FunctionConfig config;
+  config.name = default_name;
+  fs::path api = dir / "api";
+  std::error_code ec;
+  if (fs::is_directory(api, ec)) {
+    for (auto it = fs::recursive_directory_iterator(api, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      fs::path rel = it->path().lexically_relative(dir);
+      std::string ext = rel.extension().string();
+      std::string runtime = ext == ".py" ? "python3"
+                            : (ext == ".js" || ext == ".mjs" || ext == ".cjs") ? "node"
+                                                                               : "";
+      if (runtime.empty()) continue;
+      // Files and folders starting with _ or . are helpers, not endpoints (Vercel's rule).
+      bool hidden = false;
+      for (const auto& part : rel) {
+        if (!part.empty() && (part.string()[0] == '_' || part.string()[0] == '.')) hidden = true;
+      }
+      if (hidden) continue;
+      std::string path = (rel.parent_path() / rel.stem()).generic_string();
+      config.entries.push_back({path, runtime, rel.generic_string()});
+    }
+    std::sort(config.entries.begin(), config.entries.end(),
+              [](const Entry& a, const Entry& b) { return a.path < b.path; });
+    if (!config.entries.empty()) {
+      config.runtime = config.entries.front().runtime;
+      config.handler = config.entries.front().handler;
+      GUST_RETURN_IF_ERROR(validateFunctionName(config.name));
+      return config;
+    }
+  }
+  if (fs::exists(dir / "main.py")) {
+    config.runtime = "python3";
+  } else if (fs::exists(dir / "index.js") || fs::exists(dir / "index.mjs") ||
+             fs::exists(dir / "index.cjs")) {
+    config.runtime = "node";
+  } else {
+    return invalidArgument(
+        "cannot tell how to run this directory: add a gust.toml (runtime, handler), a main.py or "
+        "index.js exporting `handler`, or an api/ folder of .py/.js files");
+  }
+  config.handler = defaultHandler(config.runtime);
+  GUST_RETURN_IF_ERROR(validateFunctionName(config.name));
+  return config;
+}
+
+}  // namespace
+
+const Entry* FunctionConfig::findEntry(std::string_view relative_path) const {
+  const Entry* best = nullptr;
+  for (const Entry& entry : entries) {
+    std::string_view p = entry.path;
+    bool matches = relative_path == p ||
+                   (relative_path.size() > p.size() && relative_path.substr(0, p.size()) == p &&
+                    relative_path[p.size()] == '/');
+    // api/index serves api/ itself, as on Vercel.
+    if (!matches && p.size() > 6 && p.substr(p.size() - 6) == "/index") {
+      std::string_view dir = p.substr(0, p.size() - 6);
+      matches = relative_path == dir || relative_path == std::string(dir) + "/";
+    }
+    if (matches && (!best || entry.path.size() > best->path.size())) best = &entry;
+  }
+  return best;
+}
+
+Status validateFunctionName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '-' || c == '_')) {
+      ok = false;
+    }
+  }
+  if (ok) return Status::ok();
+  return invalidArgument(fmt::format(
+      "invalid function name '{}': use 1-63 lowercase letters, digits, '-' or '_', starting with "
+      "a letter or digit (set `name` in gust.toml or pass --name)",
+      name));
+}
+
+Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::string& default_name) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, std::string_view("gust.toml"));
+  } catch (const toml::parse_error& error) {
+    return invalidArgument(fmt::format("gust.toml:{}:{}: {}", error.source().begin.line,
+                                       error.source().begin.column, error.description()));
+  }
+  FunctionConfig config;
+  config.name = default_name;
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    if (k == "name") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      config.name = *v;
+    } else if (k == "runtime") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (!oneOf(*v, {"python3", "node"})) {
+        return atLine(node, fmt::format("unknown runtime '{}' (this server runs {})", *v,
+                                        listOf(kRuntimes)));
+      }
+      config.runtime = *v;
+    } else if (k == "handler") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      config.handler = *v;
+    } else if (k == "memory_mb") {
+      auto v = integerField(node, k, 64, 10240);
+      if (!v) return v.status();
+      config.memory_mb = *v;
+    } else if (k == "timeout_s") {
+      auto v = integerField(node, k, 1, 900);
+      if (!v) return v.status();
+      config.timeout_s = *v;
+    } else if (k == "concurrency") {
+      auto v = integerField(node, k, 1, 1000);
+      if (!v) return v.status();
+      config.concurrency = *v;
+    } else if (k == "max_instances") {
+      auto v = integerField(node, k, 1, 1000);
+      if (!v) return v.status();
+      config.max_instances = *v;
+    } else if (k == "network") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (!oneOf(*v, {"none", "egress"})) {
+        return atLine(node, fmt::format("'network' must be {}", listOf(kNetworks)));
+      }
+      config.network = *v;
+    } else if (k == "env") {
+      const toml::table* env = node.as_table();
+      if (!env) return atLine(node, "'env' must be a table of strings, e.g. env = { MODE = \"prod\" }");
+      for (auto&& [name, value] : *env) {
+        auto v = value.value<std::string>();
+        if (!v) return atLine(value, fmt::format("env.{} must be a string", name.str()));
+        config.env[std::string(name.str())] = *v;
+      }
+    } else if (k == "secrets") {
+      const toml::array* secrets = node.as_array();
+      if (!secrets) return atLine(node, "'secrets' must be an array of names");
+      for (auto&& item : *secrets) {
+        auto v = item.value<std::string>();
+        if (!v) return atLine(item, "'secrets' must be an array of strings");
+        config.secrets.push_back(*v);
+      }
+    } else {
+      return invalidArgument(fmt::format(
+          "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
+          "concurrency, max_instances, network, env, secrets)",
+          key.source().begin.line, k));
+    }
+  }
+  if (config.handler.empty() && !config.runtime.empty()) config.handler = defaultHandler(config.runtime);
+  GUST_RETURN_IF_ERROR(checkRanges(config));
+  return config;
+}
+
+Result<FunctionConfig> loadFunctionConfig(const std::string& code_dir,
+                                          const std::string& default_name) {
+  fs::path manifest = fs::path(code_dir) / kManifestFile;
+  if (!fs::exists(manifest)) return inferConfig(code_dir, default_name);
+  std::ifstream in(manifest, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseManifest(text.str(), default_name);
+}
+
+nlohmann::json toJson(const FunctionConfig& c) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const Entry& e : c.entries) {
+    entries.push_back({{"path", e.path}, {"runtime", e.runtime}, {"handler", e.handler}});
+  }
+  return {{"name", c.name},
+          {"runtime", c.runtime},
+          {"handler", c.handler},
+          {"memory_mb", c.memory_mb},
+          {"timeout_s", c.timeout_s},
+          {"concurrency", c.concurrency},
+          {"max_instances", c.max_instances},
+          {"network", c.network},
+          {"env", c.env},
+          {"secrets", c.secrets},
+          {"entries", entries}};
+}
+
+Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
+  try {
+    auto j = nlohmann::json::parse(json_text);
+    FunctionConfig c;
+    c.name = j.at("name").get<std::string>();
+    c.runtime = j.at("runtime").get<std::string>();
+    c.handler = j.at("handler").get<std::string>();
+    c.memory_mb = j.at("memory_mb").get<int64_t>();
+    c.timeout_s = j.at("timeout_s").get<int64_t>();
+    c.concurrency = j.at("concurrency").get<int64_t>();
+    c.max_instances = j.at("max_instances").get<int64_t>();
+    c.network = j.at("network").get<std::string>();
+    c.env = j.at("env").get<std::map<std::string, std::string>>();
+    c.secrets = j.at("secrets").get<std::vector<std::string>>();
+    for (const auto& e : j.at("entries")) {
+      c.entries.push_back({e.at("path").get<std::string>(), e.at("runtime").get<std::string>(),
+                           e.at("handler").get<std::string>()});
+    }
+    return c;
+  } catch (const nlohmann::json::exception& error) {
+    return internalError(fmt::format("stored function config is corrupt: {}", error.what()));
+  }
+}
+
+}  // namespace gust::bundle

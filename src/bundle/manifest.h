@@ -1,0 +1,59 @@
+#pragma once
+// FunctionConfig: what a deploy says about its function — from gust.toml, or inferred from the
+// directory's shape (a Vercel-style api/ folder, a lone main.py or index.js). Stored with each
+// version as JSON; immutable once deployed.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace gust::bundle {
+
+// One handler in a Vercel-style project: the file api/users.py is entry "api/users", invoked at
+// /fn/<project>/api/users and routed at /api/users.
+struct Entry {
+  std::string path;     // "api/users"
+  std::string runtime;  // "python3" | "node"
+  std::string handler;  // "api/users.py"
+};
+
+struct FunctionConfig {
+  std::string name;
+  std::string runtime;  // python3 | node
+  std::string handler;
+  int64_t memory_mb = 256;
+  int64_t timeout_s = 30;
+  int64_t concurrency = 1;
+  int64_t max_instances = 10;
+  std::string network = "none";
+  std::map<std::string, std::string> env;
+  std::vector<std::string> secrets;
+  std::vector<Entry> entries;  // non-empty for a Vercel-style project
+
+  bool isProject() const { return !entries.empty(); }
+  // The entry a request path (relative to the function, like "api/users/7") selects: the entry
+  // whose path is the longest prefix at a segment boundary. Nullptr when none matches.
+  const Entry* findEntry(std::string_view relative_path) const;
+};
+
+inline constexpr const char* kManifestFile = "gust.toml";
+
+// Parses gust.toml text. Unknown keys and wrong types are errors that name the line.
+Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::string& default_name);
+
+// Reads the deployable directory's config: gust.toml if present, else the shape of the files.
+Result<FunctionConfig> loadFunctionConfig(const std::string& code_dir,
+                                          const std::string& default_name);
+
+// Function names: 1-63 of [a-z0-9-_], starting with a letter or digit.
+Status validateFunctionName(std::string_view name);
+
+nlohmann::json toJson(const FunctionConfig& config);
+Result<FunctionConfig> functionConfigFromJson(std::string_view json_text);
+
+}  // namespace gust::bundle

@@ -1,0 +1,97 @@
+#include "bundle/manifest.h"
+
+#include <gtest/gtest.h>
+
+namespace gust::bundle {
+namespace {
+
+TEST(Manifest, ParsesEveryKey) {
+  auto config = parseManifest(R"(
+name = "resize"
+runtime = "python3"
+handler = "main.handler"
+memory_mb = 512
+timeout_s = 5
+concurrency = 2
+max_instances = 3
+network = "egress"
+env = { MODE = "prod" }
+secrets = ["DB_PASSWORD"]
+)",
+                              "dir");
+  ASSERT_TRUE(config.isOk()) << config.status().message();
+  EXPECT_EQ(config->name, "resize");
+  EXPECT_EQ(config->memory_mb, 512);
+  EXPECT_EQ(config->timeout_s, 5);
+  EXPECT_EQ(config->concurrency, 2);
+  EXPECT_EQ(config->max_instances, 3);
+  EXPECT_EQ(config->network, "egress");
+  EXPECT_EQ(config->env.at("MODE"), "prod");
+  EXPECT_EQ(config->secrets.at(0), "DB_PASSWORD");
+}
+
+TEST(Manifest, DefaultsNameAndHandler) {
+  auto config = parseManifest("runtime = \"node\"\n", "hello-node");
+  ASSERT_TRUE(config.isOk());
+  EXPECT_EQ(config->name, "hello-node");
+  EXPECT_EQ(config->handler, "index.handler");
+  EXPECT_EQ(config->memory_mb, 256);
+}
+
+TEST(Manifest, RejectsUnknownKeyWithItsLine) {
+  auto config = parseManifest("runtime = \"python3\"\n\nmemroy_mb = 128\n", "x");
+  ASSERT_FALSE(config.isOk());
+  EXPECT_NE(config.status().message().find("gust.toml:3"), std::string::npos)
+      << config.status().message();
+  EXPECT_NE(config.status().message().find("memroy_mb"), std::string::npos);
+}
+
+TEST(Manifest, RejectsWrongTypeWithItsLine) {
+  auto config = parseManifest("runtime = \"python3\"\nmemory_mb = \"lots\"\n", "x");
+  ASSERT_FALSE(config.isOk());
+  EXPECT_NE(config.status().message().find("gust.toml:2"), std::string::npos);
+  EXPECT_NE(config.status().message().find("integer"), std::string::npos);
+}
+
+TEST(Manifest, RejectsOutOfRangeAndUnknownRuntime) {
+  EXPECT_FALSE(parseManifest("runtime = \"python3\"\ntimeout_s = 0\n", "x").isOk());
+  auto cobol = parseManifest("runtime = \"cobol\"\n", "x");
+  ASSERT_FALSE(cobol.isOk());
+  EXPECT_NE(cobol.status().message().find("python3 | node"), std::string::npos);
+}
+
+TEST(Manifest, RejectsSyntaxErrorsWithLineAndColumn) {
+  auto config = parseManifest("runtime = \"python3\"\nenv = {\n", "x");
+  ASSERT_FALSE(config.isOk());
+  EXPECT_NE(config.status().message().find("gust.toml:"), std::string::npos);
+}
+
+TEST(Manifest, RejectsBadFunctionName) {
+  EXPECT_FALSE(parseManifest("name = \"Has Spaces\"\nruntime = \"node\"\n", "x").isOk());
+  EXPECT_FALSE(parseManifest("runtime = \"node\"\n", "../etc").isOk());
+}
+
+TEST(Manifest, RoundTripsThroughJson) {
+  auto config = parseManifest("runtime = \"python3\"\nenv = { A = \"1\" }\n", "fn");
+  ASSERT_TRUE(config.isOk());
+  config->entries.push_back({"api/x", "python3", "api/x.py"});
+  auto back = functionConfigFromJson(toJson(*config).dump());
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(back->env.at("A"), "1");
+  EXPECT_EQ(back->entries.at(0).handler, "api/x.py");
+}
+
+TEST(Manifest, FindsLongestEntryAtSegmentBoundary) {
+  FunctionConfig config;
+  config.entries = {{"api/users", "python3", "api/users.py"},
+                    {"api/users/admin", "node", "api/users/admin.js"},
+                    {"api/index", "python3", "api/index.py"}};
+  EXPECT_EQ(config.findEntry("api/users")->handler, "api/users.py");
+  EXPECT_EQ(config.findEntry("api/users/7")->handler, "api/users.py");
+  EXPECT_EQ(config.findEntry("api/users/admin")->handler, "api/users/admin.js");
+  EXPECT_EQ(config.findEntry("api/usersx"), nullptr);
+  EXPECT_EQ(config.findEntry("api")->handler, "api/index.py");
+}
+
+}  // namespace
+}  // namespace gust::bundle

@@ -1,0 +1,191 @@
+#include "os/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace gust::os {
+namespace {
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string describeWaitStatus(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return fmt::format("signal {} ({})", sig, strsignal(sig));
+  }
+  return "unknown status";
+}
+
+}  // namespace
+
+Result<Child> spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return invalidArgument("spawn: empty argv");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // dup2 through high temporary numbers first, so mapping 3->4 and 4->3 cannot clobber.
+  int temp = 1000;
+  std::map<int, int> staged;
+  for (const auto& [child_fd, parent_fd] : spec.fds) {
+    posix_spawn_file_actions_adddup2(&actions, parent_fd, temp);
+    staged[child_fd] = temp++;
+  }
+  for (const auto& [child_fd, temp_fd] : staged) {
+    posix_spawn_file_actions_adddup2(&actions, temp_fd, child_fd);
+  }
+  int highest = spec.fds.empty() ? 2 : std::max(2, spec.fds.rbegin()->first);
+  posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (spec.new_process_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  posix_spawnattr_setsigmask(&attr, &empty_mask);
+  sigset_t defaults;
+  sigfillset(&defaults);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return internalError(fmt::format("cannot start {}: {}", spec.argv[0], strerror(rc)));
+  }
+  int pidfd = pidfdOpen(pid);
+  if (pidfd < 0) {
+    killProcessGroup(pid);
+    ::waitpid(pid, nullptr, 0);
+    return internalError(fmt::format("pidfd_open: {}", strerror(errno)));
+  }
+  return Child{pid, pidfd};
+}
+
+std::string reapChild(pid_t pid) {
+  int status = 0;
+  pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r == 0) return "";
+  if (r < 0) return "exited";
+  return describeWaitStatus(status);
+}
+
+void killProcessGroup(pid_t pid) {
+  if (pid > 0) ::kill(-pid, SIGKILL);
+}
+
+Result<CommandResult> runCommand(const std::vector<std::string>& argv, const std::string& cwd,
+                                 const std::map<std::string, std::string>& extra_env,
+                                 int timeout_s,
+                                 const std::function<void(std::string_view)>& on_line) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return internalError("pipe2 failed");
+  SpawnSpec spec;
+  spec.argv = argv;
+  if (!argv.empty() && argv[0].find('/') == std::string::npos) {
+    spec.argv[0] = findOnPath(argv[0]);
+    if (spec.argv[0].empty()) {
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+      return internalError(fmt::format("{} is not installed (not found on PATH)", argv[0]));
+    }
+  }
+  spec.env = currentEnvironment();
+  for (const auto& [k, v] : extra_env) spec.env[k] = v;
+  spec.cwd = cwd;
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  spec.fds = {{0, devnull}, {1, pipe_fds[1]}, {2, pipe_fds[1]}};
+  auto child = spawn(spec);
+  ::close(pipe_fds[1]);
+  ::close(devnull);
+  if (!child) {
+    ::close(pipe_fds[0]);
+    return child.status();
+  }
+  CommandResult result;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string pending;
+  char buffer[8192];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      killProcessGroup(child->pid);
+      break;
+    }
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (ready <= 0) continue;
+    ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<size_t>(n));
+    result.output.append(buffer, static_cast<size_t>(n));
+    if (result.output.size() > 64 * 1024) result.output.erase(0, result.output.size() - 64 * 1024);
+    std::size_t newline;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      if (on_line) on_line(std::string_view(pending).substr(0, newline));
+      pending.erase(0, newline + 1);
+    }
+  }
+  if (!pending.empty() && on_line) on_line(pending);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child->pid, &status, 0);
+  ::close(child->pidfd);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string findOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+std::map<std::string, std::string> currentEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string_view::npos) env[std::string(entry.substr(0, eq))] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace gust::os

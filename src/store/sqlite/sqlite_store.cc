@@ -1,0 +1,561 @@
+// DESIGN: two connections to one WAL database. `meta_` serves metadata calls under `meta_mutex_`
+// (they are rare and small). Activation records are enqueued by the hot path and written by
+// `writer_`, which takes everything queued, commits it in one transaction and signals flushers:
+// one fsync covers a whole burst. Schema changes are numbered migrations applied at open.
+
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/time.h"
+
+namespace gust::store {
+namespace {
+
+// Migration N brings the schema from version N to N+1. Append only.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE functions (
+  id INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL,
+  UNIQUE (tenant, name)
+);
+CREATE TABLE versions (
+  function_id INTEGER NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  bundle_sha256 TEXT NOT NULL,
+  bundle_bytes INTEGER NOT NULL,
+  config_json TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  PRIMARY KEY (function_id, version)
+);
+CREATE TABLE aliases (
+  function_id INTEGER NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (function_id, name)
+);
+CREATE TABLE routes (
+  path TEXT PRIMARY KEY,
+  function_id INTEGER NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+  entry TEXT NOT NULL
+);
+CREATE TABLE activations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  function TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  status TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  cold INTEGER NOT NULL,
+  init_ms INTEGER NOT NULL,
+  received_at_us INTEGER NOT NULL,
+  started_at_us INTEGER NOT NULL,
+  finished_at_us INTEGER NOT NULL,
+  duration_ms REAL NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  logs TEXT NOT NULL
+);
+CREATE INDEX activations_by_function ON activations (tenant, function, seq);
+)sql",
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      error_ = sqlite3_errmsg(db);
+      stmt_ = nullptr;
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+  Statement& bind(int index, const std::string& value) {
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int index, int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bind(int index, double value) {
+    sqlite3_bind_double(stmt_, index, value);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
+  double real(int column) { return sqlite3_column_double(stmt_, column); }
+  std::string text(int column) {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string error_;
+};
+
+Status execute(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return internalError(fmt::format("sqlite: {}", message));
+  }
+  return Status::ok();
+}
+
+Status sqliteError(sqlite3* db, std::string_view what) {
+  return internalError(fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+Result<sqlite3*> openConnection(const std::string& path) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    Status status = internalError(fmt::format("cannot open database {}: {}", path,
+                                              db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  Status status = execute(db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                          "PRAGMA foreign_keys=ON;");
+  if (!status.isOk()) {
+    sqlite3_close(db);
+    return status;
+  }
+  return db;
+}
+
+Status migrate(sqlite3* db) {
+  GUST_RETURN_IF_ERROR(execute(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)"));
+  Statement current(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!current.ok() || current.step() != SQLITE_ROW) return sqliteError(db, "schema version");
+  int64_t version = current.integer(0);
+  constexpr int64_t kLatest = std::size(kMigrations);
+  if (version > kLatest) {
+    return internalError(fmt::format(
+        "the database has schema version {} but this gust knows only up to {}: use a newer gust",
+        version, kLatest));
+  }
+  for (; version < kLatest; ++version) {
+    GUST_RETURN_IF_ERROR(execute(db, "BEGIN IMMEDIATE"));
+    Status status = execute(db, kMigrations[version]);
+    if (status.isOk()) {
+      status = execute(db, fmt::format("INSERT INTO schema_version VALUES ({})", version + 1).c_str());
+    }
+    if (!status.isOk()) {
+      (void)execute(db, "ROLLBACK");
+      return status;
+    }
+    GUST_RETURN_IF_ERROR(execute(db, "COMMIT"));
+  }
+  return Status::ok();
+}
+
+constexpr const char* kActivationColumns =
+    "id, tenant, function, version, entry, trigger, status, http_status, cold, init_ms, "
+    "received_at_us, started_at_us, finished_at_us, duration_ms, memory_mb, bytes_in, bytes_out, "
+    "error, logs";
+
+ActivationRecord readActivation(Statement& row, bool with_logs) {
+  ActivationRecord r;
+  r.id = row.text(0);
+  r.tenant = row.text(1);
+  r.function = row.text(2);
+  r.version = row.integer(3);
+  r.entry = row.text(4);
+  r.trigger = row.text(5);
+  r.status = row.text(6);
+  r.http_status = static_cast<int>(row.integer(7));
+  r.cold = row.integer(8) != 0;
+  r.init_ms = row.integer(9);
+  r.received_at_us = row.integer(10);
+  r.started_at_us = row.integer(11);
+  r.finished_at_us = row.integer(12);
+  r.duration_ms = row.real(13);
+  r.memory_mb = row.integer(14);
+  r.bytes_in = row.integer(15);
+  r.bytes_out = row.integer(16);
+  r.error = row.text(17);
+  if (with_logs) r.logs = row.text(18);
+  return r;
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* meta, sqlite3* writer_db) : meta_(meta), writer_db_(writer_db) {
+    writer_ = std::thread([this] { writeActivations(); });
+  }
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+    sqlite3_close(writer_db_);
+    sqlite3_close(meta_);
+  }
+
+  Result<VersionRecord> createVersion(const NewVersion& v) override {
+    std::lock_guard lock(meta_mutex_);
+    GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
+    Result<VersionRecord> result = createVersionLocked(v);
+    (void)execute(meta_, result.isOk() ? "COMMIT" : "ROLLBACK");
+    return result;
+  }
+
+  Result<std::vector<FunctionRecord>> listFunctions(const std::string& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(
+      SELECT f.tenant, f.name, COALESCE(a.version, 0), (SELECT COUNT(*) FROM versions v
+             WHERE v.function_id = f.id), f.created_at_us, f.updated_at_us
+      FROM functions f LEFT JOIN aliases a ON a.function_id = f.id AND a.name = 'live'
+      WHERE f.tenant = ?1 ORDER BY f.name)sql");
+    q.bind(1, tenant);
+    std::vector<FunctionRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readFunction(q));
+    return out;
+  }
+
+  Result<FunctionRecord> getFunction(const std::string& tenant, const std::string& name) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(
+      SELECT f.tenant, f.name, COALESCE(a.version, 0), (SELECT COUNT(*) FROM versions v
+             WHERE v.function_id = f.id), f.created_at_us, f.updated_at_us
+      FROM functions f LEFT JOIN aliases a ON a.function_id = f.id AND a.name = 'live'
+      WHERE f.tenant = ?1 AND f.name = ?2)sql");
+    q.bind(1, tenant).bind(2, name);
+    if (q.step() != SQLITE_ROW) return noSuchFunction(name);
+    return readFunction(q);
+  }
+
+  Result<std::vector<VersionRecord>> listVersions(const std::string& tenant,
+                                                  const std::string& function) override {
+    std::lock_guard lock(meta_mutex_);
+    if (!functionId(tenant, function)) return noSuchFunction(function);
+    Statement q(meta_, R"sql(
+      SELECT f.tenant, f.name, v.version, v.bundle_sha256, v.config_json, v.bundle_bytes,
+             v.created_at_us
+      FROM versions v JOIN functions f ON f.id = v.function_id
+      WHERE f.tenant = ?1 AND f.name = ?2 ORDER BY v.version)sql");
+    q.bind(1, tenant).bind(2, function);
+    std::vector<VersionRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readVersion(q));
+    return out;
+  }
+
+  Result<VersionRecord> getVersion(const std::string& tenant, const std::string& function,
+                                   int64_t version) override {
+    std::lock_guard lock(meta_mutex_);
+    return getVersionLocked(tenant, function, version);
+  }
+
+  Result<VersionRecord> resolveAlias(const std::string& tenant, const std::string& function,
+                                     const std::string& alias) override {
+    std::lock_guard lock(meta_mutex_);
+    auto id = functionId(tenant, function);
+    if (!id) return noSuchFunction(function);
+    Statement q(meta_, "SELECT version FROM aliases WHERE function_id = ?1 AND name = ?2");
+    q.bind(1, *id).bind(2, alias);
+    if (q.step() != SQLITE_ROW) {
+      return notFound(fmt::format("function '{}' has no alias '{}'", function, alias));
+    }
+    return getVersionLocked(tenant, function, q.integer(0));
+  }
+
+  Status setAlias(const std::string& tenant, const std::string& function, const std::string& alias,
+                  int64_t version) override {
+    std::lock_guard lock(meta_mutex_);
+    auto id = functionId(tenant, function);
+    if (!id) return noSuchFunction(function);
+    if (!getVersionLocked(tenant, function, version).isOk()) {
+      return notFound(fmt::format("function '{}' has no version {}", function, version));
+    }
+    Statement q(meta_, R"sql(INSERT INTO aliases (function_id, name, version) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (function_id, name) DO UPDATE SET version = ?3)sql");
+    q.bind(1, *id).bind(2, alias).bind(3, version);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "set alias");
+    Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
+    touch.bind(1, *id).bind(2, nowMicros());
+    if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
+    return Status::ok();
+  }
+
+  Status deleteFunction(const std::string& tenant, const std::string& function) override {
+    std::lock_guard lock(meta_mutex_);
+    auto id = functionId(tenant, function);
+    if (!id) return noSuchFunction(function);
+    Statement q(meta_, "DELETE FROM functions WHERE id = ?1");
+    q.bind(1, *id);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete function");
+    return Status::ok();
+  }
+
+  Result<std::vector<std::string>> referencedBundles() override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "SELECT DISTINCT bundle_sha256 FROM versions");
+    std::vector<std::string> referenced;
+    while (q.step() == SQLITE_ROW) referenced.push_back(q.text(0));
+    return referenced;
+  }
+
+  Result<std::vector<RouteRecord>> listRoutes() override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT r.path, f.tenant, f.name, r.entry FROM routes r
+                             JOIN functions f ON f.id = r.function_id ORDER BY r.path)sql");
+    std::vector<RouteRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.text(2), q.text(3)});
+    return out;
+  }
+
+  void recordActivation(ActivationRecord record) override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      queue_.push_back(std::move(record));
+      ++enqueued_;
+    }
+    queue_cv_.notify_all();
+  }
+
+  void flushActivations() override {
+    std::unique_lock lock(queue_mutex_);
+    uint64_t target = enqueued_;
+    flushed_cv_.wait(lock, [&] { return committed_ >= target; });
+  }
+
+  Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) override {
+    std::lock_guard lock(meta_mutex_);
+    std::string sql = fmt::format("SELECT {} FROM activations WHERE tenant = ?1", kActivationColumns);
+    if (query.function) sql += " AND function = ?2";
+    if (query.since_us > 0) sql += " AND received_at_us >= ?3";
+    if (!query.after_id.empty()) {
+      sql += query.oldest_first ? " AND seq > (SELECT seq FROM activations WHERE id = ?4)"
+                                : " AND seq < (SELECT seq FROM activations WHERE id = ?4)";
+    }
+    sql += query.oldest_first ? " ORDER BY seq ASC" : " ORDER BY seq DESC";
+    sql += " LIMIT ?5";
+    Statement q(meta_, sql.c_str());
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, query.tenant);
+    if (query.function) q.bind(2, *query.function);
+    q.bind(3, query.since_us).bind(4, query.after_id).bind(5, int64_t{query.limit});
+    std::vector<ActivationRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readActivation(q, query.with_logs));
+    return out;
+  }
+
+  Result<ActivationRecord> getActivation(const std::string& tenant, const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, fmt::format("SELECT {} FROM activations WHERE tenant = ?1 AND id = ?2",
+                                   kActivationColumns)
+                           .c_str());
+    q.bind(1, tenant).bind(2, id);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no activation '{}'", id));
+    return readActivation(q, /*with_logs=*/true);
+  }
+
+ private:
+  static Status noSuchFunction(const std::string& name) {
+    return notFound(fmt::format("no function named '{}'", name));
+  }
+
+  static FunctionRecord readFunction(Statement& q) {
+    return {q.text(0), q.text(1), q.integer(2), q.integer(3), q.integer(4), q.integer(5)};
+  }
+
+  static VersionRecord readVersion(Statement& q) {
+    return {q.text(0), q.text(1), q.integer(2), q.text(3), q.text(4), q.integer(5), q.integer(6)};
+  }
+
+  std::optional<int64_t> functionId(const std::string& tenant, const std::string& name) {
+    Statement q(meta_, "SELECT id FROM functions WHERE tenant = ?1 AND name = ?2");
+    q.bind(1, tenant).bind(2, name);
+    if (q.step() != SQLITE_ROW) return std::nullopt;
+    return q.integer(0);
+  }
+
+  Result<VersionRecord> getVersionLocked(const std::string& tenant, const std::string& function,
+                                         int64_t version) {
+    Statement q(meta_, R"sql(
+      SELECT f.tenant, f.name, v.version, v.bundle_sha256, v.config_json, v.bundle_bytes,
+             v.created_at_us
+      FROM versions v JOIN functions f ON f.id = v.function_id
+      WHERE f.tenant = ?1 AND f.name = ?2 AND v.version = ?3)sql");
+    q.bind(1, tenant).bind(2, function).bind(3, version);
+    if (q.step() != SQLITE_ROW) {
+      if (!functionId(tenant, function)) return noSuchFunction(function);
+      return notFound(fmt::format("function '{}' has no version {}", function, version));
+    }
+    return readVersion(q);
+  }
+
+  Result<VersionRecord> createVersionLocked(const NewVersion& v) {
+    int64_t now = nowMicros();
+    auto id = functionId(v.tenant, v.function);
+    if (!id) {
+      Statement insert(meta_, R"sql(INSERT INTO functions (tenant, name, created_at_us,
+                                    updated_at_us) VALUES (?1, ?2, ?3, ?3))sql");
+      insert.bind(1, v.tenant).bind(2, v.function).bind(3, now);
+      if (insert.step() != SQLITE_DONE) return sqliteError(meta_, "create function");
+      id = sqlite3_last_insert_rowid(meta_);
+    }
+    for (const RouteRecord& route : v.routes) {
+      Statement holder(meta_, R"sql(SELECT f.tenant, f.name FROM routes r
+                                    JOIN functions f ON f.id = r.function_id
+                                    WHERE r.path = ?1 AND r.function_id != ?2)sql");
+      holder.bind(1, route.path).bind(2, *id);
+      if (holder.step() == SQLITE_ROW) {
+        return Status(Code::Conflict,
+                      fmt::format("route {} is already held by function '{}'{}: rename the file "
+                                  "or remove that function first",
+                                  route.path, holder.text(1),
+                                  holder.text(0) == v.tenant ? "" : " of another tenant"));
+      }
+    }
+    Statement next(meta_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_id = ?1");
+    next.bind(1, *id);
+    if (next.step() != SQLITE_ROW) return sqliteError(meta_, "next version");
+    int64_t version = next.integer(0);
+
+    Statement insert(meta_, R"sql(INSERT INTO versions (function_id, version, bundle_sha256,
+                                  bundle_bytes, config_json, created_at_us)
+                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql");
+    insert.bind(1, *id).bind(2, version).bind(3, v.bundle_sha256).bind(4, v.bundle_bytes);
+    insert.bind(5, v.config_json).bind(6, now);
+    if (insert.step() != SQLITE_DONE) return sqliteError(meta_, "create version");
+
+    Statement alias(meta_, R"sql(INSERT INTO aliases (function_id, name, version) VALUES (?1,
+                                 'live', ?2) ON CONFLICT (function_id, name) DO UPDATE SET
+                                 version = ?2)sql");
+    alias.bind(1, *id).bind(2, version);
+    if (alias.step() != SQLITE_DONE) return sqliteError(meta_, "move alias");
+
+    Statement clear(meta_, "DELETE FROM routes WHERE function_id = ?1");
+    clear.bind(1, *id);
+    if (clear.step() != SQLITE_DONE) return sqliteError(meta_, "clear routes");
+    for (const RouteRecord& route : v.routes) {
+      Statement add(meta_, "INSERT INTO routes (path, function_id, entry) VALUES (?1, ?2, ?3)");
+      add.bind(1, route.path).bind(2, *id).bind(3, route.entry);
+      if (add.step() != SQLITE_DONE) return sqliteError(meta_, "add route");
+    }
+    Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
+    touch.bind(1, *id).bind(2, now);
+    if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
+    return VersionRecord{v.tenant, v.function, version, v.bundle_sha256, v.config_json,
+                         v.bundle_bytes, now};
+  }
+
+  void writeActivations() {
+    Statement insert(writer_db_, fmt::format("INSERT OR REPLACE INTO activations ({}) VALUES "
+                                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                                             "?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                                             kActivationColumns)
+                                     .c_str());
+    std::deque<ActivationRecord> batch;
+    for (;;) {
+      uint64_t batch_end = 0;
+      {
+        std::unique_lock lock(queue_mutex_);
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        batch.swap(queue_);
+        batch_end = enqueued_;
+      }
+      // A failed batch is retried rather than dropped: records are what users are billed by.
+      while (!writeBatch(insert, batch)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      batch.clear();
+      {
+        std::lock_guard lock(queue_mutex_);
+        committed_ = batch_end;
+      }
+      flushed_cv_.notify_all();
+    }
+  }
+
+  bool writeBatch(Statement& insert, const std::deque<ActivationRecord>& batch) {
+    if (!execute(writer_db_, "BEGIN IMMEDIATE").isOk()) return false;
+    for (const ActivationRecord& r : batch) {
+      insert.reset();
+      insert.bind(1, r.id).bind(2, r.tenant).bind(3, r.function).bind(4, r.version);
+      insert.bind(5, r.entry).bind(6, r.trigger).bind(7, r.status).bind(8, int64_t{r.http_status});
+      insert.bind(9, int64_t{r.cold}).bind(10, r.init_ms).bind(11, r.received_at_us);
+      insert.bind(12, r.started_at_us).bind(13, r.finished_at_us).bind(14, r.duration_ms);
+      insert.bind(15, r.memory_mb).bind(16, r.bytes_in).bind(17, r.bytes_out);
+      insert.bind(18, r.error).bind(19, r.logs);
+      if (insert.step() != SQLITE_DONE) {
+        std::fprintf(stderr, "store: cannot write activation %s: %s\n", r.id.c_str(),
+                     sqlite3_errmsg(writer_db_));
+        (void)execute(writer_db_, "ROLLBACK");
+        return false;
+      }
+    }
+    return execute(writer_db_, "COMMIT").isOk();
+  }
+
+  std::mutex meta_mutex_;
+  sqlite3* meta_;  // GUARDED_BY(meta_mutex_)
+
+  sqlite3* writer_db_;  // used by writer_ only
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::condition_variable flushed_cv_;
+  std::deque<ActivationRecord> queue_;  // GUARDED_BY(queue_mutex_)
+  uint64_t enqueued_ = 0;               // GUARDED_BY(queue_mutex_)
+  uint64_t committed_ = 0;              // GUARDED_BY(queue_mutex_)
+  bool stopping_ = false;               // GUARDED_BY(queue_mutex_)
+  std::thread writer_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
+  auto meta = openConnection(options.path);
+  if (!meta.isOk()) return meta.status();
+  Status migrated = migrate(*meta);
+  if (!migrated.isOk()) {
+    sqlite3_close(*meta);
+    return migrated;
+  }
+  auto writer = openConnection(options.path);
+  if (!writer.isOk()) {
+    sqlite3_close(*meta);
+    return writer.status();
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(*meta, *writer));
+}
+
+}  // namespace gust::store

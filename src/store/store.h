@@ -1,0 +1,125 @@
+#pragma once
+// Store: everything Gust remembers — functions, their immutable versions and aliases, routes,
+// and activation records with their logs. One interface, backends in subfolders (sqlite/ now,
+// postgres/ for clusters); no SQL leaks out of them.
+//
+// Thread contract: every method may be called from any thread. Metadata calls block (run them
+// on a worker pool, never on an I/O loop); recordActivation() only enqueues and returns at once.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace gust::store {
+
+inline constexpr std::string_view kDefaultTenant = "default";
+inline constexpr std::string_view kLiveAlias = "live";
+
+struct FunctionRecord {
+  std::string tenant;
+  std::string name;
+  int64_t live_version = 0;  // the version alias "live" points at
+  int64_t versions = 0;      // how many versions exist
+  int64_t created_at_us = 0;
+  int64_t updated_at_us = 0;
+};
+
+struct VersionRecord {
+  std::string tenant;
+  std::string function;
+  int64_t version = 0;
+  std::string bundle_sha256;
+  std::string config_json;  // the parsed manifest (bundle::FunctionConfig as JSON)
+  int64_t bundle_bytes = 0;
+  int64_t created_at_us = 0;
+};
+
+// A route sends requests whose path equals `path` (or lies under it, for prefixes ending in
+// '/') to one entry of a function's live version.
+struct RouteRecord {
+  std::string path;
+  std::string tenant;
+  std::string function;
+  std::string entry;
+};
+
+struct NewVersion {
+  std::string tenant;
+  std::string function;
+  std::string bundle_sha256;
+  std::string config_json;
+  int64_t bundle_bytes = 0;
+  std::vector<RouteRecord> routes;  // replaces the function's routes; 409 if another holds one
+};
+
+struct ActivationRecord {
+  std::string id;
+  std::string tenant;
+  std::string function;
+  int64_t version = 0;
+  std::string entry;
+  std::string trigger;  // "http", "invoke"
+  std::string status;   // "success", "error", "timeout", "crashed", "throttled", ...
+  int http_status = 0;
+  bool cold = false;
+  int64_t init_ms = 0;
+  int64_t received_at_us = 0;
+  int64_t started_at_us = 0;
+  int64_t finished_at_us = 0;
+  double duration_ms = 0;
+  int64_t memory_mb = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  std::string error;  // what went wrong, for statuses other than success
+  std::string logs;   // stdout/stderr lines, each prefixed with its stream
+};
+
+struct ActivationQuery {
+  std::string tenant{kDefaultTenant};
+  std::optional<std::string> function;
+  int64_t since_us = 0;      // received at or after
+  std::string after_id;      // cursor: activations recorded after this one
+  int limit = 50;
+  bool with_logs = false;
+  bool oldest_first = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates the function if needed, adds the next version, points "live" at it and replaces the
+  // function's routes, all in one transaction.
+  virtual Result<VersionRecord> createVersion(const NewVersion& version) = 0;
+  virtual Result<std::vector<FunctionRecord>> listFunctions(const std::string& tenant) = 0;
+  virtual Result<FunctionRecord> getFunction(const std::string& tenant, const std::string& name) = 0;
+  virtual Result<std::vector<VersionRecord>> listVersions(const std::string& tenant,
+                                                          const std::string& function) = 0;
+  virtual Result<VersionRecord> getVersion(const std::string& tenant, const std::string& function,
+                                           int64_t version) = 0;
+  virtual Result<VersionRecord> resolveAlias(const std::string& tenant,
+                                             const std::string& function,
+                                             const std::string& alias) = 0;
+  virtual Status setAlias(const std::string& tenant, const std::string& function,
+                          const std::string& alias, int64_t version) = 0;
+  // Removes the function, its versions, aliases and routes (activations stay for the record).
+  virtual Status deleteFunction(const std::string& tenant, const std::string& function) = 0;
+  // The bundle digests that some version still refers to; other blobs can be deleted.
+  virtual Result<std::vector<std::string>> referencedBundles() = 0;
+
+  virtual Result<std::vector<RouteRecord>> listRoutes() = 0;
+
+  // Enqueues the record for the writer thread, which commits in batches (group commit).
+  virtual void recordActivation(ActivationRecord record) = 0;
+  // Blocks until every record enqueued before the call is committed.
+  virtual void flushActivations() = 0;
+  virtual Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) = 0;
+  virtual Result<ActivationRecord> getActivation(const std::string& tenant,
+                                                 const std::string& id) = 0;
+};
+
+}  // namespace gust::store
