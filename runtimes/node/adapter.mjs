@@ -203,8 +203,10 @@ function errorFrame(type, id, description) {
     message: truncate(description.message, kMaxErrorMessageChars),
   };
   if (id !== undefined) header.id = id;
-  while (Buffer.byteLength(JSON.stringify(header), 'utf8') > kMaxHeaderBytes) {
-    header.message = truncate(header.message, Math.floor(header.message.length / 2));
+  let message_chars = kMaxErrorMessageChars;
+  while (header.message && Buffer.byteLength(JSON.stringify(header), 'utf8') > kMaxHeaderBytes) {
+    message_chars = Math.floor(message_chars / 2);
+    header.message = message_chars > 0 ? truncate(description.message, message_chars) : '';
   }
   let body = Buffer.from(description.stack, 'utf8');
   if (body.length > kMaxBodyBytes) body = body.subarray(0, kMaxBodyBytes);
@@ -303,32 +305,35 @@ function isThenable(value) {
 // ---------------------------------------------------------------------------------------------
 // Lambda shape: handler(event, context[, callback])
 
-class LambdaContext {
-  #deadline_ms;
-
-  constructor(header) {
-    const function_name =
-      typeof header.function_name === 'string' ? header.function_name : default_function_name;
-    this.callbackWaitsForEmptyEventLoop = true;
-    this.functionName = function_name;
-    this.functionVersion = typeof header.function_version === 'string'
-                             ? header.function_version
-                             : default_function_version;
-    this.invokedFunctionArn = functionArn(function_name);
-    this.memoryLimitInMB =
-      header.memory_mb !== undefined ? String(header.memory_mb) : default_memory_mb;
-    this.awsRequestId = String(header.id);
-    this.logGroupName = env.AWS_LAMBDA_LOG_GROUP_NAME || `/aws/lambda/${function_name}`;
-    this.logStreamName = log_stream_name;
-    this.identity = undefined;
-    this.clientContext = undefined;
-    this.#deadline_ms = Number(header.deadline_ms);
-  }
-
-  getRemainingTimeInMillis() {
-    if (!Number.isFinite(this.#deadline_ms)) return kFallbackRemainingMs;
-    return Math.max(0, this.#deadline_ms - Date.now());
-  }
+// Lambda's context object. Its methods are closures, not prototype methods, because handlers
+// destructure them (`const { getRemainingTimeInMillis } = context`) as Lambda's own allow.
+function makeContext(header, invocation, callback) {
+  const function_name =
+    typeof header.function_name === 'string' ? header.function_name : default_function_name;
+  const deadline_ms = Number(header.deadline_ms);
+  return {
+    // Accepted for compatibility and ignored: the socket keeps the event loop busy for good, so
+    // "wait for an empty event loop" could never finish.
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: function_name,
+    functionVersion: typeof header.function_version === 'string' ? header.function_version
+                                                                : default_function_version,
+    invokedFunctionArn: functionArn(function_name),
+    memoryLimitInMB: header.memory_mb !== undefined ? String(header.memory_mb)
+                                                    : default_memory_mb,
+    awsRequestId: String(header.id),
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME || `/aws/lambda/${function_name}`,
+    logStreamName: log_stream_name,
+    identity: undefined,
+    clientContext: undefined,
+    getRemainingTimeInMillis: Number.isFinite(deadline_ms)
+                                ? () => Math.max(0, deadline_ms - Date.now())
+                                : () => kFallbackRemainingMs,
+    // Lambda's legacy completion methods, still used by old code.
+    succeed: (result) => succeed(invocation, result),
+    fail: (error) => fail(invocation, error ?? new Error('context.fail() called')),
+    done: callback,
+  };
 }
 
 let cached_arn_name = null;
@@ -342,30 +347,22 @@ function functionArn(function_name) {
 }
 
 function runLambda(handler, invocation, event, header) {
-  const context = new LambdaContext(header);
   const callback = (error, result) => {
     if (error !== null && error !== undefined) fail(invocation, error);
     else succeed(invocation, result);
   };
-  // Lambda's legacy completion methods, still used by old code.
-  context.succeed = (result) => succeed(invocation, result);
-  context.fail = (error) => fail(invocation, error ?? new Error('context.fail() called'));
-  context.done = callback;
-
-  let returned;
   try {
-    returned = handler(event, context, callback);
+    const returned = handler(event, makeContext(header, invocation, callback), callback);
+    if (isThenable(returned)) {
+      // As in Lambda, a promise settles the invocation even when the handler takes a callback.
+      returned.then((result) => succeed(invocation, result), (err) => fail(invocation, err));
+    } else if (handler.length < 3) {
+      succeed(invocation, returned);
+    }
+    // Otherwise a callback-style handler answers through callback() when it is ready.
   } catch (err) {
     fail(invocation, err);
-    return;
   }
-  if (isThenable(returned)) {
-    // As in Lambda, a promise settles the invocation even when the handler also takes a callback.
-    returned.then((result) => succeed(invocation, result), (err) => fail(invocation, err));
-  } else if (handler.length < 3) {
-    succeed(invocation, returned);
-  }
-  // Otherwise a callback-style handler answers through callback() when it is ready.
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,10 +554,13 @@ class VercelResponse extends Writable {
   #headers = new Map();  // lowercase name -> value
   #headers_sent = false;
   #chunks = [];
+  #on_end;
 
-  constructor(request) {
+  // on_end(response) runs inside the first res.end(), once everything written is buffered.
+  constructor(request, on_end) {
     super();
     this.#request = request;
+    this.#on_end = on_end;
     this.req = request;
   }
 
@@ -574,9 +574,20 @@ class VercelResponse extends Writable {
     return super.write(chunk, encoding, callback);
   }
 
+  // The invocation completes here rather than on 'finish': a stray write after end() would
+  // error and destroy the stream before its deferred 'finish', losing a finished response.
   end(chunk, encoding, callback) {
+    if (this.writableEnded) {
+      // As ServerResponse: a second end() is a no-op.
+      const done = [chunk, encoding, callback].find((arg) => typeof arg === 'function');
+      if (done) this.once('finish', done);
+      return this;
+    }
     this.#headers_sent = true;
-    return super.end(chunk, encoding, callback);
+    super.end(chunk, encoding, callback);
+    // _write is synchronous, so every chunk is in #chunks by now.
+    if (this.writableEnded) this.#on_end(this);
+    return this;
   }
 
   get headersSent() {
@@ -646,7 +657,9 @@ class VercelResponse extends Writable {
       if (headers.length > 0 && Array.isArray(headers[0])) {
         for (const [name, value] of headers) this.appendHeader(name, value);
       } else {
-        for (let i = 0; i + 1 < headers.length; i += 2) this.appendHeader(headers[i], headers[i + 1]);
+        for (let i = 0; i + 1 < headers.length; i += 2) {
+          this.appendHeader(headers[i], headers[i + 1]);
+        }
       }
     } else if (headers !== null && typeof headers === 'object') {
       for (const name of Object.keys(headers)) this.setHeader(name, headers[name]);
@@ -668,7 +681,9 @@ class VercelResponse extends Writable {
     } else if (chunk === null) {
       chunk = '';
     } else if (Buffer.isBuffer(chunk)) {
-      if (!this.hasHeader('content-type')) this.setHeader('content-type', 'application/octet-stream');
+      if (!this.hasHeader('content-type')) {
+        this.setHeader('content-type', 'application/octet-stream');
+      }
     } else if (typeof chunk === 'object' || typeof chunk === 'number' ||
                typeof chunk === 'boolean') {
       return this.json(chunk);
@@ -750,12 +765,7 @@ const kInvalidJsonResult = Object.freeze({
 
 function runVercel(handler, invocation, event) {
   const request = new VercelRequest(event !== null && typeof event === 'object' ? event : {});
-  const response = new VercelResponse(request);
-  const failRequest = (err) => {
-    if (err instanceof InvalidBodyError) succeed(invocation, kInvalidJsonResult);
-    else fail(invocation, err);
-  };
-  response.once('finish', () => {
+  const response = new VercelResponse(request, () => {
     let result;
     try {
       result = response.toResult();
@@ -765,23 +775,26 @@ function runVercel(handler, invocation, event) {
     }
     succeed(invocation, result);
   });
+  const failRequest = (err) => {
+    if (err instanceof InvalidBodyError) succeed(invocation, kInvalidJsonResult);
+    else fail(invocation, err);
+  };
+  // After end() these find the invocation answered and change nothing.
   response.on('error', failRequest);
   response.once('close', () => {
-    if (!response.writableFinished) {
+    if (!response.writableEnded) {
       fail(invocation, new Error('The response was destroyed before res.end() was called'));
     }
   });
 
-  let returned;
   try {
-    returned = handler(request, response);
+    const returned = handler(request, response);
+    // A handler that returns before res.end() may still end it later (from a timer or a
+    // stream); the host's deadline bounds the wait, as on Vercel.
+    if (isThenable(returned)) returned.then(undefined, failRequest);
   } catch (err) {
     failRequest(err);
-    return;
   }
-  // A handler that returns before res.end() may still end it later (from a timer or a stream);
-  // the host's deadline bounds the wait, as on Vercel.
-  if (isThenable(returned)) returned.then(undefined, failRequest);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  // Asio's co_spawn needs default-constructible results; an unset Result is an internal error.
+  Result() : value_(Status(Code::Internal, "unset result")) {}
   Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Status status) : value_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 

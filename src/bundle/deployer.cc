@@ -1,0 +1,138 @@
+#include "bundle/deployer.h"
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "os/files.h"
+
+namespace gust::bundle {
+namespace fs = std::filesystem;
+
+Deployer::Deployer(std::string data_dir, store::Store& store, os::Toolchain toolchain,
+                   BundleLimits limits)
+    : data_dir_(std::move(data_dir)), store_(store), toolchain_(std::move(toolchain)), limits_(limits) {}
+
+std::string Deployer::functionDir(const std::string& tenant, const std::string& function) const {
+  return fmt::format("{}/functions/{}/{}", data_dir_, tenant, function);
+}
+
+std::string Deployer::blobPath(const std::string& sha256) const {
+  return fmt::format("{}/blobs/sha256/{}.tar.gz", data_dir_, sha256);
+}
+
+Result<DeployResult> Deployer::deploy(const DeployRequest& request, const ProgressFn& progress) {
+  auto began = std::chrono::steady_clock::now();
+  GUST_RETURN_IF_ERROR(validateFunctionName(request.function));
+  std::string sha = sha256Hex(request.archive);
+  std::string build_dir = fmt::format("{}/builds/{}", data_dir_, randomHex(8));
+  std::error_code ec;
+  auto cleanup = [&] { fs::remove_all(build_dir, ec); };
+
+  progress(fmt::format("unpacking {} KiB bundle (sha256 {})", request.archive.size() / 1024,
+                       sha.substr(0, 12)));
+  Status extracted = extractBundle(request.archive, build_dir, limits_);
+  if (!extracted.isOk()) return extracted;
+
+  auto config = loadFunctionConfig(build_dir, request.function);
+  if (!config) {
+    cleanup();
+    return config.status();
+  }
+  config->name = request.function;  // the address the bundle was uploaded to wins
+
+  std::vector<store::RouteRecord> routes;
+  std::vector<std::string> route_paths;
+  for (const Entry& entry : config->entries) {
+    std::string path = "/" + entry.path;
+    if (path.ends_with("/index")) path.resize(path.size() - 6);
+    routes.push_back({path, request.tenant, request.function, entry.path});
+    route_paths.push_back(path);
+  }
+
+  Status installed = installDependencies(build_dir, *config, toolchain_, progress);
+  if (!installed.isOk()) {
+    cleanup();
+    return installed;
+  }
+
+  fs::create_directories(fs::path(blobPath(sha)).parent_path(), ec);
+  if (!fs::exists(blobPath(sha))) {
+    Status stored = os::writeFileAtomic(blobPath(sha), request.archive, 0644);
+    if (!stored.isOk()) {
+      cleanup();
+      return stored;
+    }
+  }
+
+  store::NewVersion version{request.tenant, request.function, sha, toJson(*config).dump(),
+                            static_cast<int64_t>(request.archive.size()), routes};
+  auto recorded = store_.createVersion(version);
+  if (!recorded) {
+    cleanup();
+    return recorded.status();
+  }
+  std::string code_dir = fmt::format("{}/v{}", functionDir(request.tenant, request.function),
+                                     recorded->version);
+  fs::create_directories(functionDir(request.tenant, request.function), ec);
+  fs::remove_all(code_dir, ec);  // a leftover of a function that was removed and redeployed
+  fs::rename(build_dir, code_dir, ec);
+  if (ec) {
+    cleanup();
+    return internalError(fmt::format("cannot move the build into {}: {}", code_dir, ec.message()));
+  }
+  DeployResult result;
+  result.version = std::move(*recorded);
+  result.config = std::move(*config);
+  result.routes = std::move(route_paths);
+  result.build_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - began)
+                        .count();
+  return result;
+}
+
+Result<std::string> Deployer::codeDir(const store::VersionRecord& version,
+                                      const FunctionConfig& config) {
+  std::string code_dir =
+      fmt::format("{}/v{}", functionDir(version.tenant, version.function), version.version);
+  if (fs::is_directory(code_dir)) return code_dir;
+  auto blob = os::readFile(blobPath(version.bundle_sha256));
+  if (!blob) {
+    return internalError(fmt::format("the code of {} v{} is missing and its bundle {} too",
+                                     version.function, version.version, version.bundle_sha256));
+  }
+  std::string build_dir = fmt::format("{}/builds/{}", data_dir_, randomHex(8));
+  GUST_RETURN_IF_ERROR(extractBundle(*blob, build_dir, limits_));
+  std::error_code ec;
+  Status installed = installDependencies(build_dir, config, toolchain_, [](std::string_view) {});
+  if (!installed.isOk()) {
+    fs::remove_all(build_dir, ec);
+    return installed;
+  }
+  fs::create_directories(functionDir(version.tenant, version.function), ec);
+  fs::rename(build_dir, code_dir, ec);
+  if (ec && !fs::is_directory(code_dir)) {
+    return internalError(fmt::format("cannot restore {}: {}", code_dir, ec.message()));
+  }
+  fs::remove_all(build_dir, ec);
+  return code_dir;
+}
+
+void Deployer::removeFunctionFiles(const std::string& tenant, const std::string& function) {
+  std::error_code ec;
+  fs::remove_all(functionDir(tenant, function), ec);
+  auto referenced = store_.referencedBundles();
+  if (!referenced) return;
+  std::set<std::string> keep(referenced->begin(), referenced->end());
+  fs::path blobs = fmt::format("{}/blobs/sha256", data_dir_);
+  for (const auto& entry : fs::directory_iterator(blobs, ec)) {
+    std::string stem = entry.path().filename().string();
+    stem = stem.substr(0, stem.find('.'));
+    if (!keep.count(stem)) fs::remove(entry.path(), ec);
+  }
+}
+
+}  // namespace gust::bundle

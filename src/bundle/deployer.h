@@ -1,0 +1,53 @@
+#pragma once
+// Deployer: turns an uploaded bundle into a new immutable version — store the blob by its
+// sha256, unpack and check it, read its config, install its dependencies, record the version
+// (moving alias "live" and the project's routes), and put its code where instances run it.
+// Blocking: call on a build thread. Thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bundle/builder.h"
+#include "bundle/bundle.h"
+#include "bundle/manifest.h"
+#include "os/toolchain.h"
+#include "store/store.h"
+
+namespace gust::bundle {
+
+struct DeployRequest {
+  std::string tenant;
+  std::string function;
+  std::string archive;  // tar.gz or zip bytes
+};
+
+struct DeployResult {
+  store::VersionRecord version;
+  FunctionConfig config;
+  std::vector<std::string> routes;
+  int64_t build_ms = 0;
+};
+
+class Deployer final {
+ public:
+  Deployer(std::string data_dir, store::Store& store, os::Toolchain toolchain, BundleLimits limits);
+
+  Result<DeployResult> deploy(const DeployRequest& request, const ProgressFn& progress);
+  // Where the code of a version lives. If it is missing (a crash between recording and
+  // renaming, a wiped disk) it is rebuilt from the stored blob.
+  Result<std::string> codeDir(const store::VersionRecord& version, const FunctionConfig& config);
+  // Deletes the function's code dirs and every blob no version refers to any more.
+  void removeFunctionFiles(const std::string& tenant, const std::string& function);
+
+ private:
+  std::string functionDir(const std::string& tenant, const std::string& function) const;
+  std::string blobPath(const std::string& sha256) const;
+
+  std::string data_dir_;
+  store::Store& store_;
+  os::Toolchain toolchain_;
+  BundleLimits limits_;
+};
+
+}  // namespace gust::bundle

@@ -1,0 +1,59 @@
+#pragma once
+// Catalog: resolves an address (tenant, function, qualifier) to a runnable version — its record,
+// parsed config and code dir — and request paths to project routes. Versions are immutable, so
+// cached entries only go stale when an alias moves or a function goes away; the control API
+// calls invalidate() then. Thread-safe; resolve() and reloadRoutes() block on the store (call
+// them offloaded), the cached lookups do not.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bundle/deployer.h"
+#include "bundle/manifest.h"
+#include "store/store.h"
+
+namespace gust::gateway {
+
+struct RunnableVersion {
+  store::VersionRecord record;
+  bundle::FunctionConfig config;
+  std::string code_dir;
+};
+using RunnablePtr = std::shared_ptr<const RunnableVersion>;
+
+struct RouteMatch {
+  std::string tenant;
+  std::string function;
+  std::string entry;
+  std::string route;  // the route's path, e.g. "/api/users"
+};
+
+class Catalog final {
+ public:
+  Catalog(store::Store& store, bundle::Deployer& deployer);
+
+  RunnablePtr cached(const std::string& tenant, const std::string& function,
+                     const std::string& qualifier) const;
+  Result<RunnablePtr> resolve(const std::string& tenant, const std::string& function,
+                              const std::string& qualifier);
+  void invalidate(const std::string& tenant, const std::string& function);
+
+  std::optional<RouteMatch> matchRoute(std::string_view path) const;
+  Status reloadRoutes();
+
+ private:
+  static std::string key(const std::string& tenant, const std::string& function,
+                         const std::string& qualifier);
+
+  store::Store& store_;
+  bundle::Deployer& deployer_;
+  mutable std::mutex mutex_;
+  std::map<std::string, RunnablePtr> versions_;  // GUARDED_BY(mutex_)
+  std::shared_ptr<const std::vector<store::RouteRecord>> routes_;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace gust::gateway

@@ -1,0 +1,28 @@
+#include "gateway/http_status.h"
+
+namespace gust::gateway {
+
+http::beast::http::status httpStatusFor(Code code) {
+  using S = http::beast::http::status;
+  switch (code) {
+    case Code::Ok: return S::ok;
+    case Code::InvalidArgument: return S::bad_request;
+    case Code::Unauthenticated: return S::unauthorized;
+    case Code::PermissionDenied: return S::forbidden;
+    case Code::NotFound: return S::not_found;
+    case Code::Conflict: return S::conflict;
+    case Code::TooLarge: return S::payload_too_large;
+    case Code::RateLimited: return S::too_many_requests;
+    case Code::FunctionError: return S::bad_gateway;
+    case Code::Unavailable: return S::service_unavailable;
+    case Code::DeadlineExceeded: return S::gateway_timeout;
+    case Code::Internal: return S::internal_server_error;
+  }
+  return S::internal_server_error;
+}
+
+http::Response errorResponseFor(const Status& status) {
+  return http::errorResponse(httpStatusFor(status.code()), status.codeName(), status.message());
+}
+
+}  // namespace gust::gateway

@@ -1,0 +1,66 @@
+#pragma once
+// Invoker: the path of one invocation through the platform — resolve the version, build the
+// event, hand it to the scheduler, map the result, answer, and record the activation. Used by
+// HTTP requests to /fn/... and project routes, and by the control API's direct invoke.
+// Thread-safe: every I/O loop calls it; it hops to the scheduler loop and the blocking pool.
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "gateway/catalog.h"
+#include "gateway/function_path.h"
+#include "http/server.h"
+#include "scheduler/scheduler.h"
+#include "store/store.h"
+
+namespace gust::gateway {
+
+struct DirectInvocation {
+  std::string tenant{store::kDefaultTenant};
+  std::string function;
+  std::string qualifier;
+  std::string entry;    // for projects: which file; "" takes the first
+  std::string payload;  // the event, JSON
+};
+
+struct DirectResult {
+  Status status;
+  std::string activation_id;
+  std::string result;  // the handler's JSON result
+};
+
+class Invoker final {
+ public:
+  Invoker(Catalog& catalog, scheduler::Scheduler& scheduler, store::Store& store,
+          boost::asio::thread_pool& blocking);
+
+  boost::asio::awaitable<void> serveFunction(http::Exchange& exchange, const FunctionAddress& address);
+  boost::asio::awaitable<void> serveRoute(http::Exchange& exchange, const RouteMatch& route);
+  boost::asio::awaitable<DirectResult> invokeDirect(DirectInvocation invocation);
+
+ private:
+  struct Prepared;
+  boost::asio::awaitable<Result<RunnablePtr>> resolve(const std::string& tenant,
+                                                      const std::string& function,
+                                                      const std::string& qualifier);
+  boost::asio::awaitable<void> serveHttp(http::Exchange& exchange, const std::string& tenant,
+                                         const std::string& function, const std::string& qualifier,
+                                         std::string rest, std::string route_key);
+  boost::asio::awaitable<scheduler::InvocationOutcome> run(const RunnableVersion& version,
+                                                           const bundle::Entry* entry,
+                                                           std::string activation_id,
+                                                           std::string event);
+  void record(const RunnableVersion& version, const bundle::Entry* entry,
+              const std::string& activation_id, const std::string& trigger, int64_t received_at_us,
+              const scheduler::InvocationOutcome& outcome, int http_status, int64_t bytes_in,
+              int64_t bytes_out);
+
+  Catalog& catalog_;
+  scheduler::Scheduler& scheduler_;
+  store::Store& store_;
+  boost::asio::thread_pool& blocking_;
+};
+
+}  // namespace gust::gateway

@@ -1,0 +1,243 @@
+// DESIGN: each connection is one coroutine on the loop that accepted it: read a head, choose
+// the body limit from the target (so a 6 MiB invoke cap and a larger deploy cap coexist), read
+// the body, hand the request to the handler, loop while keep-alive. A body over its limit is
+// answered 413 without reading it, and the connection is closed, because the rest of the body
+// is still in flight.
+
+#include "http/server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace gust::http {
+namespace {
+
+namespace bhttp = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+
+awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
+  beast::error_code ec;
+  response.prepare_payload();
+  co_await bhttp::async_write(socket, response, asio::redirect_error(use_awaitable, ec));
+}
+
+awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options,
+                                const Handler& handler) {
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  std::string peer;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (!ec) peer = endpoint.address().to_string();
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    co_await bhttp::async_read_header(socket, buffer, parser,
+                                      asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+        Response bad = errorResponse(bhttp::status::bad_request, "invalid_argument",
+                                     fmt::format("malformed HTTP request: {}", ec.message()));
+        bad.keep_alive(false);
+        co_await writeResponse(socket, bad);
+      }
+      break;
+    }
+    auto& head = parser.get();
+    uint64_t limit = options.body_limit(head.target());
+    auto length = parser.content_length();
+    if (length && *length > limit) {
+      Response too_large = errorResponse(
+          bhttp::status::payload_too_large, "too_large",
+          fmt::format("request body of {} bytes is over the {} byte limit", *length, limit));
+      too_large.keep_alive(false);
+      co_await writeResponse(socket, too_large);
+      break;
+    }
+    parser.body_limit(limit);
+    if (bhttp::token_list(head[Field::expect]).exists("100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(socket, asio::buffer(kContinue.data(), kContinue.size()),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+    }
+    co_await bhttp::async_read(socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec == bhttp::error::body_limit) {
+      Response too_large = errorResponse(bhttp::status::payload_too_large, "too_large",
+                                         fmt::format("request body is over the {} byte limit", limit));
+      too_large.keep_alive(false);
+      co_await writeResponse(socket, too_large);
+      break;
+    }
+    if (ec) {
+      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset) {
+        Response bad = errorResponse(bhttp::status::bad_request, "invalid_argument",
+                                     fmt::format("malformed HTTP request: {}", ec.message()));
+        bad.keep_alive(false);
+        co_await writeResponse(socket, bad);
+      }
+      break;
+    }
+    Exchange exchange(socket, parser.release(), peer);
+    bool threw = false;
+    try {
+      co_await handler(exchange);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gust: BUG: handler threw: %s\n", e.what());
+      threw = true;
+    }
+    if (threw) {
+      if (!exchange.responded()) {
+        co_await exchange.respond(errorResponse(bhttp::status::internal_server_error, "internal",
+                                                "internal error"));
+      }
+      break;
+    }
+    if (!exchange.responded()) {
+      co_await exchange.respond(
+          errorResponse(bhttp::status::internal_server_error, "internal", "no response"));
+    }
+    if (!exchange.keepAlive()) break;
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
+}  // namespace
+
+awaitable<void> Exchange::respond(Response response) {
+  responded_ = true;
+  keep_alive_ = keep_alive_ && request_.keep_alive() && response.keep_alive();
+  response.keep_alive(keep_alive_);
+  response.version(request_.version());
+  co_await writeResponse(socket_, response);
+}
+
+awaitable<Status> Exchange::startChunked(Response head) {
+  responded_ = true;
+  keep_alive_ = keep_alive_ && request_.keep_alive();
+  head.keep_alive(keep_alive_);
+  head.version(request_.version());
+  head.chunked(true);
+  bhttp::response<bhttp::empty_body> empty_head(std::move(head.base()));
+  bhttp::response_serializer<bhttp::empty_body> serializer(empty_head);
+  beast::error_code ec;
+  co_await bhttp::async_write_header(socket_, serializer, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    keep_alive_ = false;
+    co_return Status(Code::Unavailable, ec.message());
+  }
+  co_return Status::ok();
+}
+
+awaitable<Status> Exchange::writeChunk(std::string_view data) {
+  if (data.empty()) co_return Status::ok();
+  beast::error_code ec;
+  co_await asio::async_write(socket_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
+                             asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    keep_alive_ = false;
+    co_return Status(Code::Unavailable, ec.message());
+  }
+  co_return Status::ok();
+}
+
+awaitable<Status> Exchange::finishChunked() {
+  beast::error_code ec;
+  co_await asio::async_write(socket_, bhttp::make_chunk_last(),
+                             asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    keep_alive_ = false;
+    co_return Status(Code::Unavailable, ec.message());
+  }
+  co_return Status::ok();
+}
+
+struct Server::Listener {
+  explicit Listener(asio::io_context& context) : acceptor(context) {}
+  tcp::acceptor acceptor;
+};
+
+Server::Server(ServerOptions options, std::vector<loop::EventLoop*> loops, Handler handler)
+    : options_(std::move(options)), loops_(std::move(loops)), handler_(std::move(handler)) {}
+
+Server::~Server() { stop(); }
+
+Status Server::start() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return invalidArgument(fmt::format("invalid listen address '{}'", options_.host));
+  uint16_t port = options_.port;
+  for (loop::EventLoop* loop : loops_) {
+    auto listener = std::make_shared<Listener>(loop->context());
+    tcp::endpoint endpoint(address, port);
+    auto& acceptor = listener->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+      acceptor.set_option(reuse_port(true), ec);
+    }
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      stop();
+      return Status(Code::Unavailable, fmt::format("cannot listen on {}:{}: {}", options_.host,
+                                                   port, ec.message()));
+    }
+    // With port 0 the first acceptor picks a port; the others join it.
+    port = acceptor.local_endpoint().port();
+    listeners_.push_back(listener);
+  }
+  bound_port_ = port;
+  for (auto& listener : listeners_) {
+    asio::co_spawn(
+        listener->acceptor.get_executor(),
+        [listener, this]() -> awaitable<void> {
+          for (;;) {
+            beast::error_code accept_ec;
+            tcp::socket socket = co_await listener->acceptor.async_accept(
+                asio::redirect_error(use_awaitable, accept_ec));
+            if (accept_ec == asio::error::operation_aborted || !listener->acceptor.is_open()) break;
+            if (accept_ec) continue;  // EMFILE and friends: keep serving the connections we have
+            asio::co_spawn(socket.get_executor(),
+                           serveConnection(std::move(socket), options_, handler_), asio::detached);
+          }
+        },
+        asio::detached);
+  }
+  return Status::ok();
+}
+
+void Server::stop() {
+  for (auto& listener : listeners_) {
+    asio::post(listener->acceptor.get_executor(), [listener] {
+      beast::error_code ec;
+      listener->acceptor.close(ec);
+    });
+  }
+  listeners_.clear();
+}
+
+Response errorResponse(bhttp::status status, std::string_view code, std::string_view message) {
+  Response response(status, 11);
+  response.set(Field::content_type, "application/json");
+  response.body() = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump() + "\n";
+  return response;
+}
+
+}  // namespace gust::http

@@ -1,0 +1,387 @@
+// DESIGN: an instance runs four coroutines on the scheduler loop, each holding a shared_ptr to
+// it: the frame reader (socket), two log readers (stdout, stderr pipes) and the exit watcher
+// (a pidfd). The exit watcher is the single place an instance dies: it reaps the process,
+// drains the pipes, closes every descriptor (which ends the other three coroutines) and fails
+// whatever still waits. A reader that sees EOF or a bad frame only kills the process group;
+// the exit then follows through the watcher. Log lines go to one buffer that the next reply
+// claims, so lines printed during init land in the first activation's logs, as on Lambda.
+
+#include "worker/instance.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/time.h"
+#include "loop/completion.h"
+#include "protocol/frame.h"
+
+namespace gust::worker {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxLogBytesPerActivation = 1 << 20;
+constexpr std::size_t kMaxLineBytes = 16 * 1024;
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    reset();
+    fd = std::exchange(other.fd, -1);
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+}  // namespace
+
+struct Instance::State {
+  explicit State(asio::any_io_executor executor)
+      : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
+
+  InstanceSpec spec;
+  os::Child child;
+  asio::local::stream_protocol::socket socket;
+  asio::posix::stream_descriptor out;
+  asio::posix::stream_descriptor err;
+  asio::posix::stream_descriptor exit_watch;
+  protocol::FrameDecoder decoder;
+  loop::Completion<Status> ready;
+  std::map<std::string, std::shared_ptr<loop::Completion<Result<InvokeReply>>>> pending;
+  bool dead = false;
+  std::string death;  // why it died, once dead
+
+  std::string logs;  // lines not yet claimed by a reply
+  std::size_t dropped_log_bytes = 0;
+  std::string partial_out;
+  std::string partial_err;
+
+  void appendLine(std::string_view stream, std::string_view line) {
+    if (line.size() > kMaxLineBytes) line = line.substr(0, kMaxLineBytes);
+    if (logs.size() + line.size() > kMaxLogBytesPerActivation) {
+      dropped_log_bytes += line.size() + 1;
+      return;
+    }
+    logs += fmt::format("{} {} {}\n", formatRfc3339Micros(nowMicros()), stream, line);
+  }
+
+  void appendBytes(std::string_view stream, std::string& partial, std::string_view bytes) {
+    partial.append(bytes);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+      appendLine(stream, std::string_view(partial).substr(start, nl - start));
+    }
+    partial.erase(0, start);
+    // A line without an end still must not grow without bound.
+    if (partial.size() > kMaxLineBytes) {
+      appendLine(stream, partial);
+      partial.clear();
+    }
+  }
+
+  // Reads whatever the pipes hold right now. The adapter flushes before replying, so after this
+  // every line of the invocation is in `logs`.
+  void drainPipes() {
+    char buffer[16 * 1024];
+    for (auto [descriptor, stream, partial] :
+         {std::tuple{&out, "stdout", &partial_out}, std::tuple{&err, "stderr", &partial_err}}) {
+      if (!descriptor->is_open()) continue;
+      for (;;) {
+        ssize_t n = ::read(descriptor->native_handle(), buffer, sizeof buffer);
+        if (n <= 0) break;
+        appendBytes(stream, *partial, std::string_view(buffer, static_cast<std::size_t>(n)));
+      }
+    }
+  }
+
+  std::string claimLogs(bool include_partial) {
+    if (include_partial) {
+      if (!partial_out.empty()) appendLine("stdout", std::exchange(partial_out, {}));
+      if (!partial_err.empty()) appendLine("stderr", std::exchange(partial_err, {}));
+    }
+    if (dropped_log_bytes > 0) {
+      logs += fmt::format("{} gust [{} bytes of logs dropped: over {} KiB per activation]\n",
+                          formatRfc3339Micros(nowMicros()), dropped_log_bytes,
+                          kMaxLogBytesPerActivation / 1024);
+      dropped_log_bytes = 0;
+    }
+    return std::exchange(logs, {});
+  }
+
+  void killProcess() {
+    if (!dead) os::killProcessGroup(child.pid);
+  }
+
+  void failAll(const std::string& reason) {
+    auto waiting = std::move(pending);
+    pending.clear();
+    for (auto& [id, completion] : waiting) {
+      completion->complete(Status(Code::FunctionError, reason));
+    }
+    ready.complete(Status(Code::FunctionError, reason));
+  }
+};
+
+namespace {
+
+void setNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+awaitable<void> readFrames(std::shared_ptr<Instance> self, Instance::State& s) {
+  char buffer[64 * 1024];
+  boost::system::error_code ec;
+  for (;;) {
+    std::size_t n = co_await s.socket.async_read_some(asio::buffer(buffer),
+                                                      asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    s.decoder.feed(std::string_view(buffer, n));
+    for (;;) {
+      auto next = s.decoder.next();
+      if (!next.isOk()) {
+        s.death = fmt::format("the worker broke the protocol: {}", next.status().message());
+        s.killProcess();
+        co_return;
+      }
+      if (!next->has_value()) break;
+      protocol::Frame frame = std::move(**next);
+      std::string_view type = frame.type();
+      if (type == protocol::type::kReady) {
+        s.ready.complete(Status::ok());
+      } else if (type == protocol::type::kInitError) {
+        s.drainPipes();
+        s.ready.complete(Status(Code::FunctionError,
+                                fmt::format("the function failed to load: {}: {}",
+                                            frame.field("error_type"), frame.field("message"))));
+      } else if (type == protocol::type::kResult || type == protocol::type::kError) {
+        auto it = s.pending.find(frame.field("id"));
+        if (it == s.pending.end()) continue;  // a late reply to an invocation that timed out
+        auto completion = it->second;
+        s.pending.erase(it);
+        s.drainPipes();
+        InvokeReply reply;
+        reply.ok = type == protocol::type::kResult;
+        reply.body = std::move(frame.body);
+        reply.error_type = frame.field("error_type");
+        reply.error_message = frame.field("message");
+        reply.logs = s.claimLogs(/*include_partial=*/true);
+        completion->complete(std::move(reply));
+      } else {
+        s.death = fmt::format("the worker sent an unknown frame type '{}'", type);
+        s.killProcess();
+        co_return;
+      }
+    }
+  }
+  // EOF: the adapter exited or closed its socket. Either way it is done: make sure it exits;
+  // the exit watcher reports how.
+  s.killProcess();
+}
+
+awaitable<void> readLogs(std::shared_ptr<Instance> self, Instance::State& s,
+                         asio::posix::stream_descriptor& pipe, const char* stream,
+                         std::string& partial) {
+  char buffer[16 * 1024];
+  boost::system::error_code ec;
+  for (;;) {
+    std::size_t n = co_await pipe.async_read_some(asio::buffer(buffer),
+                                                  asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    s.appendBytes(stream, partial, std::string_view(buffer, n));
+  }
+}
+
+awaitable<void> watchExit(std::shared_ptr<Instance> self, Instance::State& s) {
+  boost::system::error_code ec;
+  co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                                   asio::redirect_error(use_awaitable, ec));
+  std::string how = os::reapChild(s.child.pid);
+  // Kill stragglers the function left in its process group.
+  os::killProcessGroup(s.child.pid);
+  s.dead = true;
+  s.drainPipes();
+  if (s.death.empty()) s.death = fmt::format("the function's process exited ({})", how);
+  s.failAll(s.death);
+  s.socket.close(ec);
+  s.out.close(ec);
+  s.err.close(ec);
+  s.exit_watch.close(ec);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch) {
+  namespace fs = std::filesystem;
+  if (spec.runtime == "python3") {
+    fs::path venv_python = fs::path(spec.code_dir) / ".venv" / "bin" / "python";
+    std::string python = fs::exists(venv_python) ? venv_python.string() : launch.python;
+    return std::vector<std::string>{python, "-s", "-B",
+                                    launch.runtimes_dir + "/python/gust_adapter.py"};
+  }
+  if (spec.runtime == "node") {
+    if (launch.node.empty()) return internalError("node is not installed: run scripts/deps.sh");
+    return std::vector<std::string>{launch.node, launch.runtimes_dir + "/node/adapter.mjs"};
+  }
+  return invalidArgument(fmt::format("unknown runtime '{}'", spec.runtime));
+}
+
+Instance::Instance(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Instance::~Instance() {
+  if (!state_->dead && state_->child.pid > 0) {
+    os::killProcessGroup(state_->child.pid);
+    (void)os::reapChild(state_->child.pid);
+  }
+}
+
+awaitable<Result<std::shared_ptr<Instance>>> Instance::start(asio::any_io_executor executor,
+                                                             const InstanceSpec& spec,
+                                                             const LaunchConfig& launch,
+                                                             sandbox::Sandbox& sandbox,
+                                                             Clock::time_point deadline) {
+  auto argv = adapterCommand(spec, launch);
+  if (!argv) co_return argv.status();
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
+    co_return internalError(fmt::format("socketpair: {}", strerror(errno)));
+  }
+  Fd host_socket(sockets[0]), child_socket(sockets[1]);
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) co_return internalError("pipe2 failed");
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) co_return internalError("pipe2 failed");
+  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+
+  sandbox::SandboxSpec sandbox_spec;
+  sandbox_spec.tenant = spec.tenant;
+  sandbox_spec.argv = *argv;
+  sandbox_spec.code_dir = spec.code_dir;
+  sandbox_spec.memory_mb = spec.memory_mb;
+  sandbox_spec.network = spec.network;
+  sandbox_spec.fds = {{0, dev_null.fd}, {1, out_write.fd}, {2, err_write.fd}, {3, child_socket.fd}};
+  sandbox_spec.env = spec.env;
+  const std::string version = std::to_string(spec.version);
+  const std::string memory = std::to_string(spec.memory_mb);
+  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"PATH", "/usr/local/bin:/usr/bin:/bin"},
+           {"LANG", "C.UTF-8"},
+           {"HOME", "/tmp"},
+           {"TMPDIR", "/tmp"},
+           {"PYTHONUNBUFFERED", "1"},
+           {"GUST_SOCKET_FD", "3"},
+           {"GUST_CODE_DIR", spec.code_dir},
+           {"GUST_HANDLER", spec.handler},
+           {"GUST_FUNCTION_NAME", spec.function},
+           {"GUST_FUNCTION_VERSION", version},
+           {"GUST_MEMORY_MB", memory},
+           {"AWS_LAMBDA_FUNCTION_NAME", spec.function},
+           {"AWS_LAMBDA_FUNCTION_VERSION", version},
+           {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
+           {"LAMBDA_TASK_ROOT", spec.code_dir},
+           {"_HANDLER", spec.handler},
+       }) {
+    sandbox_spec.env[key] = value;
+  }
+  auto child = sandbox.start(sandbox_spec);
+  if (!child) co_return child.status();
+  out_write.reset();
+  err_write.reset();
+  child_socket.reset();
+
+  auto state = std::make_unique<State>(executor);
+  state->spec = spec;
+  state->child = *child;
+  setNonBlocking(out_read.fd);
+  setNonBlocking(err_read.fd);
+  state->socket.assign(asio::local::stream_protocol(), host_socket.release());
+  state->out.assign(out_read.release());
+  state->err.assign(err_read.release());
+  state->exit_watch.assign(child->pidfd);
+  auto instance = std::shared_ptr<Instance>(new Instance(std::move(state)));
+  State& s = *instance->state_;
+  asio::co_spawn(executor, readFrames(instance, s), asio::detached);
+  asio::co_spawn(executor, readLogs(instance, s, s.out, "stdout", s.partial_out), asio::detached);
+  asio::co_spawn(executor, readLogs(instance, s, s.err, "stderr", s.partial_err), asio::detached);
+  asio::co_spawn(executor, watchExit(instance, s), asio::detached);
+
+  auto ready = co_await s.ready.wait(deadline);
+  if (!ready) {
+    s.death = "the function did not finish loading in time (init counts against timeout_s)";
+    s.killProcess();
+    co_return Status(Code::DeadlineExceeded,
+                     fmt::format("{}\n{}", s.death, s.claimLogs(/*include_partial=*/true)));
+  }
+  if (!ready->isOk()) {
+    s.killProcess();
+    s.drainPipes();
+    std::string logs = s.claimLogs(/*include_partial=*/true);
+    co_return Status(Code::FunctionError,
+                     logs.empty() ? ready->message() : fmt::format("{}\n{}", ready->message(), logs));
+  }
+  co_return instance;
+}
+
+awaitable<Result<InvokeReply>> Instance::invoke(InvokeRequest request) {
+  State& s = *state_;
+  auto self = shared_from_this();
+  if (s.dead) co_return Status(Code::FunctionError, s.death);
+  auto completion = std::make_shared<loop::Completion<Result<InvokeReply>>>(s.socket.get_executor());
+  s.pending[request.id] = completion;
+  nlohmann::json header = {{"type", protocol::type::kInvoke},
+                           {"id", request.id},
+                           {"deadline_ms", request.deadline_epoch_ms},
+                           {"function_name", s.spec.function},
+                           {"function_version", std::to_string(s.spec.version)},
+                           {"memory_mb", s.spec.memory_mb},
+                           {"trace_id", request.trace_id}};
+  std::string frame = protocol::encodeFrame(header, request.event);
+  boost::system::error_code ec;
+  co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    s.pending.erase(request.id);
+    s.killProcess();
+    co_return Status(Code::FunctionError, s.death.empty() ? "the function's process is gone" : s.death);
+  }
+  auto reply = co_await completion->wait(request.deadline);
+  if (!reply) {
+    s.pending.erase(request.id);
+    co_return Status(Code::DeadlineExceeded, "timed out");
+  }
+  co_return std::move(*reply);
+}
+
+void Instance::kill(const std::string& reason) {
+  if (state_->death.empty()) state_->death = reason;
+  state_->killProcess();
+}
+
+bool Instance::alive() const { return !state_->dead && state_->death.empty(); }
+int64_t Instance::pid() const { return state_->child.pid; }
+const InstanceSpec& Instance::spec() const { return state_->spec; }
+std::string Instance::takeUnclaimedLogs() { return state_->claimLogs(true); }
+
+}  // namespace gust::worker
