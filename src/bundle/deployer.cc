@@ -32,8 +32,8 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   std::error_code ec;
   auto cleanup = [&] { fs::remove_all(build_dir, ec); };
 
-  progress(fmt::format("unpacking {} KiB bundle (sha256 {})", request.archive.size() / 1024,
-                       sha.substr(0, 12)));
+  // Progress is reported from the dependency install on: everything before it is quick, and an
+  // error up to there is still answered with its own status (400 for a hostile bundle).
   Status extracted = extractBundle(request.archive, build_dir, limits_);
   if (!extracted.isOk()) return extracted;
 
@@ -49,8 +49,29 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   for (const Entry& entry : config->entries) {
     std::string path = "/" + entry.path;
     if (path.ends_with("/index")) path.resize(path.size() - 6);
+    if (path == "/api/v1" || path.starts_with("/api/v1/")) {
+      cleanup();
+      return invalidArgument(fmt::format(
+          "{}: the routes under /api/v1 belong to Gust's control API; move the file", entry.handler));
+    }
     routes.push_back({path, request.tenant, request.function, entry.path});
     route_paths.push_back(path);
+  }
+
+  // Refuse a route another function holds before spending minutes on pip.
+  if (auto existing = store_.listRoutes(); existing) {
+    for (const auto& held : *existing) {
+      for (const auto& wanted : routes) {
+        if (held.path == wanted.path &&
+            (held.tenant != request.tenant || held.function != request.function)) {
+          cleanup();
+          return Status(Code::Conflict,
+                        fmt::format("route {} is already held by function '{}': rename the file "
+                                    "or remove that function first",
+                                    held.path, held.function));
+        }
+      }
+    }
   }
 
   Status installed = installDependencies(build_dir, *config, toolchain_, progress);

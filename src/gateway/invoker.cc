@@ -49,9 +49,12 @@ awaitable<Result<RunnablePtr>> Invoker::resolve(const std::string& tenant,
                                                 const std::string& function,
                                                 const std::string& qualifier) {
   if (auto hit = catalog_.cached(tenant, function, qualifier)) co_return hit;
-  co_return co_await loop::offload(blocking_.get_executor(), [this, tenant, function, qualifier] {
+  auto lookup = [this, &tenant, &function, &qualifier] {
     return catalog_.resolve(tenant, function, qualifier);
-  });
+  };
+  auto executor = blocking_.get_executor();
+  auto resolved = co_await loop::offload(executor, lookup);
+  co_return resolved;
 }
 
 awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& version,

@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything they need is
+# installed by scripts/deps.sh first (idempotent).
+
+GUST_LISTEN ?= 127.0.0.1:8080
+GUST_DATA ?= .gust
+JOBS ?= $(shell nproc)
+
+.PHONY: run test deps build release asan unit e2e adapters bench clean lint
+
+deps:
+	@bash scripts/deps.sh
+
+release: deps
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j $(JOBS)
+
+asan: deps
+	@cmake --preset asan-ubsan >/dev/null
+	@cmake --build build/asan-ubsan -j $(JOBS)
+
+build: release
+
+# Builds a release gust, starts it with the examples deployed, and prints the URLs and token.
+run: release
+	@bash scripts/run.sh build/release/src/gust $(GUST_LISTEN) $(GUST_DATA)
+
+unit: asan
+	@ctest --test-dir build/asan-ubsan --output-on-failure -j $(JOBS)
+
+adapters: deps
+	@.venv/bin/pytest -q runtimes/python
+	@node --test runtimes/node/
+
+e2e: asan
+	@GUST_BIN=$(CURDIR)/build/asan-ubsan/src/gust .venv/bin/pytest -q tests/e2e
+
+# Installs, builds with ASan/UBSan, runs every suite.
+test: unit adapters e2e
+
+bench: release
+	@bash bench/warm.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,429 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bundle/bundle.h"
+#include "bundle/manifest.h"
+#include "cli/connection.h"
+#include "server/server.h"
+
+namespace gust::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return 1;
+}
+
+std::string urlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+Result<json> getJson(const Connection& connection, const std::string& target) {
+  http::ClientRequest request;
+  request.target = target;
+  auto response = callApi(connection, request);
+  if (!response) return response.status();
+  auto body = json::parse(response->body, nullptr, false);
+  if (body.is_discarded()) return internalError("the server answered with something that is not JSON");
+  return body;
+}
+
+// Shortens RFC 3339 "2026-11-28T15:45:42.123456Z" to "2026-11-28 15:45:42".
+std::string shortTime(const std::string& rfc3339) {
+  if (rfc3339.size() < 19) return rfc3339;
+  std::string out = rfc3339.substr(0, 19);
+  out[10] = ' ';
+  return out;
+}
+
+void printTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+void printActivation(const json& a) {
+  std::string detail = a.value("cold", false)
+                           ? fmt::format("cold, init {} ms", a.value("init_ms", 0))
+                           : std::string("warm");
+  std::printf("── %s  %s  v%lld  %s  %.1f ms  (%s)%s\n",
+              shortTime(a.value("received_at", "")).c_str(), a.value("id", "").c_str(),
+              static_cast<long long>(a.value("version", 0)), a.value("status", "").c_str(),
+              a.value("duration_ms", 0.0), detail.c_str(),
+              a.value("error", "").empty() ? "" : fmt::format("\n   {}", a.value("error", "")).c_str());
+  std::string logs = a.value("logs", "");
+  std::size_t start = 0;
+  while (start < logs.size()) {
+    auto end = logs.find('\n', start);
+    if (end == std::string::npos) end = logs.size();
+    std::string line = logs.substr(start, end - start);
+    // "<time> <stream> <text>": show the time short and keep the stream.
+    auto first = line.find(' ');
+    if (first != std::string::npos && first >= 19) {
+      line = line.substr(11, 8) + line.substr(first);
+    }
+    std::printf("   %s\n", line.c_str());
+    start = end + 1;
+  }
+  std::fflush(stdout);
+}
+
+int deploy(const std::string& dir, const std::string& name_option, bool as_json) {
+  auto began = std::chrono::steady_clock::now();
+  std::error_code ec;
+  fs::path path = fs::absolute(dir, ec).lexically_normal();
+  if (path.has_filename() == false) path = path.parent_path();
+  if (!fs::is_directory(path)) return fail(invalidArgument(fmt::format("{} is not a directory", dir)));
+  // Read the config here too, so a broken gust.toml fails before anything is uploaded.
+  auto config = bundle::loadFunctionConfig(path.string(), name_option.empty()
+                                                              ? path.filename().string()
+                                                              : name_option);
+  if (!config) return fail(config.status());
+  std::string name = name_option.empty() ? config->name : name_option;
+  if (Status valid = bundle::validateFunctionName(name); !valid.isOk()) return fail(valid);
+  auto connection = findConnection();
+  if (!connection) return fail(connection.status());
+  auto archive = bundle::packDirectory(path.string());
+  if (!archive) return fail(archive.status());
+  if (!as_json) {
+    std::printf("Deploying %s from %s (%zu KiB packed)\n", name.c_str(), dir.c_str(),
+                archive->size() / 1024 + 1);
+    std::fflush(stdout);
+  }
+  http::ClientRequest request;
+  request.method = "POST";
+  request.target = fmt::format("/api/v1/functions/{}/versions", urlEncode(name));
+  request.headers["Content-Type"] = "application/gzip";
+  request.headers["Accept"] = "application/x-ndjson, application/json";
+  request.body = std::move(*archive);
+  std::string pending;
+  json result;
+  std::optional<Status> streamed_error;
+  request.on_body = [&](std::string_view chunk) {
+    pending.append(chunk);
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      auto line = json::parse(pending.substr(0, nl), nullptr, false);
+      pending.erase(0, nl + 1);
+      if (!line.is_object()) continue;
+      std::string event = line.value("event", "");
+      if (event == "progress" && !as_json) {
+        std::printf("  │ %s\n", line.value("message", "").c_str());
+        std::fflush(stdout);
+      } else if (event == "done") {
+        result = line["result"];
+      } else if (event == "error") {
+        streamed_error = Status(Code::InvalidArgument, line["error"].value("message", "deploy failed"));
+      }
+    }
+  };
+  auto response = callApi(*connection, request);
+  if (!response) return fail(response.status());
+  if (streamed_error) return fail(*streamed_error);
+  if (result.is_null()) result = json::parse(response->body, nullptr, false);
+  if (!result.is_object()) return fail(internalError("the server's answer to the deploy was not understood"));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  if (as_json) {
+    result["seconds"] = seconds;
+    std::printf("%s\n", result.dump(2).c_str());
+    return 0;
+  }
+  std::printf("Deployed %s version %lld in %.1f s\n", name.c_str(),
+              static_cast<long long>(result.value("version", 0)), seconds);
+  std::printf("  URL: %s\n", result.value("url", "").c_str());
+  for (const auto& route : result.value("routes", json::array())) {
+    std::printf("  route: %s\n", route.get<std::string>().c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"gust: a self-hosted serverless functions platform"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  bool as_json = false;
+  app.add_flag("--json", as_json, "Machine-readable output");
+
+  server::ServeOptions serve_options;
+  int64_t idle_ttl_s = 300;
+  auto* serve = app.add_subcommand("serve", "Run the server");
+  serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")->capture_default_str();
+  serve->add_option("--data", serve_options.data_dir, "Data directory")->capture_default_str();
+  serve->add_option("--threads", serve_options.io_threads, "I/O threads (0: one per core)");
+  serve->add_option("--idle-ttl", idle_ttl_s, "Seconds an idle instance is kept warm")->capture_default_str();
+  serve->add_option("--max-body", serve_options.max_body_bytes, "Largest invoke body in bytes")
+      ->capture_default_str();
+  serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
+
+  std::string deploy_dir, deploy_name;
+  auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
+  deploy_cmd->add_option("dir", deploy_dir, "The function's directory")->required();
+  deploy_cmd->add_option("--name", deploy_name, "Function name (default: gust.toml name or the directory name)");
+
+  auto* ls = app.add_subcommand("ls", "List functions");
+
+  std::string function;
+  auto* versions = app.add_subcommand("versions", "List a function's versions");
+  versions->add_option("name", function)->required();
+
+  int64_t version = 0;
+  auto* rollback = app.add_subcommand("rollback", "Point alias live at an earlier version");
+  rollback->add_option("name", function)->required();
+  rollback->add_option("version", version)->required();
+
+  auto* rm = app.add_subcommand("rm", "Remove a function and all its versions");
+  rm->add_option("name", function)->required();
+
+  std::string data, qualifier, entry;
+  auto* invoke = app.add_subcommand("invoke", "Invoke a function with a JSON event");
+  invoke->add_option("name", function)->required();
+  invoke->add_option("--data,-d", data, "The event (JSON; default {})");
+  invoke->add_option("--version", qualifier, "A version or alias (default: live)");
+  invoke->add_option("--entry", entry, "For projects: which file, e.g. api/hello");
+
+  bool follow = false;
+  int limit = 20;
+  auto* logs = app.add_subcommand("logs", "Show a function's recent activations and their logs");
+  logs->add_option("name", function)->required();
+  logs->add_flag("-f,--follow", follow, "Keep printing new activations as they happen");
+  logs->add_option("-n,--limit", limit, "How many recent activations to show")->capture_default_str();
+
+  auto* activations = app.add_subcommand("activations", "List recent activations");
+  activations->add_option("--fn", function, "Only this function");
+  activations->add_option("-n,--limit", limit)->capture_default_str();
+
+  std::string activation_id;
+  auto* activation = app.add_subcommand("activation", "Show one activation with its logs");
+  activation->add_option("id", activation_id)->required();
+
+  std::string login_url, login_token;
+  auto* login = app.add_subcommand("login", "Remember a server and its admin token");
+  login->add_option("url", login_url)->required();
+  login->add_option("token", login_token)->required();
+
+  auto* routes = app.add_subcommand("routes", "List project routes");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+
+  if (serve->parsed()) {
+    serve_options.idle_ttl = std::chrono::seconds(idle_ttl_s);
+    return server::serve(serve_options);
+  }
+  if (deploy_cmd->parsed()) return deploy(deploy_dir, deploy_name, as_json);
+  if (login->parsed()) {
+    if (Status saved = saveLogin(login_url, login_token); !saved.isOk()) return fail(saved);
+    Connection connection{login_url, login_token, configPath()};
+    auto check = getJson(connection, "/api/v1/functions");
+    if (!check) return fail(check.status());
+    std::printf("Logged in to %s (saved in %s)\n", login_url.c_str(), configPath().c_str());
+    return 0;
+  }
+
+  auto connection = findConnection();
+  if (!connection) return fail(connection.status());
+
+  if (ls->parsed()) {
+    auto body = getJson(*connection, "/api/v1/functions");
+    if (!body) return fail(body.status());
+    if (as_json) return std::printf("%s\n", (*body)["functions"].dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {{"NAME", "LIVE", "VERSIONS", "UPDATED", "URL"}};
+    for (const auto& f : (*body)["functions"]) {
+      rows.push_back({f.value("name", ""), "v" + std::to_string(f.value("live_version", 0)),
+                      std::to_string(f.value("versions", 0)), shortTime(f.value("updated_at", "")),
+                      f.value("url", "")});
+    }
+    if (rows.size() == 1) {
+      std::printf("No functions yet. Deploy one: gust deploy examples/hello-python\n");
+      return 0;
+    }
+    printTable(rows);
+    return 0;
+  }
+  if (versions->parsed()) {
+    auto body = getJson(*connection, fmt::format("/api/v1/functions/{}/versions", urlEncode(function)));
+    if (!body) return fail(body.status());
+    if (as_json) return std::printf("%s\n", (*body)["versions"].dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {{"VERSION", "", "CREATED", "RUNTIME", "SHA256", "BYTES"}};
+    for (const auto& v : (*body)["versions"]) {
+      rows.push_back({"v" + std::to_string(v.value("version", 0)), v.value("live", false) ? "live" : "",
+                      shortTime(v.value("created_at", "")),
+                      v.contains("config") ? v["config"].value("runtime", "") : "",
+                      v.value("bundle_sha256", "").substr(0, 12),
+                      std::to_string(v.value("bundle_bytes", 0))});
+    }
+    printTable(rows);
+    return 0;
+  }
+  if (rollback->parsed()) {
+    http::ClientRequest request;
+    request.method = "PUT";
+    request.target = fmt::format("/api/v1/functions/{}/aliases/live", urlEncode(function));
+    request.headers["Content-Type"] = "application/json";
+    request.body = json{{"version", version}}.dump();
+    auto response = callApi(*connection, request);
+    if (!response) return fail(response.status());
+    if (as_json) return std::printf("%s\n", response->body.c_str()), 0;
+    std::printf("%s: live now points at version %lld\n", function.c_str(), static_cast<long long>(version));
+    return 0;
+  }
+  if (rm->parsed()) {
+    http::ClientRequest request;
+    request.method = "DELETE";
+    request.target = fmt::format("/api/v1/functions/{}", urlEncode(function));
+    auto response = callApi(*connection, request);
+    if (!response) return fail(response.status());
+    if (as_json) return std::printf("%s\n", response->body.c_str()), 0;
+    std::printf("Removed %s\n", function.c_str());
+    return 0;
+  }
+  if (invoke->parsed()) {
+    http::ClientRequest request;
+    request.method = "POST";
+    request.target = fmt::format("/api/v1/functions/{}/invoke?qualifier={}&entry={}",
+                                 urlEncode(function), urlEncode(qualifier), urlEncode(entry));
+    request.headers["Content-Type"] = "application/json";
+    request.body = data.empty() ? "{}" : data;
+    if (json::parse(request.body, nullptr, false).is_discarded()) {
+      return fail(invalidArgument("--data must be JSON, e.g. --data '{\"name\": \"ada\"}'"));
+    }
+    request.headers["Authorization"] = "Bearer " + connection->token;
+    auto response = http::sendRequest(connection->url, request);
+    if (!response) return fail(response.status());
+    std::string id = response->headers.count("x-gust-activation-id") ? response->headers["x-gust-activation-id"] : "";
+    auto body = json::parse(response->body, nullptr, false);
+    bool ok = response->status >= 200 && response->status < 300;
+    if (as_json) {
+      json out = {{"activation_id", id}, {"status", response->status}};
+      out[ok ? "result" : "error"] = body.is_discarded() ? json(response->body) : body;
+      std::printf("%s\n", out.dump(2).c_str());
+      return ok ? 0 : 1;
+    }
+    if (!ok) {
+      std::string message = body.is_object() && body.contains("error") ? body["error"].value("message", response->body)
+                                                                        : response->body;
+      std::fprintf(stderr, "error: %s (%d)\n  activation %s: see `gust logs %s`\n", message.c_str(),
+                   response->status, id.c_str(), function.c_str());
+      return 1;
+    }
+    std::printf("%s\n", body.is_discarded() ? response->body.c_str() : body.dump(2).c_str());
+    return 0;
+  }
+  if (logs->parsed()) {
+    auto body = getJson(*connection, fmt::format("/api/v1/activations?function={}&limit={}&logs=1",
+                                                 urlEncode(function), limit));
+    if (!body) return fail(body.status());
+    auto items = (*body)["activations"];
+    std::string cursor;
+    std::vector<json> ordered(items.rbegin(), items.rend());
+    for (const auto& a : ordered) {
+      if (as_json) {
+        std::printf("%s\n", a.dump().c_str());
+      } else {
+        printActivation(a);
+      }
+      cursor = a.value("id", "");
+    }
+    if (!follow) {
+      if (ordered.empty() && !as_json) std::printf("No activations of %s yet.\n", function.c_str());
+      return 0;
+    }
+    if (!as_json) std::fprintf(stderr, "following %s (Ctrl-C to stop)\n", function.c_str());
+    for (;;) {
+      std::string target = fmt::format("/api/v1/activations?function={}&order=asc&logs=1&limit=100",
+                                       urlEncode(function));
+      if (!cursor.empty()) target += "&cursor=" + cursor;
+      auto next = getJson(*connection, target);
+      if (!next) {
+        std::fprintf(stderr, "warning: %s; retrying\n", next.status().message().c_str());
+      } else {
+        for (const auto& a : (*next)["activations"]) {
+          if (as_json) {
+            std::printf("%s\n", a.dump().c_str());
+            std::fflush(stdout);
+          } else {
+            printActivation(a);
+          }
+          cursor = a.value("id", "");
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
+  if (activations->parsed()) {
+    std::string target = fmt::format("/api/v1/activations?limit={}", limit);
+    if (!function.empty()) target += "&function=" + urlEncode(function);
+    auto body = getJson(*connection, target);
+    if (!body) return fail(body.status());
+    if (as_json) return std::printf("%s\n", (*body)["activations"].dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {
+        {"ID", "FUNCTION", "VERSION", "STATUS", "HTTP", "START", "DURATION", "RECEIVED"}};
+    for (const auto& a : (*body)["activations"]) {
+      rows.push_back({a.value("id", ""), a.value("function", ""),
+                      "v" + std::to_string(a.value("version", 0)), a.value("status", ""),
+                      std::to_string(a.value("http_status", 0)), a.value("cold", false) ? "cold" : "warm",
+                      fmt::format("{:.1f} ms", a.value("duration_ms", 0.0)),
+                      shortTime(a.value("received_at", ""))});
+    }
+    printTable(rows);
+    return 0;
+  }
+  if (activation->parsed()) {
+    auto body = getJson(*connection, "/api/v1/activations/" + urlEncode(activation_id));
+    if (!body) return fail(body.status());
+    if (as_json) return std::printf("%s\n", body->dump(2).c_str()), 0;
+    printActivation(*body);
+    return 0;
+  }
+  if (routes->parsed()) {
+    auto body = getJson(*connection, "/api/v1/routes");
+    if (!body) return fail(body.status());
+    if (as_json) return std::printf("%s\n", (*body)["routes"].dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {{"ROUTE", "FUNCTION", "ENTRY"}};
+    for (const auto& r : (*body)["routes"]) {
+      rows.push_back({r.value("route", ""), r.value("function", ""), r.value("entry", "")});
+    }
+    printTable(rows);
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace gust::cli

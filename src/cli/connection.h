@@ -1,0 +1,26 @@
+#pragma once
+// Where the CLI finds its server: GUST_URL / GUST_TOKEN, else ~/.config/gust/config.toml
+// (written by `gust login`), else a local ./.gust (what `make run` starts).
+
+#include <string>
+
+#include "common/status.h"
+#include "http/client.h"
+
+namespace gust::cli {
+
+struct Connection {
+  std::string url;
+  std::string token;
+  std::string source;  // where they came from, for error messages
+};
+
+Result<Connection> findConnection();
+std::string configPath();
+Status saveLogin(const std::string& url, const std::string& token);
+
+// Sends a control API request with the token; non-2xx answers become a Status carrying the
+// server's error message.
+Result<http::ClientResponse> callApi(const Connection& connection, http::ClientRequest request);
+
+}  // namespace gust::cli

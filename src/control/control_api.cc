@@ -1,0 +1,420 @@
+#include "control/control_api.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/time.h"
+#include "gateway/codec.h"
+#include "gateway/http_status.h"
+#include "loop/channel.h"
+#include "loop/offload.h"
+
+namespace gust::control {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+namespace bhttp = http::beast::http;
+
+const std::string kTenant(store::kDefaultTenant);
+
+struct Target {
+  std::vector<std::string> segments;  // after /api/v1, url-decoded
+  std::map<std::string, std::string> query;
+};
+
+Target parseTarget(std::string_view target) {
+  Target t;
+  auto question = target.find('?');
+  std::string_view path = target.substr(0, question).substr(kApiPrefix.size());
+  std::size_t start = 0;
+  while (start < path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) t.segments.push_back(gateway::urlDecode(path.substr(start, slash - start), false));
+    start = slash + 1;
+  }
+  if (question != std::string_view::npos) {
+    std::string_view rest = target.substr(question + 1);
+    while (!rest.empty()) {
+      auto amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      auto eq = pair.find('=');
+      t.query[gateway::urlDecode(pair.substr(0, eq), true)] =
+          eq == std::string_view::npos ? "" : gateway::urlDecode(pair.substr(eq + 1), true);
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+  }
+  return t;
+}
+
+http::Response jsonResponse(bhttp::status status, const json& body) {
+  http::Response response(status, 11);
+  response.set(http::Field::content_type, "application/json");
+  response.body() = body.dump(2) + "\n";
+  return response;
+}
+
+std::string baseUrl(http::Exchange& exchange) {
+  std::string host(exchange.request()[http::Field::host]);
+  return "http://" + (host.empty() ? std::string("127.0.0.1") : host);
+}
+
+std::string rfc3339(int64_t micros) { return micros > 0 ? formatRfc3339Micros(micros) : ""; }
+
+json versionJson(const store::VersionRecord& v, int64_t live_version) {
+  json out = {{"version", v.version},
+              {"bundle_sha256", v.bundle_sha256},
+              {"bundle_bytes", v.bundle_bytes},
+              {"created_at", rfc3339(v.created_at_us)},
+              {"live", v.version == live_version}};
+  auto config = bundle::functionConfigFromJson(v.config_json);
+  if (config) out["config"] = bundle::toJson(*config);
+  return out;
+}
+
+json functionJson(const store::FunctionRecord& f, const std::string& base_url) {
+  return {{"name", f.name},
+          {"tenant", f.tenant},
+          {"live_version", f.live_version},
+          {"versions", f.versions},
+          {"created_at", rfc3339(f.created_at_us)},
+          {"updated_at", rfc3339(f.updated_at_us)},
+          {"url", fmt::format("{}/fn/{}", base_url, f.name)}};
+}
+
+json activationJson(const store::ActivationRecord& a, bool with_logs) {
+  json out = {{"id", a.id},
+              {"function", a.function},
+              {"version", a.version},
+              {"entry", a.entry},
+              {"trigger", a.trigger},
+              {"status", a.status},
+              {"http_status", a.http_status},
+              {"cold", a.cold},
+              {"init_ms", a.init_ms},
+              {"received_at", rfc3339(a.received_at_us)},
+              {"started_at", rfc3339(a.started_at_us)},
+              {"finished_at", rfc3339(a.finished_at_us)},
+              {"duration_ms", a.duration_ms},
+              {"memory_mb", a.memory_mb},
+              {"bytes_in", a.bytes_in},
+              {"bytes_out", a.bytes_out},
+              {"error", a.error}};
+  if (with_logs) out["logs"] = a.logs;
+  return out;
+}
+
+std::optional<int64_t> parseInt(const std::string& text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+bool tokenMatches(std::string_view presented, const std::string& expected) {
+  return presented.size() == expected.size() &&
+         CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) == 0;
+}
+
+struct DeployEvent {
+  std::string progress;
+  std::optional<Result<bundle::DeployResult>> done;
+};
+
+}  // namespace
+
+awaitable<void> ControlApi::handle(http::Exchange& exchange) {
+  http::Request& request = exchange.request();
+  std::string_view authorization = request[http::Field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!authorization.starts_with(kBearer) ||
+      !tokenMatches(authorization.substr(kBearer.size()), deps_.admin_token)) {
+    auto response = gateway::errorResponseFor(
+        Status(Code::Unauthenticated,
+               "missing or wrong admin token: send 'Authorization: Bearer <token>' (the token is "
+               "in <data dir>/admin.token; `gust login URL TOKEN` stores it for the CLI)"));
+    response.set(http::Field::www_authenticate, "Bearer");
+    co_await exchange.respond(std::move(response));
+    co_return;
+  }
+  Target target = parseTarget(request.target());
+  const auto& seg = target.segments;
+  auto method = request.method();
+  auto& store = deps_.store;
+  auto blocking = deps_.blocking.get_executor();
+  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+
+  if (seg.size() >= 1 && seg[0] == "functions") {
+    if (seg.size() == 1 && method == http::Verb::get) {
+      auto functions = co_await loop::offload(blocking, [&] { return store.listFunctions(kTenant); });
+      if (!functions) co_return co_await fail(functions.status());
+      json list = json::array();
+      for (const auto& f : *functions) list.push_back(functionJson(f, baseUrl(exchange)));
+      {
+        http::Response reply = jsonResponse(bhttp::status::ok, {{"functions", list}});
+        co_await exchange.respond(std::move(reply));
+        co_return;
+      }
+    }
+    if (seg.size() < 2) co_return co_await fail(notFound("no such control API resource"));
+    const std::string& name = seg[1];
+    if (seg.size() == 2 && method == http::Verb::get) {
+      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, name); });
+      if (!fn) co_return co_await fail(fn.status());
+      json out = functionJson(*fn, baseUrl(exchange));
+      auto live = co_await loop::offload(blocking, [&] {
+        return store.getVersion(kTenant, name, fn->live_version);
+      });
+      if (live) {
+        auto config = bundle::functionConfigFromJson(live->config_json);
+        if (config) {
+          out["config"] = bundle::toJson(*config);
+          json entries = json::array();
+          for (const auto& e : config->entries) {
+            std::string route = "/" + e.path;
+            if (route.ends_with("/index")) route.resize(route.size() - 6);
+            entries.push_back({{"path", e.path},
+                               {"runtime", e.runtime},
+                               {"handler", e.handler},
+                               {"url", fmt::format("{}/fn/{}/{}", baseUrl(exchange), name, e.path)},
+                               {"route", baseUrl(exchange) + route}});
+          }
+          out["entries"] = entries;
+        }
+      }
+      {
+        http::Response reply = jsonResponse(bhttp::status::ok, out);
+        co_await exchange.respond(std::move(reply));
+        co_return;
+      }
+    }
+    if (seg.size() == 2 && method == http::Verb::delete_) {
+      auto deleted = co_await loop::offload(blocking, [&] {
+        Status status = store.deleteFunction(kTenant, name);
+        if (status.isOk()) {
+          deps_.catalog.invalidate(kTenant, name);
+          (void)deps_.catalog.reloadRoutes();
+          deps_.deployer.removeFunctionFiles(kTenant, name);
+        }
+        return status;
+      });
+      if (!deleted.isOk()) co_return co_await fail(deleted);
+      asio::post(deps_.scheduler.executor(),
+                 [&scheduler = deps_.scheduler, name] { scheduler.dropFunction(kTenant, name); });
+      {
+        http::Response reply = jsonResponse(bhttp::status::ok, {{"deleted", name}});
+        co_await exchange.respond(std::move(reply));
+        co_return;
+      }
+    }
+    if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::get) {
+      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, name); });
+      if (!fn) co_return co_await fail(fn.status());
+      auto versions = co_await loop::offload(blocking, [&] { return store.listVersions(kTenant, name); });
+      if (!versions) co_return co_await fail(versions.status());
+      json list = json::array();
+      for (const auto& v : *versions) list.push_back(versionJson(v, fn->live_version));
+      {
+        http::Response reply = jsonResponse(bhttp::status::ok, {{"function", name}, {"versions", list}});
+        co_await exchange.respond(std::move(reply));
+        co_return;
+      }
+    }
+    if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::post) {
+      co_return co_await deploy(exchange, name);
+    }
+    if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
+      const std::string& alias = seg[3];
+      json body = json::parse(request.body(), nullptr, false);
+      if (!body.is_object() || !body.contains("version") || !body["version"].is_number_integer()) {
+        co_return co_await fail(invalidArgument("send a JSON body {\"version\": N}"));
+      }
+      int64_t version = body["version"].get<int64_t>();
+      auto set = co_await loop::offload(blocking, [&] {
+        Status status = store.setAlias(kTenant, name, alias, version);
+        if (status.isOk()) deps_.catalog.invalidate(kTenant, name);
+        return status;
+      });
+      if (!set.isOk()) co_return co_await fail(set);
+      {
+        http::Response reply = jsonResponse(
+          bhttp::status::ok, {{"function", name}, {"alias", alias}, {"version", version}});
+        co_await exchange.respond(std::move(reply));
+        co_return;
+      }
+    }
+    if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
+      co_return co_await invoke(exchange, name);
+    }
+    co_return co_await fail(notFound("no such control API resource"));
+  }
+
+  if (seg.size() == 1 && seg[0] == "activations" && method == http::Verb::get) {
+    store::ActivationQuery query;
+    if (auto it = target.query.find("function"); it != target.query.end() && !it->second.empty()) {
+      query.function = it->second;
+    }
+    if (auto it = target.query.find("limit"); it != target.query.end()) {
+      auto limit = parseInt(it->second);
+      if (!limit || *limit < 1 || *limit > 1000) {
+        co_return co_await fail(invalidArgument("limit must be an integer from 1 to 1000"));
+      }
+      query.limit = static_cast<int>(*limit);
+    }
+    if (auto it = target.query.find("cursor"); it != target.query.end()) query.after_id = it->second;
+    query.oldest_first = target.query.count("order") && target.query["order"] == "asc";
+    query.with_logs = target.query.count("logs") && target.query["logs"] == "1";
+    auto list = co_await loop::offload(blocking, [&] { return store.listActivations(query); });
+    if (!list) co_return co_await fail(list.status());
+    json items = json::array();
+    for (const auto& a : *list) items.push_back(activationJson(a, query.with_logs));
+    json out = {{"activations", items}};
+    out["next_cursor"] = list->empty() ? query.after_id : list->back().id;
+    {
+      http::Response reply = jsonResponse(bhttp::status::ok, out);
+      co_await exchange.respond(std::move(reply));
+      co_return;
+    }
+  }
+  if (seg.size() == 2 && seg[0] == "activations" && method == http::Verb::get) {
+    auto activation = co_await loop::offload(blocking, [&] { return store.getActivation(kTenant, seg[1]); });
+    if (!activation) co_return co_await fail(activation.status());
+    {
+      http::Response reply = jsonResponse(bhttp::status::ok, activationJson(*activation, true));
+      co_await exchange.respond(std::move(reply));
+      co_return;
+    }
+  }
+  if (seg.size() == 1 && seg[0] == "routes" && method == http::Verb::get) {
+    auto routes = co_await loop::offload(blocking, [&] { return store.listRoutes(); });
+    if (!routes) co_return co_await fail(routes.status());
+    json items = json::array();
+    for (const auto& r : *routes) {
+      items.push_back({{"route", "ANY " + r.path}, {"path", r.path}, {"function", r.function},
+                       {"entry", r.entry}, {"tenant", r.tenant}});
+    }
+    {
+      http::Response reply = jsonResponse(bhttp::status::ok, {{"routes", items}});
+      co_await exchange.respond(std::move(reply));
+      co_return;
+    }
+  }
+  if (seg.size() == 1 && seg[0] == "instances" && method == http::Verb::get) {
+    auto stats = co_await loop::offload(deps_.scheduler.executor(),
+                                        [&scheduler = deps_.scheduler] { return scheduler.stats(); });
+    json items = json::array();
+    for (const auto& s : stats) {
+      items.push_back({{"function", s.function}, {"version", s.version}, {"entry", s.entry},
+                       {"instances", s.instances}, {"busy", s.busy}, {"queued", s.queued}});
+    }
+    {
+      http::Response reply = jsonResponse(bhttp::status::ok, {{"pools", items}});
+      co_await exchange.respond(std::move(reply));
+      co_return;
+    }
+  }
+  co_await fail(notFound(fmt::format("no such control API resource: {} {}",
+                                     std::string(request.method_string()),
+                                     std::string(request.target()))));
+}
+
+awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& function) {
+  http::Request& request = exchange.request();
+  bool stream = std::string_view(request[http::Field::accept]).find("application/x-ndjson") !=
+                std::string_view::npos;
+  auto channel = std::make_shared<loop::Channel<DeployEvent>>(exchange.executor());
+  bundle::DeployRequest deploy_request{kTenant, function, std::move(request.body())};
+  asio::post(deps_.builds, [this, channel, deploy_request = std::move(deploy_request)] {
+    auto result = deps_.deployer.deploy(deploy_request, [&](std::string_view line) {
+      channel->push({std::string(line), std::nullopt});
+    });
+    if (result) {
+      deps_.catalog.invalidate(deploy_request.tenant, deploy_request.function);
+      (void)deps_.catalog.reloadRoutes();
+    }
+    channel->push({"", std::move(result)});
+    channel->close();
+  });
+
+  bool streaming = false;
+  while (auto event = co_await channel->receive()) {
+    if (!event->done) {
+      if (!stream) continue;
+      if (!streaming) {
+        http::Response head(bhttp::status::ok, 11);
+        head.set(http::Field::content_type, "application/x-ndjson");
+        if (!(co_await exchange.startChunked(std::move(head))).isOk()) co_return;
+        streaming = true;
+      }
+      json line = {{"event", "progress"}, {"message", event->progress}};
+      (void)co_await exchange.writeChunk(line.dump() + "\n");
+      continue;
+    }
+    auto& result = *event->done;
+    json body;
+    if (result) {
+      json routes = json::array();
+      for (const auto& r : result->routes) routes.push_back(baseUrl(exchange) + r);
+      body = {{"function", function},
+              {"version", result->version.version},
+              {"bundle_sha256", result->version.bundle_sha256},
+              {"bundle_bytes", result->version.bundle_bytes},
+              {"build_ms", result->build_ms},
+              {"runtime", result->config.runtime},
+              {"url", fmt::format("{}/fn/{}", baseUrl(exchange), function)},
+              {"routes", routes}};
+    }
+    if (streaming) {
+      json line = result ? json{{"event", "done"}, {"result", body}}
+                         : json{{"event", "error"},
+                                {"error", {{"code", result.status().codeName()},
+                                           {"message", result.status().message()}}}};
+      (void)co_await exchange.writeChunk(line.dump() + "\n");
+      (void)co_await exchange.finishChunked();
+    } else if (result) {
+      http::Response reply = jsonResponse(bhttp::status::created, body);
+      co_await exchange.respond(std::move(reply));
+    } else {
+      co_await exchange.respond(gateway::errorResponseFor(result.status()));
+    }
+    co_return;
+  }
+}
+
+awaitable<void> ControlApi::invoke(http::Exchange& exchange, const std::string& function) {
+  http::Request& request = exchange.request();
+  Target target = parseTarget(request.target());
+  gateway::DirectInvocation invocation;
+  invocation.function = function;
+  invocation.qualifier = target.query["qualifier"];
+  invocation.entry = target.query["entry"];
+  invocation.payload = request.body().empty() ? "{}" : std::move(request.body());
+  if (json::parse(invocation.payload, nullptr, false).is_discarded()) {
+    co_await exchange.respond(gateway::errorResponseFor(invalidArgument("the payload must be JSON")));
+    co_return;
+  }
+  auto result = co_await deps_.invoker.invokeDirect(std::move(invocation));
+  http::Response response;
+  if (result.status.isOk()) {
+    response = http::Response(bhttp::status::ok, 11);
+    response.set(http::Field::content_type, "application/json");
+    response.body() = std::move(result.result);
+  } else {
+    response = gateway::errorResponseFor(result.status);
+  }
+  if (!result.activation_id.empty()) response.set("X-Gust-Activation-Id", result.activation_id);
+  co_await exchange.respond(std::move(response));
+}
+
+}  // namespace gust::control

@@ -1,0 +1,253 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bundle/deployer.h"
+#include "common/ids.h"
+#include "control/control_api.h"
+#include "gateway/catalog.h"
+#include "gateway/function_path.h"
+#include "gateway/http_status.h"
+#include "gateway/invoker.h"
+#include "http/server.h"
+#include "loop/event_loop.h"
+#include "os/files.h"
+#include "os/toolchain.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/scheduler.h"
+#include "store/sqlite/sqlite_store.h"
+
+#ifndef GUST_SOURCE_DIR
+#define GUST_SOURCE_DIR ""
+#endif
+
+namespace gust::server {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+std::string findRuntimesDir(const std::string& configured) {
+  auto has_adapters = [](const fs::path& dir) {
+    return fs::exists(dir / "python" / "gust_adapter.py") && fs::exists(dir / "node" / "adapter.mjs");
+  };
+  if (!configured.empty()) return fs::absolute(configured).string();
+  if (const char* env = std::getenv("GUST_RUNTIMES"); env && *env) return env;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (fs::path dir = exe.parent_path(); !ec && !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    if (has_adapters(dir / "runtimes")) return (dir / "runtimes").string();
+    if (has_adapters(dir / "share" / "gust" / "runtimes")) return (dir / "share" / "gust" / "runtimes").string();
+  }
+  fs::path source = fs::path(GUST_SOURCE_DIR) / "runtimes";
+  if (has_adapters(source)) return source.string();
+  return "";
+}
+
+Result<std::string> loadOrCreateToken(const std::string& data_dir, bool& created) {
+  std::string path = data_dir + "/admin.token";
+  auto existing = os::readFile(path);
+  if (existing) {
+    std::string token = *existing;
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+    if (!token.empty()) {
+      created = false;
+      return token;
+    }
+  }
+  std::string token = "gust_" + randomHex(24);
+  GUST_RETURN_IF_ERROR(os::writeFileAtomic(path, token + "\n", 0600));
+  created = true;
+  return token;
+}
+
+bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int p = std::stoi(listen.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return !host.empty();
+}
+
+}  // namespace
+
+int serve(const ServeOptions& options) {
+  std::string host;
+  uint16_t port = 0;
+  if (!splitListen(options.listen, host, port)) {
+    std::fprintf(stderr, "gust: --listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got '%s')\n",
+                 options.listen.c_str());
+    return 2;
+  }
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "gust: cannot create data dir %s: %s\n", options.data_dir.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  ::chmod(options.data_dir.c_str(), 0700);
+  std::string data_dir = fs::canonical(options.data_dir).string();
+
+  bool token_created = false;
+  auto token = loadOrCreateToken(data_dir, token_created);
+  if (!token) {
+    std::fprintf(stderr, "gust: %s\n", token.status().message().c_str());
+    return 1;
+  }
+  auto toolchain = os::resolveToolchain();
+  if (!toolchain) {
+    std::fprintf(stderr, "gust: %s\n", toolchain.status().message().c_str());
+    return 1;
+  }
+  std::string runtimes_dir = findRuntimesDir(options.runtimes_dir);
+  if (runtimes_dir.empty()) {
+    std::fprintf(stderr, "gust: cannot find the runtime adapters (runtimes/python, runtimes/node); "
+                         "pass --runtimes DIR\n");
+    return 1;
+  }
+  auto store = store::openSqliteStore({data_dir + "/gust.db"});
+  if (!store) {
+    std::fprintf(stderr, "gust: %s\n", store.status().message().c_str());
+    return 1;
+  }
+
+  // Signals are taken synchronously by this thread; block them before any other thread starts
+  // so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto sandbox = sandbox::makeUnconfinedSandbox();
+  int io_threads = options.io_threads > 0 ? options.io_threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<loop::EventLoop>> io_loops;
+  std::vector<loop::EventLoop*> io_loop_ptrs;
+  for (int i = 0; i < io_threads; ++i) {
+    io_loops.push_back(std::make_unique<loop::EventLoop>(fmt::format("gust-io-{}", i)));
+    io_loop_ptrs.push_back(io_loops.back().get());
+  }
+  loop::EventLoop scheduler_loop("gust-sched");
+  asio::thread_pool blocking(4);
+  asio::thread_pool builds(2);
+
+  bundle::Deployer deployer(data_dir, **store, *toolchain, bundle::BundleLimits{});
+  gateway::Catalog catalog(**store, deployer);
+  if (Status routes = catalog.reloadRoutes(); !routes.isOk()) {
+    std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
+    return 1;
+  }
+  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir};
+  scheduler::SchedulerOptions scheduler_options;
+  scheduler_options.idle_ttl = options.idle_ttl;
+  scheduler_options.max_queue_per_function = options.max_queue;
+  scheduler_options.max_queue_wait = options.queue_wait;
+  scheduler::Scheduler scheduler(scheduler_loop.executor(), launch, *sandbox, scheduler_options);
+  gateway::Invoker invoker(catalog, scheduler, **store, blocking);
+  control::ControlApi control({**store, catalog, invoker, deployer, scheduler, blocking, builds, *token});
+
+  http::ServerOptions http_options;
+  http_options.host = host;
+  http_options.port = port;
+  uint64_t max_body = options.max_body_bytes;
+  uint64_t max_bundle = options.max_bundle_bytes;
+  http_options.body_limit = [max_body, max_bundle](std::string_view target) {
+    std::string_view path = target.substr(0, target.find('?'));
+    bool deploy = path.starts_with("/api/v1/functions/") && path.ends_with("/versions");
+    return deploy ? max_bundle : max_body;
+  };
+  auto handler = [&](http::Exchange& exchange) -> asio::awaitable<void> {
+    std::string_view target = exchange.request().target();
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/healthz") {
+      http::Response response(http::beast::http::status::ok, 11);
+      response.set(http::Field::content_type, "application/json");
+      response.body() = "{\"status\":\"ok\"}\n";
+      co_await exchange.respond(std::move(response));
+      co_return;
+    }
+    if (path == control::kApiPrefix || path.starts_with("/api/v1/")) {
+      co_await control.handle(exchange);
+      co_return;
+    }
+    if (auto address = gateway::parseFunctionPath(path)) {
+      co_await invoker.serveFunction(exchange, *address);
+      co_return;
+    }
+    if (auto route = catalog.matchRoute(path)) {
+      co_await invoker.serveRoute(exchange, *route);
+      co_return;
+    }
+    co_await exchange.respond(gateway::errorResponseFor(notFound(fmt::format(
+        "nothing at {}: functions are at /fn/<name>, project routes at /api/<path>", path))));
+  };
+  http::Server http_server(http_options, io_loop_ptrs, handler);
+  for (auto& loop : io_loops) loop->start();
+  scheduler_loop.start();
+  if (Status started = http_server.start(); !started.isOk()) {
+    std::fprintf(stderr, "gust: %s\n", started.message().c_str());
+    for (auto& loop : io_loops) loop->stop();
+    scheduler_loop.stop();
+    return 1;
+  }
+  std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                                http_server.port());
+  (void)os::writeFileAtomic(data_dir + "/server.url", url + "\n", 0600);
+  std::printf("gust serving on %s (data in %s)\n", url.c_str(), data_dir.c_str());
+  std::printf("  sandbox: %s\n", sandbox->describe().c_str());
+  std::printf("  python: %s  node: %s\n", toolchain->python.c_str(),
+              toolchain->node.empty() ? "(not installed)" : toolchain->node.c_str());
+  if (token_created) {
+    std::printf("  admin token (stored in %s/admin.token, shown once): %s\n", data_dir.c_str(),
+                token->c_str());
+  } else {
+    std::printf("  admin token: in %s/admin.token\n", data_dir.c_str());
+  }
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  std::printf("gust: %s received, draining\n", strsignal(received));
+  std::fflush(stdout);
+
+  http_server.stop();
+  std::promise<void> stopped;
+  asio::post(scheduler_loop.executor(), [&] {
+    scheduler.shutdown();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
+  for (auto& loop : io_loops) loop->stop();
+  scheduler_loop.stop();
+  blocking.join();
+  builds.join();
+  (**store).flushActivations();
+  return 0;
+}
+
+}  // namespace gust::server

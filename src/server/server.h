@@ -1,0 +1,26 @@
+#pragma once
+// The composition root: reads the options, builds every component explicitly (no singletons,
+// so two servers can run in one process), serves until SIGINT/SIGTERM, then drains.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace gust::server {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = ".gust";
+  int io_threads = 0;  // 0: one per core
+  std::chrono::milliseconds idle_ttl{std::chrono::minutes(5)};
+  uint64_t max_body_bytes = 6 << 20;     // Lambda's synchronous payload limit
+  uint64_t max_bundle_bytes = 64 << 20;  // a deploy's upload
+  std::size_t max_queue = 100;
+  std::chrono::milliseconds queue_wait{std::chrono::seconds(10)};
+  std::string runtimes_dir;  // "": found beside the binary or in the source tree
+};
+
+// Serves until a signal; returns the process exit code.
+int serve(const ServeOptions& options);
+
+}  // namespace gust::server
