@@ -52,7 +52,6 @@ struct Scheduler::Lease {
   std::shared_ptr<Slot> slot;
   bool cold = false;
   int64_t init_ms = 0;
-  std::string init_logs;
 };
 
 Scheduler::Scheduler(asio::any_io_executor executor, worker::LaunchConfig launch,
@@ -78,7 +77,7 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
     }
     if (best) {
       ++best->inflight;
-      co_return Lease{best};
+      co_return Lease{best, false, 0};
     }
     if (static_cast<int64_t>(pool.slots.size()) + pool.starting < pool.limits.max_instances) {
       ++pool.starting;
@@ -123,7 +122,7 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
                                    pool.spec.function, options_.max_queue_wait.count(),
                                    pool.limits.max_instances));
     }
-    if (*handed) co_return Lease{*handed};
+    if (*handed) co_return Lease{*handed, false, 0};
     // nullptr: a slot died; loop to start a replacement.
   }
 }

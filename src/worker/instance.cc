@@ -1,5 +1,5 @@
 // DESIGN: an instance runs four coroutines on the scheduler loop, each holding a shared_ptr to
-// it: the frame reader (socket), two log readers (stdout, stderr pipes) and the exit watcher
+// it (`keep_alive`), so it lives until the last of them ends: the frame reader (socket), two log readers (stdout, stderr pipes) and the exit watcher
 // (a pidfd). The exit watcher is the single place an instance dies: it reaps the process,
 // drains the pipes, closes every descriptor (which ends the other three coroutines) and fails
 // whatever still waits. A reader that sees EOF or a bad frame only kills the process group;
@@ -151,7 +151,7 @@ namespace {
 
 void setNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-awaitable<void> readFrames(std::shared_ptr<Instance> self, Instance::State& s) {
+awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s) {
   char buffer[64 * 1024];
   boost::system::error_code ec;
   for (;;) {
@@ -201,7 +201,7 @@ awaitable<void> readFrames(std::shared_ptr<Instance> self, Instance::State& s) {
   s.killProcess();
 }
 
-awaitable<void> readLogs(std::shared_ptr<Instance> self, Instance::State& s,
+awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s,
                          asio::posix::stream_descriptor& pipe, const char* stream,
                          std::string& partial) {
   char buffer[16 * 1024];
@@ -214,7 +214,7 @@ awaitable<void> readLogs(std::shared_ptr<Instance> self, Instance::State& s,
   }
 }
 
-awaitable<void> watchExit(std::shared_ptr<Instance> self, Instance::State& s) {
+awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s) {
   boost::system::error_code ec;
   co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                                    asio::redirect_error(use_awaitable, ec));

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Warm-path throughput and latency: wrk against warm Gust functions (Python, Node) and, in the
+# same run, against a plain Python http.server doing the same work. Prints one table with the
+# ratio Gust/peer. Everything listens on 127.0.0.1 and stops when the script ends.
+#
+#   bench/warm.sh [GUST_BINARY]       (make bench builds a release binary and runs this)
+#   DURATION=10 bench/warm.sh         seconds per measurement (default 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+gust=${1:-build/release/src/gust}
+duration=${DURATION:-5}
+python=$(python3 -c 'import sys; print(sys.executable)')
+command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps.sh" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 100); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "nothing answered at $1" >&2; return 1
+}
+
+# Prints "requests/s p50_ms p99_ms" for one wrk run.
+measure() {
+  local url=$1 connections=$2
+  wrk -t1 -c"$connections" -d"${duration}s" --latency "$url" > "$work/wrk.txt" 2>&1 || true
+  awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    END { printf "%.0f %.2f %.2f\n", rps, ms(p50), ms(p99) }' "$work/wrk.txt"
+}
+
+gust_port=$(free_port)
+"$gust" serve --listen "127.0.0.1:$gust_port" --data "$work/gust" > "$work/gust.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$gust_port/healthz"
+export GUST_URL="http://127.0.0.1:$gust_port" GUST_TOKEN
+GUST_TOKEN=$(cat "$work/gust/admin.token")
+"$gust" --json deploy bench/functions/hello-py --name bench-py >/dev/null
+"$gust" --json deploy bench/functions/hello-js --name bench-js >/dev/null
+
+peer_port=$(free_port)
+"$python" bench/peers/python_http_server.py "$peer_port" --keep-alive &
+pids+=($!)
+peer10_port=$(free_port)
+"$python" bench/peers/python_http_server.py "$peer10_port" &
+pids+=($!)
+wait_http "http://127.0.0.1:$peer_port/"
+wait_http "http://127.0.0.1:$peer10_port/"
+
+# Warm every instance the 64-connection runs will use.
+for target in "fn/bench-py" "fn/bench-js"; do
+  wrk -t1 -c8 -d1s "http://127.0.0.1:$gust_port/$target" >/dev/null 2>&1 || true
+done
+
+declare -A result
+for connections in 64 1; do
+  result[py_http10_$connections]=$(measure "http://127.0.0.1:$peer10_port/" "$connections")
+  result[py_keepalive_$connections]=$(measure "http://127.0.0.1:$peer_port/" "$connections")
+  result[gust_py_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-py" "$connections")
+  result[gust_js_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-js" "$connections")
+done
+
+echo
+echo "warm hello, wrk -t1 -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-34s %5s %10s %9s %9s %14s\n' scenario conns "req/s" "p50 ms" "p99 ms" "gust/peer rps"
+for connections in 64 1; do
+  read -r best_rps _ _ <<<"${result[py_keepalive_$connections]}"
+  read -r http10_rps _ _ <<<"${result[py_http10_$connections]}"
+  ((http10_rps > best_rps)) && best_rps=$http10_rps
+  for key in py_http10 py_keepalive gust_py gust_js; do
+    read -r rps p50 p99 <<<"${result[${key}_$connections]}"
+    case $key in
+      py_http10) name="peer: python http.server HTTP/1.0" ;;
+      py_keepalive) name="peer: python http.server keep-alive" ;;
+      gust_py) name="gust python3 (warm)" ;;
+      gust_js) name="gust node (warm)" ;;
+    esac
+    ratio="-"
+    [[ $key == gust_* ]] && ratio=$(awk -v a="$rps" -v b="$best_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    printf '%-34s %5s %10s %9s %9s %14s\n' "$name" "$connections" "$rps" "$p50" "$p99" "$ratio"
+  done
+done

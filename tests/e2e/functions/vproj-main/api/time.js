@@ -1,0 +1,4 @@
+// A project entry in Vercel's Node shape.
+module.exports = (req, res) => {
+  res.status(200).json({ entry: "time", now: Date.now() });
+};

@@ -1,0 +1,192 @@
+"""Deploying through the real CLI: versions, live, rollback, removal, gust.toml errors and
+dependency installation."""
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import FUNCTIONS, error_of, pack, unique
+
+SERVER_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3"
+
+
+def write_version(directory: Path, answer: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "main.py").write_text(textwrap.dedent(f"""\
+        def handler(event, context):
+            return {{"answer": "{answer}", "version": context.function_version}}
+        """))
+    return directory
+
+
+def test_each_deploy_makes_a_new_live_version(gust, tmp_path):
+    name = unique("versions")
+    first = gust.deploy(write_version(tmp_path / "v1", "one"), name=name)
+    assert first["function"] == name
+    assert first["version"] == 1
+    assert first["url"].endswith(f"/fn/{name}")
+    assert gust.get(f"/fn/{name}").json()["answer"] == "one"
+
+    second = gust.deploy(write_version(tmp_path / "v2", "two"), name=name)
+    assert second["version"] == 2
+    assert gust.get(f"/fn/{name}").json()["answer"] == "two"
+    assert gust.get(f"/fn/{name}@1").json()["answer"] == "one"
+    assert gust.get(f"/fn/{name}@2").json()["answer"] == "two"
+
+
+def test_rollback_makes_the_old_version_answer_and_versions_marks_it_live(gust, tmp_path):
+    name = unique("rollback")
+    gust.deploy(write_version(tmp_path / "v1", "one"), name=name)
+    gust.deploy(write_version(tmp_path / "v2", "two"), name=name)
+
+    listed = gust.cli("--json", "versions", name)
+    assert listed.returncode == 0, listed.stderr
+    live = {v["version"]: v["live"] for v in json.loads(listed.stdout)}
+    assert live == {1: False, 2: True}
+
+    rolled = gust.cli("rollback", name, "1")
+    assert rolled.returncode == 0, rolled.stderr
+    assert gust.get(f"/fn/{name}").json()["answer"] == "one"
+    assert gust.get(f"/fn/{name}@2").json()["answer"] == "two"
+
+    listed = gust.cli("--json", "versions", name)
+    live = {v["version"]: v["live"] for v in json.loads(listed.stdout)}
+    assert live == {1: True, 2: False}
+
+    table = gust.cli("versions", name)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:] if line.strip()}
+    assert set(rows) == {"v1", "v2"}
+    assert "live" in rows["v1"].split()
+    assert "live" not in rows["v2"].split()
+
+
+def test_rollback_to_missing_version_fails_and_keeps_live(gust, tmp_path):
+    name = unique("rollback-missing")
+    gust.deploy(write_version(tmp_path / "v1", "one"), name=name)
+    rolled = gust.cli("rollback", name, "7")
+    assert rolled.returncode != 0
+    assert gust.get(f"/fn/{name}").json()["answer"] == "one"
+
+
+def test_ls_lists_deployed_function_with_live_version(gust, tmp_path):
+    name = unique("listed")
+    gust.deploy(write_version(tmp_path / "v1", "one"), name=name)
+    gust.deploy(write_version(tmp_path / "v2", "two"), name=name)
+    listed = gust.cli("--json", "ls")
+    assert listed.returncode == 0, listed.stderr
+    mine = [f for f in json.loads(listed.stdout) if f["name"] == name]
+    assert len(mine) == 1
+    assert mine[0]["live_version"] == 2
+    assert mine[0]["versions"] == 2
+    table = gust.cli("ls")
+    assert any(line.split()[:2] == [name, "v2"] for line in table.stdout.splitlines())
+
+
+def test_rm_makes_function_404_and_deletes_its_code(gust, tmp_path):
+    name = unique("removed")
+    gust.deploy(write_version(tmp_path / "v1", "one"), name=name)
+    gust.deploy(write_version(tmp_path / "v2", "two"), name=name)
+    code_dir = gust.data / "functions" / "default" / name
+    assert code_dir.is_dir()
+    assert gust.get(f"/fn/{name}").status_code == 200  # an instance is running too
+
+    removed = gust.cli("rm", name)
+    assert removed.returncode == 0, removed.stderr
+
+    for path in (f"/fn/{name}", f"/fn/{name}@1"):
+        r = gust.get(path)
+        assert r.status_code == 404, path
+        assert error_of(r)["code"] == "not_found"
+    assert gust.api("GET", f"/api/v1/functions/{name}").status_code == 404
+    assert not code_dir.exists()
+    listed = json.loads(gust.cli("--json", "ls").stdout)
+    assert name not in [f["name"] for f in listed]
+
+
+def test_redeploy_after_rm_starts_again_at_version_1_with_new_code(gust, tmp_path):
+    name = unique("reborn")
+    gust.deploy(write_version(tmp_path / "v1", "old"), name=name)
+    gust.deploy(write_version(tmp_path / "v2", "old2"), name=name)
+    assert gust.cli("rm", name).returncode == 0
+    again = gust.deploy(write_version(tmp_path / "v3", "new"), name=name)
+    assert again["version"] == 1
+    assert gust.get(f"/fn/{name}").json()["answer"] == "new"
+
+
+BAD_TOMLS = {
+    "unknown-key": ('runtime = "python3"\nhandler = "main.handler"\nmemroy_mb = 128\n', 3),
+    "wrong-type": ('runtime = "python3"\n\ntimeout_s = "thirty"\n', 3),
+    "out-of-range": ('runtime = "python3"\nmemory_mb = 1\n', 2),
+    "bad-runtime": ('\n\n\n\nruntime = "ruby"\n', 5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOMLS))
+def test_cli_deploy_rejects_bad_gust_toml_naming_the_line(gust, tmp_path, case):
+    text, line = BAD_TOMLS[case]
+    directory = write_version(tmp_path / "fn", "never")
+    (directory / "gust.toml").write_text(text)
+    name = unique("badtoml")
+    done = gust.cli("deploy", directory, "--name", name)
+    assert done.returncode != 0
+    assert f"gust.toml:{line}" in done.stderr, done.stderr
+    assert gust.api("GET", f"/api/v1/functions/{name}").status_code == 404
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOMLS))
+def test_server_rejects_bundle_with_bad_gust_toml_naming_the_line(gust, case):
+    # A client other than the CLI can upload anything: the server checks gust.toml itself.
+    text, line = BAD_TOMLS[case]
+    name = unique("badtoml-api")
+    bundle = pack({"gust.toml": text, "main.py": "def handler(e, c):\n    return 1\n"})
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle,
+                 headers={"Content-Type": "application/gzip"})
+    assert r.status_code == 400
+    error = error_of(r)
+    assert error["code"] == "invalid_argument"
+    assert f"gust.toml:{line}" in error["message"]
+    assert gust.api("GET", f"/api/v1/functions/{name}").status_code == 404
+
+
+def test_requirements_txt_is_installed_and_importable(gust, tmp_path):
+    probe = subprocess.run([SERVER_PYTHON, "-s", "-c", "import slugify"], capture_output=True,
+                           timeout=60)
+    assert probe.returncode != 0, "python-slugify is installed in the server's python: the test proves nothing"
+    name = unique("requirements")
+    done = gust.cli("deploy", FUNCTIONS / "py-requirements", "--name", name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    progress = [line for line in done.stdout.splitlines() if line.startswith("  │ ")]
+    assert any("requirements.txt" in line for line in progress), done.stdout
+    assert any("python-slugify" in line or "python_slugify" in line for line in progress), done.stdout
+    r = gust.get(f"/fn/{name}?text=Hello%20World%21%20%C3%84rger")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["slug"] == "hello-world-arger"
+    assert str(gust.data) in body["module"]
+
+
+def test_requirements_txt_that_cannot_install_fails_the_deploy(gust, tmp_path):
+    directory = write_version(tmp_path / "fn", "never")
+    (directory / "requirements.txt").write_text("this-package-does-not-exist-gust-e2e==0.0.0\n")
+    name = unique("bad-requirements")
+    done = gust.cli("deploy", directory, "--name", name)
+    assert done.returncode != 0
+    assert "requirements.txt" in done.stderr, done.stderr
+    assert gust.api("GET", f"/api/v1/functions/{name}").status_code == 404
+
+
+def test_package_json_dependency_is_installed_and_usable(gust):
+    name = unique("npm")
+    done = gust.cli("deploy", FUNCTIONS / "node-deps", "--name", name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert any("npm install" in line for line in done.stdout.splitlines()), done.stdout
+    yes = gust.get(f"/fn/{name}?value=42")
+    assert yes.status_code == 200, yes.text
+    assert yes.json()["isNumber"] is True
+    assert str(gust.data) in yes.json()["resolved"]
+    no = gust.get(f"/fn/{name}?value=abc")
+    assert no.json()["isNumber"] is False

@@ -1,0 +1,146 @@
+"""Activations record every call with its printed lines; the CLI shows and follows them."""
+
+import queue
+import re
+import threading
+import time
+import uuid
+
+from conftest import FUNCTIONS, unique
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (stdout|stderr) (.*)$")
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def call(gust, name, t):
+    r = gust.get(f"/fn/{name}?tag={t}")
+    assert r.status_code == 200, r.text
+    return r.headers["X-Gust-Activation-Id"]
+
+
+def test_activation_holds_stdout_and_stderr_lines_and_cold_then_warm(gust):
+    name = unique("logs")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    first_tag, second_tag = tag(), tag()
+    first_id = call(gust, name, first_tag)
+    second_id = call(gust, name, second_tag)
+
+    first = gust.api("GET", f"/api/v1/activations/{first_id}")
+    assert first.status_code == 200
+    first = first.json()
+    assert first["id"] == first_id
+    assert first["function"] == name
+    assert first["version"] == 1
+    assert first["trigger"] == "http"
+    assert first["status"] == "success"
+    assert first["http_status"] == 200
+    assert first["cold"] is True
+    lines = [LOG_LINE.match(line) for line in first["logs"].splitlines()]
+    assert all(lines), first["logs"]
+    assert ("stdout", f"out-line {first_tag}") in [m.groups() for m in lines]
+    assert ("stderr", f"err-line {first_tag}") in [m.groups() for m in lines]
+    assert second_tag not in first["logs"]
+    assert ("stdout", "module loading") in [m.groups() for m in lines]
+
+    second = gust.api("GET", f"/api/v1/activations/{second_id}").json()
+    assert second["cold"] is False
+    assert f"stdout out-line {second_tag}" in second["logs"]
+    assert f"stderr err-line {second_tag}" in second["logs"]
+    assert first_tag not in second["logs"]
+    assert "module loading" not in second["logs"]
+
+
+def test_activations_of_a_function_are_listed_newest_first(gust):
+    name = unique("listing")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    other = unique("listing-other")
+    gust.deploy(FUNCTIONS / "py-logs", name=other)
+    ids = [call(gust, name, tag()) for _ in range(3)]
+    call(gust, other, tag())
+
+    listed = gust.api("GET", "/api/v1/activations", params={"function": name})
+    assert listed.status_code == 200
+    activations = listed.json()["activations"]
+    assert [a["id"] for a in activations] == list(reversed(ids))
+    assert {a["function"] for a in activations} == {name}
+
+    ascending = gust.api("GET", "/api/v1/activations", params={"function": name, "order": "asc"})
+    assert [a["id"] for a in ascending.json()["activations"]] == ids
+
+
+def test_activations_page_with_limit_and_cursor(gust):
+    name = unique("paging")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    ids = [call(gust, name, tag()) for _ in range(3)]
+    page = gust.api("GET", "/api/v1/activations", params={"function": name, "limit": 2}).json()
+    assert [a["id"] for a in page["activations"]] == [ids[2], ids[1]]
+    rest = gust.api("GET", "/api/v1/activations",
+                    params={"function": name, "limit": 2, "cursor": page["next_cursor"]}).json()
+    assert [a["id"] for a in rest["activations"]] == [ids[0]]
+
+
+def test_unknown_activation_answers_404(gust):
+    r = gust.api("GET", "/api/v1/activations/00000000000000000000000000000000")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+def test_gust_logs_prints_the_printed_lines(gust):
+    name = unique("cli-logs")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    t1, t2 = tag(), tag()
+    id1 = call(gust, name, t1)
+    id2 = call(gust, name, t2)
+    done = gust.cli("logs", name, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for expected in (id1, id2, f"stdout out-line {t1}", f"stderr err-line {t1}",
+                     f"stdout out-line {t2}"):
+        assert expected in out, out
+    assert out.index(t1) < out.index(t2), "logs should read oldest to newest"
+
+
+def test_gust_logs_follow_prints_a_new_activation(gust):
+    name = unique("follow")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    old = tag()
+    call(gust, name, old)
+
+    follower = gust.popen_cli("logs", name, "-f")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump():
+        for line in follower.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    seen = []
+
+    def wait_for(text, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return True
+        return False
+
+    try:
+        assert wait_for(f"out-line {old}", 15), "".join(seen)
+        new = tag()
+        new_id = call(gust, name, new)
+        assert wait_for(f"out-line {new}", 15), "".join(seen)
+        assert any(new_id in line for line in seen), "".join(seen)
+        assert follower.poll() is None, "gust logs -f should keep running"
+    finally:
+        follower.kill()
+        follower.wait(timeout=10)
+        reader.join(timeout=10)
+        follower.stdout.close()
+        follower.stderr.close()

@@ -1,0 +1,88 @@
+"""A server stopped and started again on the same data directory still has everything deployed."""
+
+import json
+import time
+
+from conftest import FUNCTIONS, error_of
+
+
+def write_main(directory, answer):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "main.py").write_text(
+        f"def handler(event, context):\n    return {{'answer': '{answer}'}}\n")
+    return directory
+
+
+def test_restart_keeps_functions_versions_live_alias_and_activations(gust_factory, tmp_path):
+    server = gust_factory()
+    server.deploy(write_main(tmp_path / "v1", "one"), name="kept")
+    server.deploy(write_main(tmp_path / "v2", "two"), name="kept")
+    server.deploy(FUNCTIONS / "node-cjs", name="kept-node")
+    assert server.cli("rollback", "kept", "1").returncode == 0
+    served = server.get("/fn/kept")
+    assert served.json() == {"answer": "one"}
+    activation_id = served.headers["X-Gust-Activation-Id"]
+
+    assert server.stop() == 0, server.log()
+
+    again = gust_factory(server.data)
+    listed = again.cli("--json", "ls")
+    assert listed.returncode == 0, listed.stderr
+    functions = {f["name"]: f for f in json.loads(listed.stdout)}
+    assert set(functions) == {"kept", "kept-node"}
+    assert functions["kept"]["live_version"] == 1
+    assert functions["kept"]["versions"] == 2
+
+    versions = json.loads(again.cli("--json", "versions", "kept").stdout)
+    assert {v["version"]: v["live"] for v in versions} == {1: True, 2: False}
+
+    assert again.get("/fn/kept").json() == {"answer": "one"}
+    assert again.get("/fn/kept@2").json() == {"answer": "two"}
+    node = again.get("/fn/kept-node?q=after-restart")
+    assert node.status_code == 200
+    assert node.json()["q"] == "after-restart"
+
+    old = again.api("GET", f"/api/v1/activations/{activation_id}")
+    assert old.status_code == 200
+    assert old.json()["function"] == "kept"
+
+
+def test_restart_keeps_the_admin_token(gust_factory):
+    server = gust_factory()
+    token = server.token
+    server.stop()
+    again = gust_factory(server.data)
+    assert again.token == token
+    assert again.api("GET", "/api/v1/functions").status_code == 200
+
+
+def test_removed_function_stays_removed_after_restart(gust_factory, tmp_path):
+    server = gust_factory()
+    server.deploy(write_main(tmp_path / "v1", "one"), name="gone")
+    assert server.cli("rm", "gone").returncode == 0
+    server.stop()
+    again = gust_factory(server.data)
+    r = again.get("/fn/gone")
+    assert r.status_code == 404
+    assert error_of(r)["code"] == "not_found"
+
+
+def test_sigterm_stops_the_server_and_its_instances_promptly(gust_factory, tmp_path):
+    server = gust_factory()
+    server.deploy(FUNCTIONS / "py-misbehave", name="busy")
+    pid = server.get("/fn/busy").json()["pid"]
+    began = time.monotonic()
+    assert server.stop() == 0, server.log()
+    assert time.monotonic() - began < 10
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid), f"instance {pid} outlived the server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
