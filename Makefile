@@ -5,7 +5,7 @@ GUST_LISTEN ?= 127.0.0.1:8080
 GUST_DATA ?= .gust
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps build release asan unit e2e adapters bench clean lint
+.PHONY: run test deps build release asan unit e2e adapters bench fuzz clean
 
 deps:
 	@bash scripts/deps.sh
@@ -39,6 +39,18 @@ test: unit adapters e2e
 
 bench: release
 	@bash bench/warm.sh
+
+# Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target (the seed corpora
+# also replay in `make test` under any compiler).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/deps.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	@for target in frame handler_result manifest bundle; do \
+	  mkdir -p build/fuzz/corpus/$$target; \
+	  build/fuzz/fuzz/$${target}_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$target fuzz/corpus/$$target || exit 1; \
+	done
 
 clean:
 	rm -rf build

@@ -11,6 +11,11 @@ debian_packages=(
   python3 python3-venv python3-pip nodejs npm wrk curl
 )
 
+# `deps.sh --fuzz` adds clang and its libFuzzer runtime for `make fuzz`.
+if [[ "${1:-}" == "--fuzz" ]]; then
+  debian_packages+=(clang libclang-rt-14-dev)
+fi
+
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

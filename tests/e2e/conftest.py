@@ -69,8 +69,9 @@ def pack_dir(directory: Path) -> bytes:
 class GustServer:
     """One `gust serve` process on a free port, plus the clients a user would use against it."""
 
-    def __init__(self, binary: str, data_dir: Path, work_dir: Path):
+    def __init__(self, binary: str, data_dir: Path, work_dir: Path, idle_ttl_s: int = 60):
         self.binary = binary
+        self.idle_ttl_s = idle_ttl_s
         self.data = Path(data_dir)
         self.work_dir = Path(work_dir)  # the CLI's cwd and HOME: no ./.gust, no ~/.config/gust
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ class GustServer:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data),
-             "--idle-ttl", "60"],
+             "--idle-ttl", str(self.idle_ttl_s)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work_dir,
             env=self._env(with_connection=False))
         log.close()
@@ -210,8 +211,9 @@ def gust_factory(tmp_path):
     """Starts servers of the test's own; each is stopped when the test ends."""
     started: list[GustServer] = []
 
-    def start(data_dir: Path | None = None) -> GustServer:
-        server = GustServer(_binary(), data_dir or tmp_path / "data", tmp_path / "work").start()
+    def start(data_dir: Path | None = None, idle_ttl_s: int = 60) -> GustServer:
+        server = GustServer(_binary(), data_dir or tmp_path / "data", tmp_path / "work",
+                            idle_ttl_s=idle_ttl_s).start()
         started.append(server)
         return server
 
