@@ -26,7 +26,8 @@ done
 cat <<TEXT
 
 Gust is running at $url  (Ctrl-C stops it)
-  admin token: $GUST_TOKEN   (in $data/admin.token; the CLI finds it from this directory)
+  admin token: $GUST_TOKEN   (in $data/admin.token)
+  the CLI finds this server from this directory (./.gust); elsewhere: $gust login $url TOKEN
 
 Try:
   curl '$url/fn/hello-python?name=ada'

@@ -252,7 +252,10 @@ Result<std::string> packDirectory(const std::string& dir) {
   std::string out;
   std::unique_ptr<archive, ArchiveWriteDeleter> a(archive_write_new());
   archive_write_add_filter_gzip(a.get());
+  // No timestamp in the gzip header: the same files pack to the same bytes (and sha256).
+  archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);
   archive_write_set_format_pax_restricted(a.get());
+  archive_write_set_bytes_in_last_block(a.get(), 1);  // no padding to a 10 KiB tape block
   archive_write_open(
       a.get(), &out, nullptr,
       [](archive*, void* client, const void* buffer, size_t length) -> la_ssize_t {

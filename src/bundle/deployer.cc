@@ -28,6 +28,23 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   auto began = std::chrono::steady_clock::now();
   GUST_RETURN_IF_ERROR(validateFunctionName(request.function));
   std::string sha = sha256Hex(request.archive);
+  // Like Lambda's PublishVersion: the same code again is the same version, not a new one.
+  if (auto live = store_.resolveAlias(request.tenant, request.function, std::string(store::kLiveAlias));
+      live && live->bundle_sha256 == sha) {
+    auto config = functionConfigFromJson(live->config_json);
+    if (config) {
+      DeployResult unchanged;
+      unchanged.version = std::move(*live);
+      unchanged.config = std::move(*config);
+      unchanged.unchanged = true;
+      for (const Entry& entry : unchanged.config.entries) {
+        std::string path = "/" + entry.path;
+        if (path.ends_with("/index")) path.resize(path.size() - 6);
+        unchanged.routes.push_back(path);
+      }
+      return unchanged;
+    }
+  }
   std::string build_dir = fmt::format("{}/builds/{}", data_dir_, randomHex(8));
   std::error_code ec;
   auto cleanup = [&] { fs::remove_all(build_dir, ec); };

@@ -27,6 +27,7 @@ struct DeployResult {
   FunctionConfig config;
   std::vector<std::string> routes;
   int64_t build_ms = 0;
+  bool unchanged = false;  // the bundle equals the live version's: no new version was made
 };
 
 class Deployer final {

@@ -118,8 +118,8 @@ int deploy(const std::string& dir, const std::string& name_option, bool as_json)
   auto archive = bundle::packDirectory(path.string());
   if (!archive) return fail(archive.status());
   if (!as_json) {
-    std::printf("Deploying %s from %s (%zu KiB packed)\n", name.c_str(), dir.c_str(),
-                archive->size() / 1024 + 1);
+    std::printf("Deploying %s from %s (%.1f KiB packed)\n", name.c_str(), dir.c_str(),
+                static_cast<double>(archive->size()) / 1024);
     std::fflush(stdout);
   }
   http::ClientRequest request;
@@ -160,8 +160,13 @@ int deploy(const std::string& dir, const std::string& name_option, bool as_json)
     std::printf("%s\n", result.dump(2).c_str());
     return 0;
   }
-  std::printf("Deployed %s version %lld in %.1f s\n", name.c_str(),
-              static_cast<long long>(result.value("version", 0)), seconds);
+  if (result.value("unchanged", false)) {
+    std::printf("%s is unchanged: version %lld stays live (%.1f s)\n", name.c_str(),
+                static_cast<long long>(result.value("version", 0)), seconds);
+  } else {
+    std::printf("Deployed %s version %lld in %.1f s\n", name.c_str(),
+                static_cast<long long>(result.value("version", 0)), seconds);
+  }
   std::printf("  URL: %s\n", result.value("url", "").c_str());
   for (const auto& route : result.value("routes", json::array())) {
     std::printf("  route: %s\n", route.get<std::string>().c_str());

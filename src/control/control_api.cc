@@ -371,6 +371,7 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
               {"bundle_sha256", result->version.bundle_sha256},
               {"bundle_bytes", result->version.bundle_bytes},
               {"build_ms", result->build_ms},
+              {"unchanged", result->unchanged},
               {"runtime", result->config.runtime},
               {"url", fmt::format("{}/fn/{}", baseUrl(exchange), function)},
               {"routes", routes}};

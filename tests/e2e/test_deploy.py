@@ -1,9 +1,13 @@
 """Deploying through the real CLI: versions, live, rollback, removal, gust.toml errors and
 dependency installation."""
 
+import hashlib
+import io
 import json
+import os
 import subprocess
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -190,3 +194,115 @@ def test_package_json_dependency_is_installed_and_usable(gust):
     assert str(gust.data) in yes.json()["resolved"]
     no = gust.get(f"/fn/{name}?value=abc")
     assert no.json()["isNumber"] is False
+
+
+def test_gust_toml_env_reaches_the_function(gust, tmp_path):
+    (tmp_path / "gust.toml").write_text(
+        'runtime = "python3"\nhandler = "app.main"\nenv = { MODE = "prod", GREETING = "hi there" }\n')
+    (tmp_path / "app.py").write_text(
+        "import os\n\ndef main(event, context):\n"
+        "    return {k: os.environ.get(k) for k in ('MODE', 'GREETING')}\n")
+    name = unique("env")
+    gust.deploy(tmp_path, name=name)
+    assert gust.get(f"/fn/{name}").json() == {"MODE": "prod", "GREETING": "hi there"}
+
+
+def test_gust_toml_name_is_used_when_no_name_is_given(gust, tmp_path):
+    name = unique("named-in-toml")
+    (tmp_path / "gust.toml").write_text(f'name = "{name}"\nruntime = "python3"\n')
+    (tmp_path / "main.py").write_text("def handler(event, context):\n    return 'named'\n")
+    result = gust.deploy(tmp_path)
+    assert result["function"] == name
+    assert gust.get(f"/fn/{name}").json() == "named"
+
+
+def test_directory_the_cli_cannot_run_is_refused_before_upload(gust, tmp_path):
+    (tmp_path / "README.md").write_text("no code here\n")
+    done = gust.cli("deploy", tmp_path, "--name", unique("nothing"))
+    assert done.returncode != 0
+    assert "gust.toml" in done.stderr and "main.py" in done.stderr, done.stderr
+
+
+def test_invalid_function_name_is_refused(gust, tmp_path):
+    write_version(tmp_path, "x")
+    done = gust.cli("deploy", tmp_path, "--name", "Not_Valid!")
+    assert done.returncode != 0
+    assert "Not_Valid!" in done.stderr
+    r = gust.api("POST", "/api/v1/functions/UPPER/versions",
+                 data=pack({"main.py": "def handler(e, c):\n    return 1\n"}))
+    assert r.status_code == 400
+    assert error_of(r)["code"] == "invalid_argument"
+
+
+def test_api_deploy_reports_the_bundle_digest_and_size(gust):
+    name = unique("digest")
+    bundle = pack({"main.py": "def handler(e, c):\n    return 'digest'\n"})
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle,
+                 headers={"Content-Type": "application/gzip"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["function"] == name
+    assert body["version"] == 1
+    assert body["runtime"] == "python3"
+    assert body["bundle_sha256"] == hashlib.sha256(bundle).hexdigest()
+    assert body["bundle_bytes"] == len(bundle)
+    again = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle,
+                     headers={"Content-Type": "application/gzip"})
+    assert again.status_code == 201
+    assert again.json()["version"] == 2, "the same bundle deployed again is still a new version"
+    assert gust.get(f"/fn/{name}").json() == "digest"
+
+
+def test_zip_bundle_deploys(gust):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("main.py", "def handler(e, c):\n    return 'from a zip'\n")
+    name = unique("zipped")
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions", data=out.getvalue(),
+                 headers={"Content-Type": "application/zip"})
+    assert r.status_code == 201, r.text
+    assert gust.get(f"/fn/{name}").json() == "from a zip"
+
+
+def test_bundle_over_64_mib_answers_413(gust):
+    r = gust.api("POST", f"/api/v1/functions/{unique('huge')}/versions",
+                 data=os.urandom(65 * (1 << 20)), headers={"Content-Type": "application/gzip"})
+    assert r.status_code == 413
+    assert error_of(r)["code"] == "too_large"
+
+
+def test_streamed_deploy_reports_progress_then_error_for_a_failed_install(gust):
+    name = unique("ndjson")
+    bundle = pack({"main.py": "def handler(e, c):\n    return 1\n",
+                   "requirements.txt": "this-package-does-not-exist-gust-e2e==0.0.0\n"})
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle,
+                 headers={"Content-Type": "application/gzip", "Accept": "application/x-ndjson"})
+    assert r.headers["content-type"].startswith("application/x-ndjson"), r.headers
+    events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    assert events[0]["event"] == "progress"
+    assert all(e["event"] == "progress" and isinstance(e["message"], str) for e in events[:-1])
+    assert events[-1]["event"] == "error", events[-1]
+    assert "this-package-does-not-exist-gust-e2e" in events[-1]["error"]["message"]
+    assert gust.api("GET", f"/api/v1/functions/{name}").status_code == 404
+
+
+def test_streamed_deploy_without_dependencies_answers_plain_201(gust):
+    name = unique("ndjson-plain")
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions",
+                 data=pack({"main.py": "def handler(e, c):\n    return 1\n"}),
+                 headers={"Content-Type": "application/gzip", "Accept": "application/x-ndjson"})
+    assert r.status_code == 201
+    assert r.json()["version"] == 1
+
+
+def test_function_detail_shows_live_config(gust, tmp_path):
+    (tmp_path / "gust.toml").write_text('runtime = "python3"\nmemory_mb = 512\ntimeout_s = 7\n')
+    (tmp_path / "main.py").write_text("def handler(e, c):\n    return c.memory_limit_in_mb\n")
+    name = unique("detail")
+    gust.deploy(tmp_path, name=name)
+    detail = gust.api("GET", f"/api/v1/functions/{name}").json()
+    assert detail["name"] == name
+    assert detail["live_version"] == 1
+    assert detail["config"]["memory_mb"] == 512
+    assert detail["config"]["timeout_s"] == 7
+    assert gust.get(f"/fn/{name}").json() == 512

@@ -1,7 +1,10 @@
 """A server stopped and started again on the same data directory still has everything deployed."""
 
 import json
+import subprocess
 import time
+
+import pytest
 
 from conftest import FUNCTIONS, error_of
 
@@ -18,6 +21,11 @@ def test_restart_keeps_functions_versions_live_alias_and_activations(gust_factor
     server.deploy(write_main(tmp_path / "v1", "one"), name="kept")
     server.deploy(write_main(tmp_path / "v2", "two"), name="kept")
     server.deploy(FUNCTIONS / "node-cjs", name="kept-node")
+    project = tmp_path / "project"
+    (project / "api").mkdir(parents=True)
+    (project / "api" / "survivor.py").write_text(
+        "def handler(event, context):\n    return 'routed after restart'\n")
+    server.deploy(project, name="kept-project")
     assert server.cli("rollback", "kept", "1").returncode == 0
     served = server.get("/fn/kept")
     assert served.json() == {"answer": "one"}
@@ -29,7 +37,7 @@ def test_restart_keeps_functions_versions_live_alias_and_activations(gust_factor
     listed = again.cli("--json", "ls")
     assert listed.returncode == 0, listed.stderr
     functions = {f["name"]: f for f in json.loads(listed.stdout)}
-    assert set(functions) == {"kept", "kept-node"}
+    assert set(functions) == {"kept", "kept-node", "kept-project"}
     assert functions["kept"]["live_version"] == 1
     assert functions["kept"]["versions"] == 2
 
@@ -41,6 +49,8 @@ def test_restart_keeps_functions_versions_live_alias_and_activations(gust_factor
     node = again.get("/fn/kept-node?q=after-restart")
     assert node.status_code == 200
     assert node.json()["q"] == "after-restart"
+
+    assert again.get("/api/survivor").json() == "routed after restart"
 
     old = again.api("GET", f"/api/v1/activations/{activation_id}")
     assert old.status_code == 200
@@ -86,3 +96,27 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: the listener sets SO_REUSEPORT, so a second `gust serve` on a port another gust "
+    "already holds starts without error and the kernel splits connections between the two servers"))
+def test_second_server_on_a_busy_port_refuses_to_start(gust_factory, tmp_path):
+    first = gust_factory()
+    second = subprocess.Popen(
+        [first.binary, "serve", "--listen", f"127.0.0.1:{first.port}", "--data",
+         str(tmp_path / "other-data")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=first.work_dir, env=first._env(with_connection=False))
+    try:
+        output, _ = second.communicate(timeout=5)  # failing to listen takes milliseconds
+    except subprocess.TimeoutExpired:
+        second.kill()
+        output, _ = second.communicate(timeout=10)
+        pytest.fail(f"the second server kept running on the busy port:\n{output.decode()}")
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait(timeout=10)
+    assert second.returncode != 0
+    assert str(first.port) in output.decode()
