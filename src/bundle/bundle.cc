@@ -32,6 +32,12 @@ struct ArchiveWriteDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
+// libarchive may have no message to give (NULL), and fmt must not be handed a NULL char*.
+const char* archiveError(archive* a) {
+  const char* message = archive_error_string(a);
+  return message ? message : "unknown error";
+}
+
 Status badBundle(std::string_view path, std::string_view why) {
   return invalidArgument(fmt::format("bundle entry '{}': {}", path, why));
 }
@@ -99,7 +105,7 @@ Status writeEntryData(archive* a, const fs::path& file, const std::string& entry
     int r = archive_read_data_block(a, &block, &size, &offset);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      status = badBundle(entry_path, fmt::format("corrupt data: {}", archive_error_string(a)));
+      status = badBundle(entry_path, fmt::format("corrupt data: {}", archiveError(a)));
       break;
     }
     unpacked += static_cast<int64_t>(size);
@@ -126,7 +132,7 @@ Status extractInto(std::string_view bytes, const fs::path& root, const BundleLim
   archive_read_support_format_zip(a.get());
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
     return invalidArgument(fmt::format("the bundle is not a tar.gz or zip archive: {}",
-                                       archive_error_string(a.get())));
+                                       archiveError(a.get())));
   }
   std::set<std::string> symlinks;
   int64_t files = 0;
@@ -137,7 +143,7 @@ Status extractInto(std::string_view bytes, const fs::path& root, const BundleLim
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       return invalidArgument(
-          fmt::format("the bundle is not a valid archive: {}", archive_error_string(a.get())));
+          fmt::format("the bundle is not a valid archive: {}", archiveError(a.get())));
     }
     const char* raw = archive_entry_pathname(entry);
     auto clean = cleanEntryPath(raw ? raw : "");
@@ -212,7 +218,7 @@ void addFile(archive* out, const fs::path& file, const std::string& name, const 
   archive_entry_set_filetype(entry.get(), AE_IFREG);
   archive_entry_set_size(entry.get(), st.st_size);
   if (archive_write_header(out, entry.get()) != ARCHIVE_OK) {
-    error = archive_error_string(out);
+    error = archiveError(out);
     return;
   }
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);

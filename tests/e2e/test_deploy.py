@@ -246,11 +246,46 @@ def test_api_deploy_reports_the_bundle_digest_and_size(gust):
     assert body["runtime"] == "python3"
     assert body["bundle_sha256"] == hashlib.sha256(bundle).hexdigest()
     assert body["bundle_bytes"] == len(bundle)
-    again = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle,
-                     headers={"Content-Type": "application/gzip"})
-    assert again.status_code == 201
-    assert again.json()["version"] == 2, "the same bundle deployed again is still a new version"
+    assert body["unchanged"] is False
     assert gust.get(f"/fn/{name}").json() == "digest"
+
+
+def test_deploying_the_live_bundle_again_keeps_its_version(gust):
+    name = unique("unchanged")
+    bundle = pack({"main.py": "def handler(e, c):\n    return 'same'\n"})
+    first = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle)
+    assert first.status_code == 201
+    again = gust.api("POST", f"/api/v1/functions/{name}/versions", data=bundle)
+    assert again.status_code == 201, again.text
+    assert again.json()["version"] == 1
+    assert again.json()["unchanged"] is True
+    versions = gust.api("GET", f"/api/v1/functions/{name}/versions").json()["versions"]
+    assert [v["version"] for v in versions] == [1]
+    assert gust.get(f"/fn/{name}").json() == "same"
+
+
+def test_cli_deploy_of_an_unchanged_directory_says_so_and_keeps_the_version(gust, tmp_path):
+    name = unique("unchanged-cli")
+    directory = write_version(tmp_path / "fn", "steady")
+    assert gust.deploy(directory, name=name)["version"] == 1
+    done = gust.cli("deploy", directory, "--name", name)
+    assert done.returncode == 0, done.stderr
+    assert "unchanged" in done.stdout, done.stdout
+    listed = json.loads(gust.cli("--json", "versions", name).stdout)
+    assert [v["version"] for v in listed] == [1]
+
+
+def test_redeploying_an_older_versions_code_makes_a_new_live_version(gust, tmp_path):
+    # "Identical" is measured against the live version only, as with Lambda's PublishVersion.
+    name = unique("back-again")
+    a = write_version(tmp_path / "a", "a")
+    b = write_version(tmp_path / "b", "b")
+    assert gust.deploy(a, name=name)["version"] == 1
+    assert gust.deploy(b, name=name)["version"] == 2
+    third = gust.deploy(a, name=name)
+    assert third["version"] == 3
+    assert third["unchanged"] is False
+    assert gust.get(f"/fn/{name}").json()["answer"] == "a"
 
 
 def test_zip_bundle_deploys(gust):

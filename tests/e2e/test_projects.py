@@ -2,6 +2,7 @@
 /api/...; helpers are not endpoints; a route can have only one holder."""
 
 import json
+import shutil
 
 import pytest
 
@@ -106,10 +107,18 @@ def test_second_project_claiming_a_held_route_is_refused_naming_the_holder(gust,
     assert gust.get("/api/hello").text == "hello from python"
 
 
-def test_redeploying_the_holder_keeps_its_routes(gust, project):
+def test_redeploying_the_holder_keeps_its_routes(gust, project, tmp_path):
     name, _ = project
-    again = gust.deploy(FUNCTIONS / "vproj-main", name=name)
-    assert again["version"] >= 2
+    changed = tmp_path / "vproj-main"
+    shutil.copytree(FUNCTIONS / "vproj-main", changed)
+    (changed / "api" / "extra.py").write_text("def handler(event, context):\n    return 'extra'\n")
+    again = gust.deploy(changed, name=name)
+    assert again["unchanged"] is False
+    assert gust.get("/api/hello").text == "hello from python"
+    assert gust.get("/api/extra").json() == "extra"
+    restored = gust.deploy(FUNCTIONS / "vproj-main", name=name)
+    assert restored["version"] == again["version"] + 1
+    assert gust.get("/api/extra").status_code == 404
     assert gust.get("/api/hello").text == "hello from python"
 
 
