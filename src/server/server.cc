@@ -235,7 +235,19 @@ int serve(const ServeOptions& options) {
   std::printf("gust: %s received, draining\n", strsignal(received));
   std::fflush(stdout);
 
+  // Drain: stop accepting, let invocations in flight finish (bounded), then stop instances.
   http_server.stop();
+  auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < drain_deadline) {
+    std::promise<int> busy;
+    asio::post(scheduler_loop.executor(), [&] {
+      int total = 0;
+      for (const auto& pool : scheduler.stats()) total += pool.busy + pool.queued;
+      busy.set_value(total);
+    });
+    if (busy.get_future().get() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   std::promise<void> stopped;
   asio::post(scheduler_loop.executor(), [&] {
     scheduler.shutdown();

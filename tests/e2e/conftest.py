@@ -167,6 +167,22 @@ class GustServer:
         kw.setdefault("timeout", REQUEST_TIMEOUT_S)
         return requests.request(method, self.url + path, headers=headers, **kw)
 
+    def activation(self, activation_id: str, timeout: float = 10) -> dict:
+        """One activation by id. Activations are written behind the response, so this waits for
+        the record to appear; test_activation_is_readable_as_soon_as_its_response_arrives checks
+        that it need not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api("GET", f"/api/v1/activations/{activation_id}")
+            if r.status_code == 200 or time.monotonic() > deadline:
+                assert r.status_code == 200, (activation_id, r.status_code, r.text)
+                return r.json()
+            time.sleep(0.05)
+
+    def wait_recorded(self, *activation_ids: str) -> None:
+        for activation_id in activation_ids:
+            self.activation(activation_id)
+
     def request(self, method: str, path: str, **kw) -> requests.Response:
         """The invoke surface, as an anonymous client reaches it (no token)."""
         kw.setdefault("timeout", REQUEST_TIMEOUT_S)

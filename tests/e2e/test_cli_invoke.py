@@ -25,7 +25,7 @@ def test_invoke_json_gives_activation_status_and_result(gust, tmp_path):
     assert set(out) == {"activation_id", "status", "result"}
     assert out["status"] == 200
     assert out["result"] == [{"x": 1}, "ok"]
-    activation = gust.api("GET", f"/api/v1/activations/{out['activation_id']}").json()
+    activation = gust.activation(out["activation_id"])
     assert activation["function"] == name
     assert activation["trigger"] == "invoke"
     assert activation["status"] == "success"
@@ -42,7 +42,7 @@ def test_invoke_of_a_raising_function_exits_non_zero_naming_the_error(gust):
     out = json.loads(as_json.stdout)
     assert out["status"] == 502
     assert "result" not in out
-    activation = gust.api("GET", f"/api/v1/activations/{out['activation_id']}").json()
+    activation = gust.activation(out["activation_id"])
     assert activation["status"] == "error"
 
 

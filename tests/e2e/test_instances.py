@@ -109,8 +109,8 @@ def test_calls_beyond_the_full_queue_answer_503_unavailable(gust):
     assert statuses.count(200) >= 1
     for answer in turned_away:
         assert error_of(answer)["code"] == "unavailable"
-    activation = gust.api("GET", f"/api/v1/activations/{turned_away[0].headers['X-Gust-Activation-Id']}")
-    assert activation.json()["status"] == "throttled"
+    activation = gust.activation(turned_away[0].headers["X-Gust-Activation-Id"])
+    assert activation["status"] == "throttled"
 
 
 def test_idle_instance_is_stopped_after_idle_ttl(gust_factory):

@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from conftest import FUNCTIONS, unique
 
@@ -31,9 +32,7 @@ def test_activation_holds_stdout_and_stderr_lines_and_cold_then_warm(gust):
     first_id = call(gust, name, first_tag)
     second_id = call(gust, name, second_tag)
 
-    first = gust.api("GET", f"/api/v1/activations/{first_id}")
-    assert first.status_code == 200
-    first = first.json()
+    first = gust.activation(first_id)
     assert first["id"] == first_id
     assert first["function"] == name
     assert first["version"] == 1
@@ -48,7 +47,7 @@ def test_activation_holds_stdout_and_stderr_lines_and_cold_then_warm(gust):
     assert second_tag not in first["logs"]
     assert ("stdout", "module loading") in [m.groups() for m in lines]
 
-    second = gust.api("GET", f"/api/v1/activations/{second_id}").json()
+    second = gust.activation(second_id)
     assert second["cold"] is False
     assert f"stdout out-line {second_tag}" in second["logs"]
     assert f"stderr err-line {second_tag}" in second["logs"]
@@ -62,7 +61,7 @@ def test_activations_of_a_function_are_listed_newest_first(gust):
     other = unique("listing-other")
     gust.deploy(FUNCTIONS / "py-logs", name=other)
     ids = [call(gust, name, tag()) for _ in range(3)]
-    call(gust, other, tag())
+    gust.wait_recorded(*ids, call(gust, other, tag()))
 
     listed = gust.api("GET", "/api/v1/activations", params={"function": name})
     assert listed.status_code == 200
@@ -78,6 +77,7 @@ def test_activations_page_with_limit_and_cursor(gust):
     name = unique("paging")
     gust.deploy(FUNCTIONS / "py-logs", name=name)
     ids = [call(gust, name, tag()) for _ in range(3)]
+    gust.wait_recorded(*ids)
     page = gust.api("GET", "/api/v1/activations", params={"function": name, "limit": 2}).json()
     assert [a["id"] for a in page["activations"]] == [ids[2], ids[1]]
     rest = gust.api("GET", "/api/v1/activations",
@@ -97,6 +97,7 @@ def test_gust_logs_prints_the_printed_lines(gust):
     t1, t2 = tag(), tag()
     id1 = call(gust, name, t1)
     id2 = call(gust, name, t2)
+    gust.wait_recorded(id1, id2)
     done = gust.cli("logs", name, timeout=60)
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -157,7 +158,7 @@ def test_activation_statuses_name_what_went_wrong(gust):
     for do, (status, http_status) in expected.items():
         r = gust.get(f"/fn/{name}?do={do}")
         assert r.status_code == http_status, (do, r.text)
-        activation = gust.api("GET", f"/api/v1/activations/{r.headers['X-Gust-Activation-Id']}").json()
+        activation = gust.activation(r.headers["X-Gust-Activation-Id"])
         assert (activation["status"], activation["http_status"]) == (status, http_status), do
         if status != "success":
             assert activation["error"], do
@@ -171,7 +172,7 @@ def test_load_failure_answers_502_and_is_recorded_as_init_error(gust):
     error = r.json()["error"]
     assert error["code"] == "function_error"
     assert "RuntimeError" in error["message"] and "broken at import" in error["message"]
-    activation = gust.api("GET", f"/api/v1/activations/{r.headers['X-Gust-Activation-Id']}").json()
+    activation = gust.activation(r.headers["X-Gust-Activation-Id"])
     assert activation["status"] == "init_error"
     assert "broken at import" in activation["error"]
 
@@ -185,7 +186,7 @@ def test_lines_printed_before_a_load_failure_go_to_the_activation_logs_not_the_c
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     assert "loading:" not in r.text, "the function's own output reached the HTTP caller"
-    activation = gust.api("GET", f"/api/v1/activations/{r.headers['X-Gust-Activation-Id']}").json()
+    activation = gust.activation(r.headers["X-Gust-Activation-Id"])
     assert "stdout loading: about to fail" in activation["logs"]
     assert "stderr loading: secret-ish detail on stderr" in activation["logs"]
 
@@ -207,6 +208,22 @@ def test_concurrent_invocations_each_get_only_their_own_log_lines(gust):
         answers = list(pool.map(one, range(6)))
     assert max(a.json()["seen"] for a in answers) > 1, "the calls did not overlap"
     for t, answer in zip(tags, answers):
-        logs = gust.api("GET", f"/api/v1/activations/{answer.headers['X-Gust-Activation-Id']}").json()["logs"]
+        logs = gust.activation(answer.headers["X-Gust-Activation-Id"])["logs"]
         texts = [LOG_LINE.match(line).group(2) for line in logs.splitlines()]
         assert sorted(texts) == sorted([f"start {t}", f"end {t}"]), (t, texts)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: activations are queued for a background writer and the response goes out before "
+    "the record is committed; GET /api/v1/activations/{id} does not flush the queue, so reading "
+    "an activation right after its response sometimes answers 404 (about 1 call in 100)"))
+def test_activation_is_readable_as_soon_as_its_response_arrives(gust):
+    name = unique("read-after-write")
+    gust.deploy(FUNCTIONS / "py-plain-dict", name=name)
+    with requests.Session() as session:
+        for attempt in range(1000):  # stops at the first miss; 1000 clean reads take ~5 s
+            r = session.get(f"{gust.url}/fn/{name}", timeout=30)
+            activation_id = r.headers["X-Gust-Activation-Id"]
+            read = session.get(f"{gust.url}/api/v1/activations/{activation_id}", timeout=30,
+                               headers={"Authorization": f"Bearer {gust.token}"})
+            assert read.status_code == 200, f"call {attempt}: {read.status_code} {read.text}"

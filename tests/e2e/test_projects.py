@@ -51,7 +51,7 @@ def test_routed_event_has_project_route_key_and_requested_path(gust, project):
 def test_routed_activation_is_recorded_against_project_entry(gust, project):
     name, _ = project
     r = gust.get("/api/hello")
-    activation = gust.api("GET", f"/api/v1/activations/{r.headers['X-Gust-Activation-Id']}").json()
+    activation = gust.activation(r.headers["X-Gust-Activation-Id"])
     assert activation["function"] == name
     assert activation["entry"] == "api/hello"
 
