@@ -35,7 +35,7 @@ std::string poolKey(const worker::InstanceSpec& spec) {
 }  // namespace
 
 struct Scheduler::Slot {
-  std::shared_ptr<worker::Instance> instance;
+  worker::InstancePtr instance;
   int64_t inflight = 0;
   Clock::time_point last_used = Clock::now();
 };
@@ -54,11 +54,10 @@ struct Scheduler::Lease {
   int64_t init_ms = 0;
 };
 
-Scheduler::Scheduler(asio::any_io_executor executor, worker::LaunchConfig launch,
-                     sandbox::Sandbox& sandbox, SchedulerOptions options)
+Scheduler::Scheduler(asio::any_io_executor executor, worker::InstanceLauncher& launcher,
+                     SchedulerOptions options)
     : executor_(std::move(executor)),
-      launch_(std::move(launch)),
-      sandbox_(sandbox),
+      launcher_(launcher),
       options_(options),
       reaper_(executor_) {
   asio::co_spawn(executor_, reapIdle(), asio::detached);
@@ -84,8 +83,7 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
       auto began = Clock::now();
       auto init_deadline = began + std::max<Clock::duration>(
                                        std::chrono::seconds(pool.limits.timeout_s), kMinInitTimeout);
-      auto started = co_await worker::Instance::start(executor_, pool.spec, launch_, sandbox_,
-                                                      init_deadline);
+      auto started = co_await launcher_.start(pool.spec, init_deadline);
       --pool.starting;
       if (!started) {
         // Let a waiter try in our place; it will most likely fail the same way, and say so.

@@ -63,8 +63,9 @@ struct PoolStats {
 
 class Scheduler final {
  public:
-  Scheduler(boost::asio::any_io_executor executor, worker::LaunchConfig launch,
-            sandbox::Sandbox& sandbox, SchedulerOptions options);
+  // `launcher` starts instances on `executor`; both outlive the scheduler.
+  Scheduler(boost::asio::any_io_executor executor, worker::InstanceLauncher& launcher,
+            SchedulerOptions options);
   ~Scheduler();
 
   boost::asio::any_io_executor executor() const { return executor_; }
@@ -87,8 +88,7 @@ class Scheduler final {
   boost::asio::awaitable<void> reapIdle();
 
   boost::asio::any_io_executor executor_;
-  worker::LaunchConfig launch_;
-  sandbox::Sandbox& sandbox_;
+  worker::InstanceLauncher& launcher_;
   SchedulerOptions options_;
   std::unordered_map<std::string, std::shared_ptr<Pool>> pools_;
   boost::asio::steady_timer reaper_;

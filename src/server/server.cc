@@ -167,7 +167,8 @@ int serve(const ServeOptions& options) {
   scheduler_options.idle_ttl = options.idle_ttl;
   scheduler_options.max_queue_per_function = options.max_queue;
   scheduler_options.max_queue_wait = options.queue_wait;
-  scheduler::Scheduler scheduler(scheduler_loop.executor(), launch, *sandbox, scheduler_options);
+  auto launcher = worker::makeProcessLauncher(scheduler_loop.executor(), launch, *sandbox);
+  scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   gateway::Invoker invoker(catalog, scheduler, **store, blocking);
   control::ControlApi control({**store, catalog, invoker, deployer, scheduler, blocking, builds, *token});
 

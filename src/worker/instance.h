@@ -55,35 +55,38 @@ struct LaunchConfig {
   std::string runtimes_dir;  // holds python/gust_adapter.py and node/adapter.mjs
 };
 
-class Instance final : public std::enable_shared_from_this<Instance> {
+// An Instance is one running function process as the scheduler sees it. Implementations:
+// the real adapter process (process_instance.cc) and test fakes. Call only on the scheduler's
+// loop.
+class Instance {
  public:
-  ~Instance();
-
-  // Starts the process and waits for READY until `deadline`. On INIT_ERROR, early exit or the
-  // deadline the process is gone and the Status says why (with the init logs).
-  static boost::asio::awaitable<Result<std::shared_ptr<Instance>>> start(
-      boost::asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
-      sandbox::Sandbox& sandbox, std::chrono::steady_clock::time_point deadline);
-
+  virtual ~Instance() = default;
   // Sends one invocation and waits for its reply. DeadlineExceeded when `request.deadline`
   // passes (the caller then kills the instance); FunctionError when the process dies.
-  boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request);
-
+  virtual boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) = 0;
   // Kills the process group; pending waits complete with `reason`.
-  void kill(const std::string& reason);
-
-  bool alive() const;
-  int64_t pid() const;
-  const InstanceSpec& spec() const;
-  // Lines printed outside any invocation (during init, or after a reply), claimed by the next.
-  std::string takeUnclaimedLogs();
-
-  struct State;  // opaque; defined in instance.cc
-
- private:
-  explicit Instance(std::unique_ptr<State> state);
-  std::unique_ptr<State> state_;
+  virtual void kill(const std::string& reason) = 0;
+  virtual bool alive() const = 0;
+  // Lines printed outside any invocation (during init, or after a timeout), claimed by the
+  // activation that reports the failure.
+  virtual std::string takeUnclaimedLogs() = 0;
 };
+using InstancePtr = std::shared_ptr<Instance>;
+
+// Starts instances. The scheduler decides when; the launcher knows how.
+class InstanceLauncher {
+ public:
+  virtual ~InstanceLauncher() = default;
+  // Starts the process and waits for READY until `deadline`. On INIT_ERROR, early exit or the
+  // deadline the process is gone and the Status says why (with the init logs).
+  virtual boost::asio::awaitable<Result<InstancePtr>> start(
+      const InstanceSpec& spec, std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+// Launches real adapter processes through `sandbox`, on `executor` (the scheduler's loop).
+std::unique_ptr<InstanceLauncher> makeProcessLauncher(boost::asio::any_io_executor executor,
+                                                      LaunchConfig launch,
+                                                      sandbox::Sandbox& sandbox);
 
 // The command line that runs `spec` under `launch`.
 Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch);

@@ -77,6 +77,7 @@ class GustServer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.work_dir / f"server-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
+        self.stop_requested = False
         self.port = 0
         self.token = ""
 
@@ -116,6 +117,7 @@ class GustServer:
         """SIGTERM, then SIGKILL after a grace period. Returns the exit status."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
+        self.stop_requested = True
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=STOP_GRACE_S)
@@ -123,6 +125,18 @@ class GustServer:
             self.proc.kill()
             self.proc.wait(timeout=STOP_GRACE_S)
         return self.proc.returncode
+
+    def shutdown_problem(self) -> str | None:
+        """Stops the server if it still runs; says what went wrong if it died on its own or did
+        not exit cleanly on SIGTERM (a sanitizer report, a crash at shutdown)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None and not self.stop_requested:
+            return f"gust serve died during the run (exit status {self.proc.returncode})"
+        code = self.stop()
+        if code != 0:
+            return f"gust serve exited with status {code} after SIGTERM"
+        return None
 
     def log(self, tail_bytes: int = 20000) -> str:
         try:
@@ -217,9 +231,9 @@ def gust(tmp_path_factory) -> GustServer:
     root = tmp_path_factory.mktemp("gust")
     server = GustServer(_binary(), root / "data", root / "work").start()
     yield server
-    code = server.stop()
-    if code not in (0, None):
-        print(f"\ngust serve exited with {code} at shutdown; its log:\n{server.log()}")
+    problem = server.shutdown_problem()
+    if problem:
+        pytest.fail(f"{problem}; its log:\n{server.log()}", pytrace=False)
 
 
 @pytest.fixture
@@ -235,8 +249,10 @@ def gust_factory(tmp_path):
 
     start.servers = started
     yield start
-    for server in started:
-        server.stop()
+    problems = [(server, server.shutdown_problem()) for server in started]
+    for server, problem in problems:
+        if problem:
+            pytest.fail(f"{problem}; its log:\n{server.log()}", pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -99,7 +99,7 @@ def test_calls_beyond_the_full_queue_answer_503_unavailable(gust):
         else:
             raise AssertionError("the holding call never started")
         # 100 of these can queue; the rest are turned away at once.
-        answers = call_many(gust, [f"/fn/{name}"] * 110, 110)
+        answers = call_many(gust, [f"/fn/{name}"] * 130, 130)
         assert held.result(timeout=60).status_code == 200
 
     statuses = [a.status_code for a in answers]

@@ -1,5 +1,6 @@
 """Activations record every call with its printed lines; the CLI shows and follows them."""
 
+import json
 import queue
 import re
 import threading
@@ -105,6 +106,30 @@ def test_gust_logs_prints_the_printed_lines(gust):
                      f"stdout out-line {t2}"):
         assert expected in out, out
     assert out.index(t1) < out.index(t2), "logs should read oldest to newest"
+
+
+def test_gust_activations_and_activation_show_the_calls(gust):
+    name = unique("cli-activations")
+    gust.deploy(FUNCTIONS / "py-logs", name=name)
+    t1, t2 = tag(), tag()
+    ids = [call(gust, name, t1), call(gust, name, t2)]
+    gust.wait_recorded(*ids)
+
+    listed = gust.cli("--json", "activations", "--fn", name, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [a["id"] for a in json.loads(listed.stdout)] == list(reversed(ids))
+    table = gust.cli("activations", "--fn", name, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert all(i in table.stdout for i in ids), table.stdout
+
+    one = gust.cli("activation", ids[0], timeout=60)
+    assert one.returncode == 0, one.stderr
+    assert ids[0] in one.stdout
+    assert f"stdout out-line {t1}" in one.stdout
+    assert f"stderr err-line {t1}" in one.stdout
+    assert t2 not in one.stdout
+    missing = gust.cli("activation", "0" * 32, timeout=60)
+    assert missing.returncode != 0
 
 
 def test_gust_logs_follow_prints_a_new_activation(gust):

@@ -60,7 +60,27 @@ struct Fd {
 
 }  // namespace
 
-struct Instance::State {
+class ProcessInstance final : public Instance,
+                              public std::enable_shared_from_this<ProcessInstance> {
+ public:
+  struct State;
+  explicit ProcessInstance(std::unique_ptr<State> state);
+  ~ProcessInstance() override;
+
+  static boost::asio::awaitable<Result<InstancePtr>> start(
+      boost::asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
+      sandbox::Sandbox& sandbox, std::chrono::steady_clock::time_point deadline);
+
+  boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) override;
+  void kill(const std::string& reason) override;
+  bool alive() const override;
+  std::string takeUnclaimedLogs() override;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+struct ProcessInstance::State {
   explicit State(asio::any_io_executor executor)
       : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
 
@@ -151,7 +171,7 @@ namespace {
 
 void setNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s) {
+awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
   char buffer[64 * 1024];
   boost::system::error_code ec;
   for (;;) {
@@ -201,7 +221,7 @@ awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<Instance> keep_alive
   s.killProcess();
 }
 
-awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s,
+awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s,
                          asio::posix::stream_descriptor& pipe, const char* stream,
                          std::string& partial) {
   char buffer[16 * 1024];
@@ -214,7 +234,7 @@ awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<Instance> keep_alive, 
   }
 }
 
-awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<Instance> keep_alive, Instance::State& s) {
+awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
   boost::system::error_code ec;
   co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                                    asio::redirect_error(use_awaitable, ec));
@@ -248,16 +268,16 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
   return invalidArgument(fmt::format("unknown runtime '{}'", spec.runtime));
 }
 
-Instance::Instance(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ProcessInstance::ProcessInstance(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-Instance::~Instance() {
+ProcessInstance::~ProcessInstance() {
   if (!state_->dead && state_->child.pid > 0) {
     os::killProcessGroup(state_->child.pid);
     (void)os::reapChild(state_->child.pid);
   }
 }
 
-awaitable<Result<std::shared_ptr<Instance>>> Instance::start(asio::any_io_executor executor,
+awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor executor,
                                                              const InstanceSpec& spec,
                                                              const LaunchConfig& launch,
                                                              sandbox::Sandbox& sandbox,
@@ -321,7 +341,7 @@ awaitable<Result<std::shared_ptr<Instance>>> Instance::start(asio::any_io_execut
   state->out.assign(out_read.release());
   state->err.assign(err_read.release());
   state->exit_watch.assign(child->pidfd);
-  auto instance = std::shared_ptr<Instance>(new Instance(std::move(state)));
+  auto instance = std::make_shared<ProcessInstance>(std::move(state));
   State& s = *instance->state_;
   asio::co_spawn(executor, readFrames(instance, s), asio::detached);
   asio::co_spawn(executor, readLogs(instance, s, s.out, "stdout", s.partial_out), asio::detached);
@@ -342,10 +362,10 @@ awaitable<Result<std::shared_ptr<Instance>>> Instance::start(asio::any_io_execut
     co_return Status(Code::FunctionError,
                      logs.empty() ? ready->message() : fmt::format("{}\n{}", ready->message(), logs));
   }
-  co_return instance;
+  co_return InstancePtr(instance);
 }
 
-awaitable<Result<InvokeReply>> Instance::invoke(InvokeRequest request) {
+awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   State& s = *state_;
   auto self = shared_from_this();
   if (s.dead) co_return Status(Code::FunctionError, s.death);
@@ -374,14 +394,38 @@ awaitable<Result<InvokeReply>> Instance::invoke(InvokeRequest request) {
   co_return std::move(*reply);
 }
 
-void Instance::kill(const std::string& reason) {
+void ProcessInstance::kill(const std::string& reason) {
   if (state_->death.empty()) state_->death = reason;
   state_->killProcess();
 }
 
-bool Instance::alive() const { return !state_->dead && state_->death.empty(); }
-int64_t Instance::pid() const { return state_->child.pid; }
-const InstanceSpec& Instance::spec() const { return state_->spec; }
-std::string Instance::takeUnclaimedLogs() { return state_->claimLogs(true); }
+bool ProcessInstance::alive() const { return !state_->dead && state_->death.empty(); }
+std::string ProcessInstance::takeUnclaimedLogs() { return state_->claimLogs(true); }
+
+namespace {
+
+class ProcessLauncher final : public InstanceLauncher {
+ public:
+  ProcessLauncher(asio::any_io_executor executor, LaunchConfig launch, sandbox::Sandbox& sandbox)
+      : executor_(std::move(executor)), launch_(std::move(launch)), sandbox_(sandbox) {}
+
+  awaitable<Result<InstancePtr>> start(const InstanceSpec& spec,
+                                       Clock::time_point deadline) override {
+    co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline);
+  }
+
+ private:
+  asio::any_io_executor executor_;
+  LaunchConfig launch_;
+  sandbox::Sandbox& sandbox_;
+};
+
+}  // namespace
+
+std::unique_ptr<InstanceLauncher> makeProcessLauncher(asio::any_io_executor executor,
+                                                      LaunchConfig launch,
+                                                      sandbox::Sandbox& sandbox) {
+  return std::make_unique<ProcessLauncher>(std::move(executor), std::move(launch), sandbox);
+}
 
 }  // namespace gust::worker
