@@ -5,7 +5,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <vector>
 
 #include <fmt/format.h>
@@ -104,15 +106,56 @@ json activationJson(const store::ActivationRecord& a, bool with_logs) {
               {"cold", a.cold},
               {"init_ms", a.init_ms},
               {"received_at", rfc3339(a.received_at_us)},
+              {"dispatched_at", rfc3339(a.dispatched_at_us)},
               {"started_at", rfc3339(a.started_at_us)},
               {"finished_at", rfc3339(a.finished_at_us)},
+              {"responded_at", rfc3339(a.responded_at_us)},
               {"duration_ms", a.duration_ms},
+              {"billed_ms", a.billed_ms},
               {"memory_mb", a.memory_mb},
+              {"gb_s", metering::gbSeconds(a.memory_mb * a.billed_ms)},
+              {"cpu_user_ms", static_cast<double>(a.cpu_user_us) / 1000.0},
+              {"cpu_sys_ms", static_cast<double>(a.cpu_sys_us) / 1000.0},
+              {"peak_memory_mb", static_cast<double>(a.peak_memory_bytes) / (1024.0 * 1024.0)},
               {"bytes_in", a.bytes_in},
               {"bytes_out", a.bytes_out},
+              {"key_id", a.key_id.empty() ? json(nullptr) : json(a.key_id)},
+              {"trace_id", a.trace_id},
               {"error", a.error}};
   if (with_logs) out["logs"] = a.logs;
   return out;
+}
+
+json usageJson(const store::UsageRow& u, const metering::PriceTable& prices) {
+  auto cost = metering::costOf(u, prices, /*apply_free_tier=*/false);
+  return {{"group", u.group},
+          {"invocations", u.invocations},
+          {"errors", u.errors},
+          {"billed_ms", u.billed_ms},
+          {"gb_s", metering::gbSeconds(u.mb_ms)},
+          {"mb_ms", u.mb_ms},
+          {"cpu_user_ms", static_cast<double>(u.cpu_user_us) / 1000.0},
+          {"cpu_sys_ms", static_cast<double>(u.cpu_sys_us) / 1000.0},
+          {"bytes_in", u.bytes_in},
+          {"bytes_out", u.bytes_out},
+          {"cost", cost.total()}};
+}
+
+// "24h", "30m", "7d", "90s" -> microseconds; an RFC 3339 / "YYYY-MM-DD[THH:MM[:SS]]Z" time is
+// taken as absolute. Returns the absolute time in microseconds since the epoch.
+std::optional<int64_t> parseTimeBound(const std::string& text, int64_t now_us) {
+  if (text.empty()) return std::nullopt;
+  char unit = text.back();
+  int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+  if (scale && text.size() > 1 && std::all_of(text.begin(), text.end() - 1, ::isdigit)) {
+    return now_us - std::stoll(text.substr(0, text.size() - 1)) * scale * 1000000;
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) end = strptime(text.c_str(), "%Y-%m-%dT%H:%M", &tm);
+  if (!end) end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  if (!end || (*end && std::string_view(end) != "Z")) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm)) * 1000000;
 }
 
 std::optional<int64_t> parseInt(const std::string& text) {
@@ -286,6 +329,61 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       co_await exchange.respond(std::move(reply));
       co_return;
     }
+  }
+  if (seg.size() == 1 && seg[0] == "usage" && method == http::Verb::get) {
+    store::UsageQuery query;
+    std::string by = target.query.count("by") ? target.query["by"] : "function";
+    static const std::map<std::string, store::UsageGrouping> kGroupings = {
+        {"tenant", store::UsageGrouping::Tenant}, {"function", store::UsageGrouping::Function},
+        {"version", store::UsageGrouping::Version}, {"key", store::UsageGrouping::Key},
+        {"hour", store::UsageGrouping::Hour}};
+    auto grouping = kGroupings.find(by);
+    if (grouping == kGroupings.end()) {
+      co_return co_await fail(invalidArgument("by must be tenant, function, version, key or hour"));
+    }
+    query.by = grouping->second;
+    int64_t now = nowMicros();
+    for (const char* bound : {"since", "until"}) {
+      if (!target.query.count(bound) || target.query[bound].empty()) continue;
+      auto value = parseTimeBound(target.query[bound], now);
+      if (!value) {
+        co_return co_await fail(invalidArgument(fmt::format(
+            "{} must be a duration like 24h, 30m, 7d or a time like 2026-11-28T15:00:00Z", bound)));
+      }
+      (std::string_view(bound) == "since" ? query.since_us : query.until_us) = *value;
+    }
+    auto rows = co_await loop::offload(blocking, [&] { return store.usage(query); });
+    if (!rows) co_return co_await fail(rows.status());
+    json items = json::array();
+    store::UsageRow total;
+    total.group = "total";
+    for (const auto& row : *rows) {
+      items.push_back(usageJson(row, deps_.prices));
+      total.invocations += row.invocations;
+      total.errors += row.errors;
+      total.billed_ms += row.billed_ms;
+      total.mb_ms += row.mb_ms;
+      total.cpu_user_us += row.cpu_user_us;
+      total.cpu_sys_us += row.cpu_sys_us;
+      total.bytes_in += row.bytes_in;
+      total.bytes_out += row.bytes_out;
+    }
+    json totals = usageJson(total, deps_.prices);
+    totals["cost_after_free_tier"] = metering::costOf(total, deps_.prices, true).total();
+    json body = {{"by", by},
+                 {"since", rfc3339(query.since_us)},
+                 {"until", rfc3339(query.until_us)},
+                 {"rows", items},
+                 {"total", totals},
+                 {"prices",
+                  {{"per_gb_s", deps_.prices.per_gb_s},
+                   {"per_million_requests", deps_.prices.per_million_requests},
+                   {"per_cpu_s", deps_.prices.per_cpu_s},
+                   {"free_gb_s", deps_.prices.free_gb_s},
+                   {"free_requests", deps_.prices.free_requests}}}};
+    http::Response reply = jsonResponse(bhttp::status::ok, body);
+    co_await exchange.respond(std::move(reply));
+    co_return;
   }
   if (seg.size() == 2 && seg[0] == "activations" && method == http::Verb::get) {
     auto activation = co_await loop::offload(blocking, [&] { return store.getActivation(kTenant, seg[1]); });

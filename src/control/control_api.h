@@ -14,6 +14,7 @@
 #include "gateway/catalog.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
+#include "metering/metering.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
 
@@ -28,6 +29,7 @@ struct ControlDeps {
   boost::asio::thread_pool& blocking;  // store calls
   boost::asio::thread_pool& builds;    // deploys (pip, npm)
   std::string admin_token;
+  metering::PriceTable prices;
 };
 
 inline constexpr std::string_view kApiPrefix = "/api/v1";

@@ -1,6 +1,8 @@
 #include "gateway/invoker.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
@@ -9,7 +11,9 @@
 #include "common/time.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
+#include "loop/completion.h"
 #include "loop/offload.h"
+#include "metering/metering.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -41,9 +45,21 @@ http::Response withActivation(http::Response response, const std::string& id) {
 
 }  // namespace
 
+std::string traceIdFromTraceparent(std::string_view header) {
+  auto hex = [](std::string_view text) {
+    return text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  };
+  if (header.size() < 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return "";
+  std::string_view version = header.substr(0, 2), trace = header.substr(3, 32),
+                   parent = header.substr(36, 16), flags = header.substr(53, 2);
+  if (!hex(version) || version == "ff" || !hex(trace) || !hex(parent) || !hex(flags)) return "";
+  if (trace == std::string(32, '0') || parent == std::string(16, '0')) return "";
+  return std::string(trace);
+}
+
 Invoker::Invoker(Catalog& catalog, scheduler::Scheduler& scheduler, store::Store& store,
-                 asio::thread_pool& blocking)
-    : catalog_(catalog), scheduler_(scheduler), store_(store), blocking_(blocking) {}
+                 asio::thread_pool& blocking, observe::Registry& metrics)
+    : catalog_(catalog), scheduler_(scheduler), store_(store), blocking_(blocking), metrics_(metrics) {}
 
 awaitable<Result<RunnablePtr>> Invoker::resolve(const std::string& tenant,
                                                 const std::string& function,
@@ -59,42 +75,75 @@ awaitable<Result<RunnablePtr>> Invoker::resolve(const std::string& tenant,
 
 awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& version,
                                                      const bundle::Entry* entry,
-                                                     std::string activation_id, std::string event) {
+                                                     std::string activation_id,
+                                                     std::string trace_id, std::string event) {
   scheduler::InvocationTask task;
   task.spec = instanceSpec(version, entry);
   task.limits = {version.config.timeout_s, version.config.concurrency, version.config.max_instances};
   task.activation_id = std::move(activation_id);
   task.event = std::move(event);
-  task.trace_id = task.activation_id;
+  task.trace_id = std::move(trace_id);
   co_return co_await asio::co_spawn(scheduler_.executor(), scheduler_.invoke(std::move(task)),
                                     asio::use_awaitable);
 }
 
-void Invoker::record(const RunnableVersion& version, const bundle::Entry* entry,
-                     const std::string& activation_id, const std::string& trigger,
-                     int64_t received_at_us, const scheduler::InvocationOutcome& outcome,
-                     int http_status, int64_t bytes_in, int64_t bytes_out) {
+awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::Entry* entry,
+                                const Meter& meter, const scheduler::InvocationOutcome& outcome) {
   store::ActivationRecord r;
-  r.id = activation_id;
+  r.id = meter.activation_id;
   r.tenant = version.record.tenant;
   r.function = version.record.function;
   r.version = version.record.version;
   r.entry = entry ? entry->path : "";
-  r.trigger = trigger;
+  r.trigger = meter.trigger;
   r.status = outcome.state;
-  r.http_status = http_status;
+  r.http_status = meter.http_status;
   r.cold = outcome.cold;
   r.init_ms = outcome.init_ms;
-  r.received_at_us = received_at_us;
+  r.received_at_us = meter.received_at_us;
+  r.dispatched_at_us = outcome.started_at_us;
   r.started_at_us = outcome.started_at_us;
   r.finished_at_us = outcome.finished_at_us;
+  r.responded_at_us = nowMicros();
   r.duration_ms = static_cast<double>(outcome.finished_at_us - outcome.started_at_us) / 1000.0;
+  r.billed_ms = metering::billedMs(outcome.started_at_us, outcome.finished_at_us);
   r.memory_mb = version.config.memory_mb;
-  r.bytes_in = bytes_in;
-  r.bytes_out = bytes_out;
+  r.cpu_user_us = outcome.cpu_user_ns / 1000;
+  r.cpu_sys_us = outcome.cpu_sys_ns / 1000;
+  r.peak_memory_bytes = outcome.peak_rss_bytes;
+  r.bytes_in = meter.bytes_in;
+  r.bytes_out = meter.bytes_out;
+  r.trace_id = meter.trace_id;
   r.error = outcome.status.isOk() ? "" : outcome.status.message();
   r.logs = outcome.logs;
-  store_.recordActivation(std::move(r));
+
+  const std::string& fn = r.function;
+  metrics_.counter("gust_invocations_total", "Invocations by function and final status",
+                   {{"function", fn}, {"status", r.status}})
+      .inc();
+  if (r.status == "throttled") {
+    metrics_.counter("gust_rejected_total", "Invocations turned away", {{"function", fn}, {"reason", "throttled"}})
+        .inc();
+  } else {
+    metrics_.histogram("gust_invocation_duration_seconds", "From dispatch to the instance's reply",
+                       {{"function", fn}})
+        .observe(r.duration_ms / 1000.0);
+  }
+  if (r.cold) {
+    metrics_.counter("gust_cold_starts_total", "Invocations that started a new instance", {{"function", fn}})
+        .inc();
+    metrics_.histogram("gust_init_duration_seconds", "Time to start an instance and load the code",
+                       {{"function", fn}})
+        .observe(static_cast<double>(r.init_ms) / 1000.0);
+  }
+
+  auto executor = co_await asio::this_coro::executor;
+  auto committed = std::make_shared<loop::Completion<bool>>(executor);
+  store_.recordActivation(std::move(r), [committed, executor] {
+    asio::post(executor, [committed] { committed->complete(true); });
+  });
+  auto done = co_await committed->wait(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  co_return done.has_value();
 }
 
 awaitable<void> Invoker::serveFunction(http::Exchange& exchange, const FunctionAddress& address) {
@@ -110,11 +159,20 @@ awaitable<void> Invoker::serveRoute(http::Exchange& exchange, const RouteMatch& 
 awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& tenant,
                                    const std::string& function, const std::string& qualifier,
                                    std::string rest, std::string route_key) {
-  int64_t received_at_us = nowMicros();
-  std::string activation_id = newActivationId();
+  Meter meter;
+  meter.trigger = "http";
+  meter.received_at_us = nowMicros();
+  meter.activation_id = newActivationId();
+  http::Request& request = exchange.request();
+  meter.trace_id = traceIdFromTraceparent(request["traceparent"]);
+  if (meter.trace_id.empty()) {
+    // Start a trace here, and let the function see it as if the caller had sent it.
+    meter.trace_id = randomHex(16);
+    request.set("traceparent", fmt::format("00-{}-{}-01", meter.trace_id, randomHex(8)));
+  }
   auto version = co_await resolve(tenant, function, qualifier);
   if (!version) {
-    co_await exchange.respond(withActivation(errorResponseFor(version.status()), activation_id));
+    co_await exchange.respond(withActivation(errorResponseFor(version.status()), meter.activation_id));
     co_return;
   }
   const RunnableVersion& v = **version;
@@ -124,22 +182,21 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& 
     if (!entry) {
       co_await exchange.respond(withActivation(
           errorResponseFor(notFound(fmt::format("project '{}' has no function at /{}", function, rest))),
-          activation_id));
+          meter.activation_id));
       co_return;
     }
   }
-  http::Request& request = exchange.request();
   EventContext context;
-  context.request_id = activation_id;
+  context.request_id = meter.activation_id;
   context.route_key = std::move(route_key);
   if (!rest.empty() && !entry) context.path_parameters["proxy"] = rest;
   context.source_ip = exchange.peerAddress();
-  context.time_epoch_ms = received_at_us / 1000;
+  context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);
   std::string event = buildHttpEvent(request, context);
-  int64_t bytes_in = static_cast<int64_t>(request.body().size());
+  meter.bytes_in = static_cast<int64_t>(request.body().size());
 
-  auto outcome = co_await run(v, entry, activation_id, std::move(event));
+  auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(event));
   http::Response response;
   if (outcome.status.isOk()) {
     auto mapped = mapHandlerResult(outcome.result);
@@ -155,17 +212,24 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& 
   } else {
     response = errorResponseFor(outcome.status);
   }
-  response.set(kActivationHeader, activation_id);
-  int http_status = static_cast<int>(response.result_int());
-  int64_t bytes_out = static_cast<int64_t>(response.body().size());
-  record(v, entry, activation_id, "http", received_at_us, outcome, http_status, bytes_in, bytes_out);
+  meter.http_status = static_cast<int>(response.result_int());
+  meter.bytes_out = static_cast<int64_t>(response.body().size());
+  if (!co_await record(v, entry, meter, outcome)) {
+    response = errorResponseFor(internalError(
+        "the activation could not be recorded in time, so its result is withheld"));
+  }
+  response.set(kActivationHeader, meter.activation_id);
+  response.set("traceparent", fmt::format("00-{}-{}-01", meter.trace_id, randomHex(8)));
   co_await exchange.respond(std::move(response));
 }
 
 awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   DirectResult result;
-  int64_t received_at_us = nowMicros();
-  result.activation_id = newActivationId();
+  Meter meter;
+  meter.trigger = "invoke";
+  meter.received_at_us = nowMicros();
+  meter.activation_id = result.activation_id = newActivationId();
+  meter.trace_id = randomHex(16);
   auto version = co_await resolve(invocation.tenant, invocation.function, invocation.qualifier);
   if (!version) {
     result.status = version.status();
@@ -181,13 +245,16 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
       co_return result;
     }
   }
-  int64_t bytes_in = static_cast<int64_t>(invocation.payload.size());
-  auto outcome = co_await run(v, entry, result.activation_id, std::move(invocation.payload));
+  meter.bytes_in = static_cast<int64_t>(invocation.payload.size());
+  auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
   result.status = outcome.status;
   result.result = outcome.result;
-  int http_status = static_cast<int>(httpStatusFor(outcome.status.code()));
-  record(v, entry, result.activation_id, "invoke", received_at_us, outcome, http_status, bytes_in,
-         static_cast<int64_t>(outcome.result.size()));
+  meter.http_status = static_cast<int>(httpStatusFor(outcome.status.code()));
+  meter.bytes_out = static_cast<int64_t>(outcome.result.size());
+  if (!co_await record(v, entry, meter, outcome)) {
+    result.status = internalError("the activation could not be recorded in time, so its result is withheld");
+    result.result.clear();
+  }
   co_return result;
 }
 

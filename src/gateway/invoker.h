@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/catalog.h"
+#include "observe/metrics.h"
 #include "gateway/function_path.h"
 #include "http/server.h"
 #include "scheduler/scheduler.h"
@@ -34,7 +35,7 @@ struct DirectResult {
 class Invoker final {
  public:
   Invoker(Catalog& catalog, scheduler::Scheduler& scheduler, store::Store& store,
-          boost::asio::thread_pool& blocking);
+          boost::asio::thread_pool& blocking, observe::Registry& metrics);
 
   boost::asio::awaitable<void> serveFunction(http::Exchange& exchange, const FunctionAddress& address);
   boost::asio::awaitable<void> serveRoute(http::Exchange& exchange, const RouteMatch& route);
@@ -51,16 +52,32 @@ class Invoker final {
   boost::asio::awaitable<scheduler::InvocationOutcome> run(const RunnableVersion& version,
                                                            const bundle::Entry* entry,
                                                            std::string activation_id,
-                                                           std::string event);
-  void record(const RunnableVersion& version, const bundle::Entry* entry,
-              const std::string& activation_id, const std::string& trigger, int64_t received_at_us,
-              const scheduler::InvocationOutcome& outcome, int http_status, int64_t bytes_in,
-              int64_t bytes_out);
+                                                           std::string trace_id, std::string event);
+  // Builds the activation record, counts it in the metrics and waits until the store has
+  // committed it: an answered activation is never lost. False when the store did not commit in
+  // time (the caller then answers 500 rather than pretend).
+  struct Meter {
+    std::string activation_id;
+    std::string trace_id;
+    std::string trigger;
+    int64_t received_at_us = 0;
+    int64_t bytes_in = 0;
+    int64_t bytes_out = 0;
+    int http_status = 0;
+  };
+  boost::asio::awaitable<bool> record(const RunnableVersion& version, const bundle::Entry* entry,
+                                      const Meter& meter,
+                                      const scheduler::InvocationOutcome& outcome);
 
   Catalog& catalog_;
   scheduler::Scheduler& scheduler_;
   store::Store& store_;
   boost::asio::thread_pool& blocking_;
+  observe::Registry& metrics_;
 };
+
+// The trace id of a W3C `traceparent` header ("00-<32 hex>-<16 hex>-<2 hex>"), or "" when the
+// header is absent or malformed.
+std::string traceIdFromTraceparent(std::string_view header);
 
 }  // namespace gust::gateway

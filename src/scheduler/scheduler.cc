@@ -185,6 +185,11 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   auto reply = co_await slot->instance->invoke(std::move(request));
   outcome.finished_at_us = nowMicros();
 
+  if (reply) {
+    outcome.cpu_user_ns = reply->cpu_user_ns;
+    outcome.cpu_sys_ns = reply->cpu_sys_ns;
+    outcome.peak_rss_bytes = reply->peak_rss_bytes;
+  }
   if (reply && reply->ok) {
     outcome.state = "success";
     outcome.result = std::move(reply->body);

@@ -40,9 +40,12 @@ struct InvocationOutcome {
   std::string result;       // the handler's JSON result when ok
   bool cold = false;
   int64_t init_ms = 0;
-  int64_t started_at_us = 0;   // dispatched to the instance
+  int64_t started_at_us = 0;   // dispatched to the instance (after any queueing)
   int64_t finished_at_us = 0;  // reply (or failure) seen
   std::string logs;
+  int64_t cpu_user_ns = 0;     // the instance's use during this invocation
+  int64_t cpu_sys_ns = 0;
+  int64_t peak_rss_bytes = 0;
 };
 
 struct SchedulerOptions {

@@ -25,6 +25,9 @@
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "loop/event_loop.h"
+#include "loop/offload.h"
+#include "metering/metering.h"
+#include "observe/metrics.h"
 #include "os/files.h"
 #include "os/toolchain.h"
 #include "sandbox/sandbox.h"
@@ -128,6 +131,21 @@ int serve(const ServeOptions& options) {
                          "pass --runtimes DIR\n");
     return 1;
   }
+  metering::PriceTable default_prices;
+  Result<metering::PriceTable> prices = default_prices;
+  if (!options.config_path.empty()) {
+    auto text = os::readFile(options.config_path);
+    if (!text) {
+      std::fprintf(stderr, "gust: %s\n", text.status().message().c_str());
+      return 1;
+    }
+    prices = metering::parsePriceTable(*text);
+    if (!prices) {
+      std::fprintf(stderr, "gust: %s: %s\n", options.config_path.c_str(),
+                   prices.status().message().c_str());
+      return 2;
+    }
+  }
   auto store = store::openSqliteStore({data_dir + "/gust.db"});
   if (!store) {
     std::fprintf(stderr, "gust: %s\n", store.status().message().c_str());
@@ -169,8 +187,10 @@ int serve(const ServeOptions& options) {
   scheduler_options.max_queue_wait = options.queue_wait;
   auto launcher = worker::makeProcessLauncher(scheduler_loop.executor(), launch, *sandbox);
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
-  gateway::Invoker invoker(catalog, scheduler, **store, blocking);
-  control::ControlApi control({**store, catalog, invoker, deployer, scheduler, blocking, builds, *token});
+  observe::Registry metrics;
+  gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
+  control::ControlApi control(
+      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices});
 
   http::ServerOptions http_options;
   http_options.host = host;
@@ -189,6 +209,28 @@ int serve(const ServeOptions& options) {
       http::Response response(http::beast::http::status::ok, 11);
       response.set(http::Field::content_type, "application/json");
       response.body() = "{\"status\":\"ok\"}\n";
+      co_await exchange.respond(std::move(response));
+      co_return;
+    }
+    if (path == "/metrics") {
+      // Gauges are read from their owners at scrape time: the scheduler's on its loop.
+      auto snapshot = [&scheduler] { return scheduler.stats(); };
+      auto pools = co_await loop::offload(scheduler_loop.executor(), snapshot);
+      metrics.clear("gust_instances");
+      metrics.clear("gust_queue_depth");
+      for (const auto& pool : pools) {
+        metrics.gauge("gust_instances", "Live instances by state", {{"function", pool.function}, {"state", "busy"}})
+            .add(pool.busy);
+        metrics.gauge("gust_instances", "Live instances by state", {{"function", pool.function}, {"state", "idle"}})
+            .add(pool.instances - pool.busy);
+        metrics.gauge("gust_queue_depth", "Invocations waiting for an instance", {{"function", pool.function}})
+            .add(pool.queued);
+      }
+      metrics.gauge("gust_store_writer_lag", "Activation records waiting to be committed")
+          .set(static_cast<double>((**store).pendingActivations()));
+      http::Response response(http::beast::http::status::ok, 11);
+      response.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      response.body() = metrics.exposition();
       co_await exchange.respond(std::move(response));
       co_return;
     }

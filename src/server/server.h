@@ -18,6 +18,7 @@ struct ServeOptions {
   std::size_t max_queue = 100;
   std::chrono::milliseconds queue_wait{std::chrono::seconds(10)};
   std::string runtimes_dir;  // "": found beside the binary or in the source tree
+  std::string config_path;   // optional server config (TOML): [prices]
 };
 
 // Serves until a signal; returns the process exit code.

@@ -7,6 +7,7 @@
 // on a worker pool, never on an I/O loop); recordActivation() only enqueues and returns at once.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,15 +68,45 @@ struct ActivationRecord {
   int http_status = 0;
   bool cold = false;
   int64_t init_ms = 0;
-  int64_t received_at_us = 0;
-  int64_t started_at_us = 0;
-  int64_t finished_at_us = 0;
-  double duration_ms = 0;
+  int64_t received_at_us = 0;    // the request arrived
+  int64_t dispatched_at_us = 0;  // handed to an instance (after any queueing)
+  int64_t started_at_us = 0;     // the instance began (= dispatched: the frame is the start)
+  int64_t finished_at_us = 0;    // the instance replied, failed or timed out
+  int64_t responded_at_us = 0;   // the response was ready to send
+  double duration_ms = 0;        // dispatched -> finished
+  int64_t billed_ms = 0;         // ceil(duration) to 1 ms
   int64_t memory_mb = 0;
+  int64_t cpu_user_us = 0;       // the instance's CPU during this activation alone
+  int64_t cpu_sys_us = 0;
+  int64_t peak_memory_bytes = 0; // the instance's peak RSS during this activation alone
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
+  std::string key_id;            // the API key that called, if any
+  std::string trace_id;          // W3C trace id (32 hex)
   std::string error;  // what went wrong, for statuses other than success
   std::string logs;   // stdout/stderr lines, each prefixed with its stream
+};
+
+// Usage summed over activations: what the meter bills.
+struct UsageRow {
+  std::string group;  // the tenant, function, "function@version", key or hour it sums
+  int64_t invocations = 0;
+  int64_t errors = 0;
+  int64_t billed_ms = 0;
+  int64_t mb_ms = 0;  // memory_mb x billed_ms, summed: GB-s = mb_ms / 1024 / 1000
+  int64_t cpu_user_us = 0;
+  int64_t cpu_sys_us = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
+enum class UsageGrouping { Tenant, Function, Version, Key, Hour };
+
+struct UsageQuery {
+  std::optional<std::string> tenant;  // nullopt: every tenant
+  UsageGrouping by = UsageGrouping::Function;
+  int64_t since_us = 0;  // hours starting at or after (rounded down to the hour)
+  int64_t until_us = 0;  // hours starting before; 0 = no bound
 };
 
 struct ActivationQuery {
@@ -113,8 +144,14 @@ class Store {
 
   virtual Result<std::vector<RouteRecord>> listRoutes() = 0;
 
-  // Enqueues the record for the writer thread, which commits in batches (group commit).
-  virtual void recordActivation(ActivationRecord record) = 0;
+  // Enqueues the record for the writer thread, which commits it in a batch (group commit)
+  // together with its hourly usage roll-up, then calls `on_committed` on the writer thread.
+  // Callers answer a request only after that, so no answered activation is ever lost.
+  virtual void recordActivation(ActivationRecord record,
+                                std::function<void()> on_committed = nullptr) = 0;
+  // Records enqueued but not yet committed (the writer's lag).
+  virtual std::size_t pendingActivations() = 0;
+  virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;
   // Blocks until every record enqueued before the call is committed.
   virtual void flushActivations() = 0;
   virtual Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) = 0;

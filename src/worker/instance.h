@@ -46,6 +46,10 @@ struct InvokeReply {
   std::string error_type;   // for ERROR
   std::string error_message;
   std::string logs;         // the lines printed during this invocation
+  // What the instance used during this invocation alone (zero when unknown).
+  int64_t cpu_user_ns = 0;
+  int64_t cpu_sys_ns = 0;
+  int64_t peak_rss_bytes = 0;
 };
 
 // How instances are started: which interpreter and adapter for which runtime.

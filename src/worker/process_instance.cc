@@ -27,6 +27,7 @@
 
 #include "common/time.h"
 #include "loop/completion.h"
+#include "os/proc_stats.h"
 #include "protocol/frame.h"
 
 namespace gust::worker {
@@ -379,6 +380,9 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
                            {"memory_mb", s.spec.memory_mb},
                            {"trace_id", request.trace_id}};
   std::string frame = protocol::encodeFrame(header, request.event);
+  // Meter this activation alone: reset the peak and read the CPU counters just before sending.
+  (void)os::resetPeakRss(s.child.pid);
+  auto usage_before = os::readProcessUsage(s.child.pid);
   boost::system::error_code ec;
   co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
   if (ec) {
@@ -390,6 +394,14 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   if (!reply) {
     s.pending.erase(request.id);
     co_return Status(Code::DeadlineExceeded, "timed out");
+  }
+  if (reply->isOk() && usage_before.isOk()) {
+    if (auto usage_after = os::readProcessUsage(s.child.pid); usage_after.isOk()) {
+      auto cpu = os::cpuBetween(*usage_before, *usage_after);
+      (*reply)->cpu_user_ns = cpu.user_ns;
+      (*reply)->cpu_sys_ns = cpu.system_ns;
+      (*reply)->peak_rss_bytes = usage_after->peak_rss_bytes;
+    }
   }
   co_return std::move(*reply);
 }

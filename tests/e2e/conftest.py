@@ -94,7 +94,7 @@ class GustServer:
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data),
              "--idle-ttl", str(self.idle_ttl_s)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work_dir,
-            env=self._env(with_connection=False))
+            env=self.cli_env(with_connection=False))
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -102,7 +102,11 @@ class GustServer:
                 raise RuntimeError(f"gust serve exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 r = requests.get(self.url + "/healthz", timeout=2)
-                if r.status_code == 200 and r.json() == {"status": "ok"}:
+                # The banner is flushed just before the server starts waiting for signals; a
+                # SIGTERM sent earlier can kill it outright (see
+                # test_sigterm_right_after_startup_shuts_down_cleanly), so wait for both.
+                if (r.status_code == 200 and r.json() == {"status": "ok"}
+                        and "admin token" in self.log()):
                     break
             except requests.RequestException:
                 pass
@@ -147,7 +151,7 @@ class GustServer:
 
     # -- clients ------------------------------------------------------------------------------
 
-    def _env(self, with_connection: bool = True) -> dict:
+    def cli_env(self, with_connection: bool = True) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUST_")}
         env["HOME"] = str(self.work_dir)
         env["XDG_CONFIG_HOME"] = str(self.work_dir / ".config")
@@ -158,13 +162,13 @@ class GustServer:
 
     def cli(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
         return subprocess.run([self.binary, *map(str, args)], capture_output=True, text=True,
-                              timeout=timeout, cwd=self.work_dir, env=self._env(),
+                              timeout=timeout, cwd=self.work_dir, env=self.cli_env(),
                               stdin=subprocess.DEVNULL)
 
     def popen_cli(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen([self.binary, *map(str, args)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=self.work_dir,
-                                env=self._env(), stdin=subprocess.DEVNULL)
+                                env=self.cli_env(), stdin=subprocess.DEVNULL)
 
     def deploy(self, directory: Path | str, name: str | None = None) -> dict:
         args = ["--json", "deploy", str(directory)]

@@ -44,7 +44,7 @@ def test_unauthenticated_delete_leaves_the_function(gust):
 
 
 def test_cli_with_wrong_token_fails(gust):
-    env = gust._env()
+    env = gust.cli_env()
     env["GUST_TOKEN"] = "wrong"
     done = subprocess.run([gust.binary, "ls"], capture_output=True, text=True, timeout=60,
                           env=env, cwd=gust.work_dir)

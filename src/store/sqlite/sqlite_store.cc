@@ -74,7 +74,35 @@ CREATE TABLE activations (
 );
 CREATE INDEX activations_by_function ON activations (tenant, function, seq);
 )sql",
+    R"sql(
+ALTER TABLE activations ADD COLUMN dispatched_at_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN responded_at_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN billed_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN cpu_user_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN cpu_sys_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN peak_memory_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE activations ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE usage_hourly (
+  tenant TEXT NOT NULL,
+  function TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  hour_us INTEGER NOT NULL,
+  invocations INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  billed_ms INTEGER NOT NULL,
+  mb_ms INTEGER NOT NULL,
+  cpu_user_us INTEGER NOT NULL,
+  cpu_sys_us INTEGER NOT NULL,
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  PRIMARY KEY (tenant, function, version, key_id, hour_us)
+);
+)sql",
 };
+
+constexpr int64_t kHourUs = 3600LL * 1000000;
 
 class Statement {
  public:
@@ -185,7 +213,9 @@ Status migrate(sqlite3* db) {
 constexpr const char* kActivationColumns =
     "id, tenant, function, version, entry, trigger, status, http_status, cold, init_ms, "
     "received_at_us, started_at_us, finished_at_us, duration_ms, memory_mb, bytes_in, bytes_out, "
-    "error, logs";
+    "error, dispatched_at_us, responded_at_us, billed_ms, cpu_user_us, cpu_sys_us, "
+    "peak_memory_bytes, key_id, trace_id, logs";
+constexpr int kActivationColumnCount = 27;
 
 ActivationRecord readActivation(Statement& row, bool with_logs) {
   ActivationRecord r;
@@ -207,11 +237,24 @@ ActivationRecord readActivation(Statement& row, bool with_logs) {
   r.bytes_in = row.integer(15);
   r.bytes_out = row.integer(16);
   r.error = row.text(17);
-  if (with_logs) r.logs = row.text(18);
+  r.dispatched_at_us = row.integer(18);
+  r.responded_at_us = row.integer(19);
+  r.billed_ms = row.integer(20);
+  r.cpu_user_us = row.integer(21);
+  r.cpu_sys_us = row.integer(22);
+  r.peak_memory_bytes = row.integer(23);
+  r.key_id = row.text(24);
+  r.trace_id = row.text(25);
+  if (with_logs) r.logs = row.text(26);
   return r;
 }
 
 class SqliteStore final : public Store {
+  struct Pending {
+    ActivationRecord record;
+    std::function<void()> on_committed;
+  };
+
  public:
   SqliteStore(sqlite3* meta, sqlite3* writer_db) : meta_(meta), writer_db_(writer_db) {
     writer_ = std::thread([this] { writeActivations(); });
@@ -340,13 +383,55 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  void recordActivation(ActivationRecord record) override {
+  void recordActivation(ActivationRecord record, std::function<void()> on_committed) override {
     {
       std::lock_guard lock(queue_mutex_);
-      queue_.push_back(std::move(record));
+      queue_.push_back({std::move(record), std::move(on_committed)});
       ++enqueued_;
     }
     queue_cv_.notify_all();
+  }
+
+  std::size_t pendingActivations() override {
+    std::lock_guard lock(queue_mutex_);
+    return static_cast<std::size_t>(enqueued_ - committed_);
+  }
+
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query) override {
+    const char* group = "function";
+    switch (query.by) {
+      case UsageGrouping::Tenant: group = "tenant"; break;
+      case UsageGrouping::Function: group = "function"; break;
+      case UsageGrouping::Version: group = "function || '@' || version"; break;
+      case UsageGrouping::Key: group = "key_id"; break;
+      case UsageGrouping::Hour: group = "hour_us"; break;
+    }
+    std::string sql = fmt::format(
+        "SELECT {0}, SUM(invocations), SUM(errors), SUM(billed_ms), SUM(mb_ms), SUM(cpu_user_us), "
+        "SUM(cpu_sys_us), SUM(bytes_in), SUM(bytes_out) FROM usage_hourly "
+        "WHERE (?1 = '' OR tenant = ?1) AND hour_us >= ?2 AND (?3 = 0 OR hour_us < ?3) "
+        "GROUP BY {0} ORDER BY {0}",
+        group);
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, sql.c_str());
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, query.tenant.value_or("")).bind(2, query.since_us - query.since_us % kHourUs);
+    q.bind(3, query.until_us);
+    std::vector<UsageRow> rows;
+    while (q.step() == SQLITE_ROW) {
+      UsageRow row;
+      row.group = query.by == UsageGrouping::Hour ? formatRfc3339Micros(q.integer(0)) : q.text(0);
+      row.invocations = q.integer(1);
+      row.errors = q.integer(2);
+      row.billed_ms = q.integer(3);
+      row.mb_ms = q.integer(4);
+      row.cpu_user_us = q.integer(5);
+      row.cpu_sys_us = q.integer(6);
+      row.bytes_in = q.integer(7);
+      row.bytes_out = q.integer(8);
+      rows.push_back(std::move(row));
+    }
+    return rows;
   }
 
   void flushActivations() override {
@@ -478,12 +563,22 @@ class SqliteStore final : public Store {
   }
 
   void writeActivations() {
-    Statement insert(writer_db_, fmt::format("INSERT OR REPLACE INTO activations ({}) VALUES "
-                                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                                             "?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-                                             kActivationColumns)
+    std::string placeholders;
+    for (int i = 1; i <= kActivationColumnCount; ++i) placeholders += fmt::format("{}?{}", i > 1 ? ", " : "", i);
+    // OR IGNORE: a record written twice (a retried batch) must not wedge the writer or be
+    // counted twice in the roll-up.
+    Statement insert(writer_db_, fmt::format("INSERT OR IGNORE INTO activations ({}) VALUES ({})",
+                                             kActivationColumns, placeholders)
                                      .c_str());
-    std::deque<ActivationRecord> batch;
+    Statement rollup(writer_db_, R"sql(
+      INSERT INTO usage_hourly (tenant, function, version, key_id, hour_us, invocations, errors,
+                                billed_ms, mb_ms, cpu_user_us, cpu_sys_us, bytes_in, bytes_out)
+      VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+      ON CONFLICT (tenant, function, version, key_id, hour_us) DO UPDATE SET
+        invocations = invocations + 1, errors = errors + ?6, billed_ms = billed_ms + ?7,
+        mb_ms = mb_ms + ?8, cpu_user_us = cpu_user_us + ?9, cpu_sys_us = cpu_sys_us + ?10,
+        bytes_in = bytes_in + ?11, bytes_out = bytes_out + ?12)sql");
+    std::deque<Pending> batch;
     for (;;) {
       uint64_t batch_end = 0;
       {
@@ -494,8 +589,11 @@ class SqliteStore final : public Store {
         batch_end = enqueued_;
       }
       // A failed batch is retried rather than dropped: records are what users are billed by.
-      while (!writeBatch(insert, batch)) {
+      while (!writeBatch(insert, rollup, batch)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      for (Pending& pending : batch) {
+        if (pending.on_committed) pending.on_committed();
       }
       batch.clear();
       {
@@ -506,17 +604,31 @@ class SqliteStore final : public Store {
     }
   }
 
-  bool writeBatch(Statement& insert, const std::deque<ActivationRecord>& batch) {
+  bool writeBatch(Statement& insert, Statement& rollup, const std::deque<Pending>& batch) {
     if (!execute(writer_db_, "BEGIN IMMEDIATE").isOk()) return false;
-    for (const ActivationRecord& r : batch) {
+    for (const Pending& pending : batch) {
+      const ActivationRecord& r = pending.record;
       insert.reset();
       insert.bind(1, r.id).bind(2, r.tenant).bind(3, r.function).bind(4, r.version);
       insert.bind(5, r.entry).bind(6, r.trigger).bind(7, r.status).bind(8, int64_t{r.http_status});
       insert.bind(9, int64_t{r.cold}).bind(10, r.init_ms).bind(11, r.received_at_us);
       insert.bind(12, r.started_at_us).bind(13, r.finished_at_us).bind(14, r.duration_ms);
       insert.bind(15, r.memory_mb).bind(16, r.bytes_in).bind(17, r.bytes_out);
-      insert.bind(18, r.error).bind(19, r.logs);
-      if (insert.step() != SQLITE_DONE) {
+      insert.bind(18, r.error).bind(19, r.dispatched_at_us).bind(20, r.responded_at_us);
+      insert.bind(21, r.billed_ms).bind(22, r.cpu_user_us).bind(23, r.cpu_sys_us);
+      insert.bind(24, r.peak_memory_bytes).bind(25, r.key_id).bind(26, r.trace_id);
+      insert.bind(27, r.logs);
+      bool ok = insert.step() == SQLITE_DONE;
+      if (ok && sqlite3_changes(writer_db_) == 1) {
+        rollup.reset();
+        rollup.bind(1, r.tenant).bind(2, r.function).bind(3, r.version).bind(4, r.key_id);
+        rollup.bind(5, r.received_at_us - r.received_at_us % kHourUs);
+        rollup.bind(6, int64_t{r.status != "success"}).bind(7, r.billed_ms);
+        rollup.bind(8, r.memory_mb * r.billed_ms).bind(9, r.cpu_user_us).bind(10, r.cpu_sys_us);
+        rollup.bind(11, r.bytes_in).bind(12, r.bytes_out);
+        ok = rollup.step() == SQLITE_DONE;
+      }
+      if (!ok) {
         std::fprintf(stderr, "store: cannot write activation %s: %s\n", r.id.c_str(),
                      sqlite3_errmsg(writer_db_));
         (void)execute(writer_db_, "ROLLBACK");
@@ -533,7 +645,7 @@ class SqliteStore final : public Store {
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::condition_variable flushed_cv_;
-  std::deque<ActivationRecord> queue_;  // GUARDED_BY(queue_mutex_)
+  std::deque<Pending> queue_;  // GUARDED_BY(queue_mutex_)
   uint64_t enqueued_ = 0;               // GUARDED_BY(queue_mutex_)
   uint64_t committed_ = 0;              // GUARDED_BY(queue_mutex_)
   bool stopping_ = false;               // GUARDED_BY(queue_mutex_)
