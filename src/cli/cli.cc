@@ -193,6 +193,7 @@ int run(int argc, char** argv) {
   serve->add_option("--max-body", serve_options.max_body_bytes, "Largest invoke body in bytes")
       ->capture_default_str();
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
+  serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
 
   std::string deploy_dir, deploy_name;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
@@ -241,6 +242,18 @@ int run(int argc, char** argv) {
   login->add_option("token", login_token)->required();
 
   auto* routes = app.add_subcommand("routes", "List project routes");
+
+  std::string usage_by = "function", usage_since = "24h", usage_until, usage_format = "table";
+  auto* usage = app.add_subcommand("usage", "Invocations, billed time, GB-s, CPU and cost");
+  usage->add_option("--by", usage_by, "tenant | function | version | key | hour")
+      ->check(CLI::IsMember({"tenant", "function", "version", "key", "hour"}))
+      ->capture_default_str();
+  usage->add_option("--since", usage_since, "A duration back (24h, 7d) or a time (2026-11-28T00:00Z)")
+      ->capture_default_str();
+  usage->add_option("--until", usage_until, "Same forms; default: now");
+  usage->add_option("--format", usage_format, "table | json | csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -415,6 +428,53 @@ int run(int argc, char** argv) {
     if (!body) return fail(body.status());
     if (as_json) return std::printf("%s\n", body->dump(2).c_str()), 0;
     printActivation(*body);
+    return 0;
+  }
+  if (usage->parsed()) {
+    std::string target = fmt::format("/api/v1/usage?by={}&since={}", usage_by, urlEncode(usage_since));
+    if (!usage_until.empty()) target += "&until=" + urlEncode(usage_until);
+    auto body = getJson(*connection, target);
+    if (!body) return fail(body.status());
+    if (as_json || usage_format == "json") return std::printf("%s\n", body->dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {{usage_by == "version" ? "FUNCTION@VERSION" : [&] {
+                                                     std::string h = usage_by;
+                                                     for (auto& c : h) c = static_cast<char>(std::toupper(c));
+                                                     return h;
+                                                   }(),
+                                                   "INVOCATIONS", "ERRORS", "BILLED_MS", "GB_S",
+                                                   "CPU_USER_MS", "CPU_SYS_MS", "COST"}};
+    auto add = [&](const json& r) {
+      std::string group = r.value("group", "");
+      if (group.empty()) group = "-";
+      rows.push_back({group, std::to_string(r.value("invocations", 0)), std::to_string(r.value("errors", 0)),
+                      std::to_string(r.value("billed_ms", 0)), fmt::format("{:.6f}", r.value("gb_s", 0.0)),
+                      fmt::format("{:.1f}", r.value("cpu_user_ms", 0.0)),
+                      fmt::format("{:.1f}", r.value("cpu_sys_ms", 0.0)),
+                      fmt::format("{:.8f}", r.value("cost", 0.0))});
+    };
+    for (const auto& r : (*body)["rows"]) add(r);
+    add((*body)["total"]);
+    if (usage_format == "csv") {
+      for (auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+          std::string cell = row[i];
+          if (cell.find_first_of(",\"\n") != std::string::npos) {
+            std::string quoted = "\"";
+            for (char c : cell) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+            cell = quoted + "\"";
+          }
+          line += (i ? "," : "") + cell;
+        }
+        std::printf("%s\n", line.c_str());
+      }
+      return 0;
+    }
+    printTable(rows);
+    std::printf("\ncost after the free tier: %.8f (prices per GB-s %g, per 1M requests %g, per CPU-s %g)\n",
+                (*body)["total"].value("cost_after_free_tier", 0.0),
+                (*body)["prices"].value("per_gb_s", 0.0), (*body)["prices"].value("per_million_requests", 0.0),
+                (*body)["prices"].value("per_cpu_s", 0.0));
     return 0;
   }
   if (routes->parsed()) {
