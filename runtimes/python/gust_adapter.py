@@ -158,7 +158,7 @@ class LambdaContext:
 
     __slots__ = ("function_name", "function_version", "aws_request_id", "memory_limit_in_mb",
                  "invoked_function_arn", "log_group_name", "log_stream_name", "identity",
-                 "client_context", "_deadline_ms")
+                 "client_context", "trace_id", "_deadline_ms")
 
     def __init__(self, invoke_header, log_stream_name):
         name = invoke_header.get("function_name") or os.environ.get("GUST_FUNCTION_NAME", "")
@@ -176,6 +176,12 @@ class LambdaContext:
         self.log_stream_name = log_stream_name
         self.identity = None
         self.client_context = None
+        # The W3C trace id of this activation; Lambda's runtime also exports it as
+        # _X_AMZN_TRACE_ID, which tracing libraries read.
+        trace_id = invoke_header.get("trace_id")
+        self.trace_id = trace_id if isinstance(trace_id, str) else ""
+        if self.trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = self.trace_id
         deadline_ms = invoke_header.get("deadline_ms")
         self._deadline_ms = deadline_ms if isinstance(deadline_ms, (int, float)) else 0
 

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -78,6 +77,9 @@ void printActivation(const json& a) {
   std::string detail = a.value("cold", false)
                            ? fmt::format("cold, init {} ms", a.value("init_ms", 0))
                            : std::string("warm");
+  detail += fmt::format(", billed {} ms, cpu {:.1f} ms, peak {:.0f} MB", a.value("billed_ms", 0),
+                        a.value("cpu_user_ms", 0.0) + a.value("cpu_sys_ms", 0.0),
+                        a.value("peak_memory_mb", 0.0));
   std::printf("── %s  %s  v%lld  %s  %.1f ms  (%s)%s\n",
               shortTime(a.value("received_at", "")).c_str(), a.value("id", "").c_str(),
               static_cast<long long>(a.value("version", 0)), a.value("status", "").c_str(),
@@ -194,6 +196,17 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
   serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
+  serve->add_option("--log-format", serve_options.log_format, "Server log on stderr: json | text")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
+  serve->add_option("--log-level", serve_options.log_level, "debug | info | warn | error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  serve->add_option("--retain-days", serve_options.retain_days, "Delete activation records older than this")
+      ->capture_default_str();
+  serve->add_option("--retain-log-mb", serve_options.retain_log_mb,
+                    "Keep at most this much activation log text (oldest logs go first)")
+      ->capture_default_str();
 
   std::string deploy_dir, deploy_name;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
@@ -227,6 +240,9 @@ int run(int argc, char** argv) {
   logs->add_option("name", function)->required();
   logs->add_flag("-f,--follow", follow, "Keep printing new activations as they happen");
   logs->add_option("-n,--limit", limit, "How many recent activations to show")->capture_default_str();
+  std::string logs_since, logs_activation;
+  logs->add_option("--since", logs_since, "Only activations since a duration back (1h) or a time");
+  logs->add_option("--activation", logs_activation, "Only this activation");
 
   auto* activations = app.add_subcommand("activations", "List recent activations");
   activations->add_option("--fn", function, "Only this function");
@@ -365,45 +381,46 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (logs->parsed()) {
-    auto body = getJson(*connection, fmt::format("/api/v1/activations?function={}&limit={}&logs=1",
-                                                 urlEncode(function), limit));
-    if (!body) return fail(body.status());
-    auto items = (*body)["activations"];
-    std::string cursor;
-    std::vector<json> ordered(items.rbegin(), items.rend());
-    for (const auto& a : ordered) {
-      if (as_json) {
-        std::printf("%s\n", a.dump().c_str());
-      } else {
-        printActivation(a);
-      }
-      cursor = a.value("id", "");
-    }
-    if (!follow) {
-      if (ordered.empty() && !as_json) std::printf("No activations of %s yet.\n", function.c_str());
+    if (!logs_activation.empty()) {
+      auto body = getJson(*connection, "/api/v1/activations/" + urlEncode(logs_activation));
+      if (!body) return fail(body.status());
+      if (as_json) return std::printf("%s\n", body->dump().c_str()), 0;
+      printActivation(*body);
       return 0;
     }
-    if (!as_json) std::fprintf(stderr, "following %s (Ctrl-C to stop)\n", function.c_str());
-    for (;;) {
-      std::string target = fmt::format("/api/v1/activations?function={}&order=asc&logs=1&limit=100",
-                                       urlEncode(function));
-      if (!cursor.empty()) target += "&cursor=" + cursor;
-      auto next = getJson(*connection, target);
-      if (!next) {
-        std::fprintf(stderr, "warning: %s; retrying\n", next.status().message().c_str());
-      } else {
-        for (const auto& a : (*next)["activations"]) {
-          if (as_json) {
-            std::printf("%s\n", a.dump().c_str());
-            std::fflush(stdout);
-          } else {
-            printActivation(a);
-          }
-          cursor = a.value("id", "");
+    // One Server-Sent Events stream: the recent activations, then (with -f) each new one.
+    http::ClientRequest request;
+    request.target = fmt::format("/api/v1/functions/{}/logs?limit={}{}{}", urlEncode(function), limit,
+                                 follow ? "&follow=1" : "",
+                                 logs_since.empty() ? "" : "&since=" + urlEncode(logs_since));
+    request.headers["Accept"] = "text/event-stream";
+    request.timeout_s = follow ? 365 * 24 * 3600 : 60;
+    std::string pending;
+    int shown = 0;
+    request.on_body = [&](std::string_view chunk) {
+      pending.append(chunk);
+      std::size_t end;
+      while ((end = pending.find("\n\n")) != std::string::npos) {
+        std::string event = pending.substr(0, end);
+        pending.erase(0, end + 2);
+        auto data_at = event.find("data: ");
+        if (data_at == std::string::npos) continue;  // a keep-alive comment
+        auto record = json::parse(event.substr(data_at + 6, event.find('\n', data_at) - data_at - 6), nullptr, false);
+        if (!record.is_object()) continue;
+        ++shown;
+        if (as_json) {
+          std::printf("%s\n", record.dump().c_str());
+          std::fflush(stdout);
+        } else {
+          printActivation(record);
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }
+    };
+    if (follow && !as_json) std::fprintf(stderr, "following %s (Ctrl-C to stop)\n", function.c_str());
+    auto response = callApi(*connection, request);
+    if (!response) return fail(response.status());
+    if (shown == 0 && !follow && !as_json) std::printf("No activations of %s yet.\n", function.c_str());
+    return 0;
   }
   if (activations->parsed()) {
     std::string target = fmt::format("/api/v1/activations?limit={}", limit);

@@ -4,6 +4,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <charconv>
@@ -18,6 +20,7 @@
 #include "gateway/http_status.h"
 #include "loop/channel.h"
 #include "loop/offload.h"
+#include "observe/log.h"
 
 namespace gust::control {
 namespace {
@@ -253,6 +256,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
         return status;
       });
       if (!deleted.isOk()) co_return co_await fail(deleted);
+      observe::logEvent(observe::LogLevel::Info, "function.removed", {{"function", name}});
       asio::post(deps_.scheduler.executor(),
                  [&scheduler = deps_.scheduler, name] { scheduler.dropFunction(kTenant, name); });
       {
@@ -297,6 +301,9 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
         co_return;
       }
     }
+    if (seg.size() == 3 && seg[2] == "logs" && method == http::Verb::get) {
+      co_return co_await streamLogs(exchange, name);
+    }
     if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
       co_return co_await invoke(exchange, name);
     }
@@ -316,6 +323,11 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       query.limit = static_cast<int>(*limit);
     }
     if (auto it = target.query.find("cursor"); it != target.query.end()) query.after_id = it->second;
+    if (auto it = target.query.find("since"); it != target.query.end() && !it->second.empty()) {
+      auto since = parseTimeBound(it->second, nowMicros());
+      if (!since) co_return co_await fail(invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z"));
+      query.since_us = *since;
+    }
     query.oldest_first = target.query.count("order") && target.query["order"] == "asc";
     query.with_logs = target.query.count("logs") && target.query["logs"] == "1";
     auto list = co_await loop::offload(blocking, [&] { return store.listActivations(query); });
@@ -460,6 +472,15 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
       continue;
     }
     auto& result = *event->done;
+    if (result) {
+      observe::logEvent(observe::LogLevel::Info, "deploy",
+                        {{"function", function}, {"version", result->version.version},
+                         {"unchanged", result->unchanged}, {"build_ms", result->build_ms},
+                         {"bundle_sha256", result->version.bundle_sha256}});
+    } else {
+      observe::logEvent(observe::LogLevel::Warn, "deploy.failed",
+                        {{"function", function}, {"error", result.status().message()}});
+    }
     json body;
     if (result) {
       json routes = json::array();
@@ -488,6 +509,84 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
       co_await exchange.respond(gateway::errorResponseFor(result.status()));
     }
     co_return;
+  }
+}
+
+awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const std::string& function) {
+  // Server-Sent Events: the recent activations (with their logs) first, then, with follow=1,
+  // each new one as it is recorded. One event per activation; its id is the activation id, so
+  // a client that reconnects with ?cursor=<last id> misses nothing.
+  Target target = parseTarget(exchange.request().target());
+  auto blocking = deps_.blocking.get_executor();
+  auto& store = deps_.store;
+  auto exists = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, function); });
+  if (!exists) {
+    co_await exchange.respond(gateway::errorResponseFor(exists.status()));
+    co_return;
+  }
+  bool follow = target.query["follow"] == "1";
+  store::ActivationQuery query;
+  query.function = function;
+  query.with_logs = true;
+  query.limit = 20;
+  if (auto limit = parseInt(target.query["limit"]); limit && *limit > 0 && *limit <= 1000) {
+    query.limit = static_cast<int>(*limit);
+  }
+  int64_t started_us = nowMicros();
+  if (!target.query["since"].empty()) {
+    auto since = parseTimeBound(target.query["since"], started_us);
+    if (!since) {
+      co_await exchange.respond(gateway::errorResponseFor(
+          invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z")));
+      co_return;
+    }
+    query.since_us = *since;
+  }
+  std::string cursor = target.query["cursor"];
+  http::Response head(bhttp::status::ok, 11);
+  head.set(http::Field::content_type, "text/event-stream");
+  head.set(http::Field::cache_control, "no-cache");
+  if (!(co_await exchange.startChunked(std::move(head))).isOk()) co_return;
+
+  auto send = [&](const std::vector<store::ActivationRecord>& records) -> awaitable<bool> {
+    std::string events;
+    for (const auto& record : records) {
+      events += fmt::format("id: {}\nevent: activation\ndata: {}\n\n", record.id,
+                            activationJson(record, true).dump());
+      cursor = record.id;
+    }
+    co_return (co_await exchange.writeChunk(events)).isOk();
+  };
+  if (cursor.empty()) {
+    auto recent = co_await loop::offload(blocking, [&] { return store.listActivations(query); });
+    if (recent) {
+      std::vector<store::ActivationRecord> oldest_first(recent->rbegin(), recent->rend());
+      if (!co_await send(oldest_first)) co_return;
+    }
+  }
+  if (!follow) {
+    (void)co_await exchange.finishChunked();
+    co_return;
+  }
+  query.oldest_first = true;
+  query.limit = 100;
+  if (cursor.empty()) query.since_us = started_us;
+  asio::steady_timer timer(exchange.executor());
+  auto last_write = std::chrono::steady_clock::now();
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    query.after_id = cursor;
+    auto fresh = co_await loop::offload(blocking, [&] { return store.listActivations(query); });
+    if (fresh && !fresh->empty()) {
+      if (!co_await send(*fresh)) co_return;
+      last_write = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_write > std::chrono::seconds(15)) {
+      // A comment line keeps proxies from closing an idle stream and tells us the client left.
+      if (!(co_await exchange.writeChunk(": keep-alive\n\n")).isOk()) co_return;
+      last_write = std::chrono::steady_clock::now();
+    }
   }
 }
 

@@ -44,6 +44,7 @@ class ControlApi final {
  private:
   boost::asio::awaitable<void> deploy(http::Exchange& exchange, const std::string& function);
   boost::asio::awaitable<void> invoke(http::Exchange& exchange, const std::string& function);
+  boost::asio::awaitable<void> streamLogs(http::Exchange& exchange, const std::string& function);
   ControlDeps deps_;
 };
 

@@ -14,6 +14,7 @@
 #include "loop/completion.h"
 #include "loop/offload.h"
 #include "metering/metering.h"
+#include "observe/log.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -137,6 +138,13 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
         .observe(static_cast<double>(r.init_ms) / 1000.0);
   }
 
+  if (!outcome.status.isOk()) {
+    observe::logEvent(outcome.status.code() == Code::Unavailable ? observe::LogLevel::Warn
+                                                                  : observe::LogLevel::Info,
+                      "activation.failed",
+                      {{"function", r.function}, {"version", r.version}, {"activation", r.id},
+                       {"status", r.status}, {"error", r.error}});
+  }
   auto executor = co_await asio::this_coro::executor;
   auto committed = std::make_shared<loop::Completion<bool>>(executor);
   store_.recordActivation(std::move(r), [committed, executor] {

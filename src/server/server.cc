@@ -7,7 +7,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/post.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -18,6 +20,7 @@
 
 #include "bundle/deployer.h"
 #include "common/ids.h"
+#include "common/time.h"
 #include "control/control_api.h"
 #include "gateway/catalog.h"
 #include "gateway/function_path.h"
@@ -27,6 +30,7 @@
 #include "loop/event_loop.h"
 #include "loop/offload.h"
 #include "metering/metering.h"
+#include "observe/log.h"
 #include "observe/metrics.h"
 #include "os/files.h"
 #include "os/toolchain.h"
@@ -97,6 +101,13 @@ bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
 }  // namespace
 
 int serve(const ServeOptions& options) {
+  observe::LogLevel level = observe::LogLevel::Info;
+  if (!observe::parseLogLevel(options.log_level, level) ||
+      (options.log_format != "json" && options.log_format != "text")) {
+    std::fprintf(stderr, "gust: --log-level must be debug|info|warn|error and --log-format json|text\n");
+    return 2;
+  }
+  observe::initLog(options.log_format == "json" ? observe::LogFormat::Json : observe::LogFormat::Text, level);
   std::string host;
   uint16_t port = 0;
   if (!splitListen(options.listen, host, port)) {
@@ -272,11 +283,38 @@ int serve(const ServeOptions& options) {
     std::printf("  admin token: in %s/admin.token\n", data_dir.c_str());
   }
   std::fflush(stdout);
+  observe::logEvent(observe::LogLevel::Info, "server.started",
+                    {{"url", url}, {"data_dir", data_dir}, {"io_threads", io_threads},
+                     {"sandbox", sandbox->describe()}, {"runtimes", runtimes_dir}});
+
+  // Retention runs on its own thread once a minute; the store call blocks.
+  std::mutex retention_mutex;
+  std::condition_variable retention_cv;
+  bool stopping = false;
+  std::thread retention([&] {
+    std::unique_lock lock(retention_mutex);
+    while (!retention_cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
+      lock.unlock();
+      int64_t cutoff = nowMicros() - options.retain_days * 86400LL * 1000000;
+      auto pruned = (**store).pruneActivations(cutoff, options.retain_log_mb << 20);
+      if (!pruned) {
+        observe::logEvent(observe::LogLevel::Error, "retention.failed", {{"error", pruned.status().message()}});
+      } else if (*pruned > 0) {
+        observe::logEvent(observe::LogLevel::Info, "retention.pruned", {{"records", *pruned}});
+      }
+      lock.lock();
+    }
+  });
 
   int received = 0;
   sigwait(&signals, &received);
-  std::printf("gust: %s received, draining\n", strsignal(received));
-  std::fflush(stdout);
+  {
+    std::lock_guard lock(retention_mutex);
+    stopping = true;
+  }
+  retention_cv.notify_all();
+  retention.join();
+  observe::logEvent(observe::LogLevel::Info, "server.draining", {{"signal", strsignal(received)}});
 
   // Drain: stop accepting, let invocations in flight finish (bounded), then stop instances.
   http_server.stop();
@@ -302,6 +340,7 @@ int serve(const ServeOptions& options) {
   blocking.join();
   builds.join();
   (**store).flushActivations();
+  observe::logEvent(observe::LogLevel::Info, "server.stopped");
   return 0;
 }
 

@@ -19,6 +19,10 @@ struct ServeOptions {
   std::chrono::milliseconds queue_wait{std::chrono::seconds(10)};
   std::string runtimes_dir;  // "": found beside the binary or in the source tree
   std::string config_path;   // optional server config (TOML): [prices]
+  int64_t retain_days = 30;     // activation records older than this are deleted
+  int64_t retain_log_mb = 1024; // total log text kept; the oldest logs are emptied first
+  std::string log_format = "json";  // the server's own log on stderr: json | text
+  std::string log_level = "info";   // debug | info | warn | error
 };
 
 // Serves until a signal; returns the process exit code.

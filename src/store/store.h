@@ -157,6 +157,10 @@ class Store {
   virtual Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) = 0;
   virtual Result<ActivationRecord> getActivation(const std::string& tenant,
                                                  const std::string& id) = 0;
+  // Retention: deletes activation records received before `older_than_us`, then empties the
+  // logs of the oldest remaining records until all logs fit in `max_log_bytes`. Usage roll-ups
+  // are kept. Returns how many records were deleted plus how many lost their logs.
+  virtual Result<int64_t> pruneActivations(int64_t older_than_us, int64_t max_log_bytes) = 0;
 };
 
 }  // namespace gust::store

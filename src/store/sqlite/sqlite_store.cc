@@ -461,6 +461,38 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<int64_t> pruneActivations(int64_t older_than_us, int64_t max_log_bytes) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement old_rows(meta_, "DELETE FROM activations WHERE received_at_us < ?1");
+    old_rows.bind(1, older_than_us);
+    if (old_rows.step() != SQLITE_DONE) return sqliteError(meta_, "prune activations");
+    int64_t pruned = sqlite3_changes(meta_);
+    Statement total(meta_, "SELECT COALESCE(SUM(LENGTH(CAST(logs AS BLOB))), 0) FROM activations");
+    if (total.step() != SQLITE_ROW) return sqliteError(meta_, "measure logs");
+    int64_t excess = total.integer(0) - max_log_bytes;
+    if (excess <= 0) return pruned;
+    // Oldest first: walk rows in order, emptying logs until the excess is gone.
+    Statement oldest(meta_, "SELECT seq, LENGTH(CAST(logs AS BLOB)) FROM activations "
+                            "WHERE logs != '' ORDER BY seq");
+    std::vector<int64_t> seqs;
+    while (excess > 0 && oldest.step() == SQLITE_ROW) {
+      seqs.push_back(oldest.integer(0));
+      excess -= oldest.integer(1);
+    }
+    GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
+    Statement clear(meta_, "UPDATE activations SET logs = '' WHERE seq = ?1");
+    for (int64_t seq : seqs) {
+      clear.reset();
+      clear.bind(1, seq);
+      if (clear.step() != SQLITE_DONE) {
+        (void)execute(meta_, "ROLLBACK");
+        return sqliteError(meta_, "trim logs");
+      }
+    }
+    GUST_RETURN_IF_ERROR(execute(meta_, "COMMIT"));
+    return pruned + static_cast<int64_t>(seqs.size());
+  }
+
   Result<ActivationRecord> getActivation(const std::string& tenant, const std::string& id) override {
     std::lock_guard lock(meta_mutex_);
     Statement q(meta_, fmt::format("SELECT {} FROM activations WHERE tenant = ?1 AND id = ?2",

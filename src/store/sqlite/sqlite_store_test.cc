@@ -101,5 +101,71 @@ TEST_F(SqliteStoreTest, ActivationsAreWrittenAndListedNewestFirst) {
   EXPECT_EQ(store_->listActivations(query)->front().id, "act1");
 }
 
+TEST_F(SqliteStoreTest, RetentionDropsOldRecordsThenOldestLogsButKeepsUsage) {
+  for (int i = 0; i < 4; ++i) {
+    ActivationRecord r;
+    r.id = "act" + std::to_string(i);
+    r.tenant = "default";
+    r.function = "hello";
+    r.status = "success";
+    r.billed_ms = 10;
+    r.received_at_us = (i + 1) * 1000000;
+    r.logs = std::string(100, 'x');
+    store_->recordActivation(r);
+  }
+  store_->flushActivations();
+  // act0 is older than 1.5 s: deleted. Then 300 bytes of logs remain against a 150 byte cap:
+  // act1 and act2 lose theirs.
+  auto pruned = store_->pruneActivations(1500000, 150);
+  ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
+  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(store_->getActivation("default", "act0").status().code(), Code::NotFound);
+  EXPECT_EQ(store_->getActivation("default", "act1")->logs, "");
+  EXPECT_EQ(store_->getActivation("default", "act3")->logs, std::string(100, 'x'));
+  auto usage = store_->usage({});
+  ASSERT_TRUE(usage.isOk());
+  ASSERT_EQ(usage->size(), 1u);
+  EXPECT_EQ((*usage)[0].invocations, 4);
+  EXPECT_EQ((*usage)[0].billed_ms, 40);
+}
+
+TEST_F(SqliteStoreTest, UsageRollsUpPerFunctionVersionAndHour) {
+  auto record = [&](const std::string& id, const std::string& fn, int64_t version,
+                    const std::string& status, int64_t received_at_us) {
+    ActivationRecord r;
+    r.id = id;
+    r.tenant = "default";
+    r.function = fn;
+    r.version = version;
+    r.status = status;
+    r.billed_ms = 7;
+    r.memory_mb = 128;
+    r.cpu_user_us = 1500;
+    r.received_at_us = received_at_us;
+    store_->recordActivation(r);
+  };
+  const int64_t hour = 3600LL * 1000000;
+  record("a", "f", 1, "success", 10 * hour + 5);
+  record("b", "f", 2, "error", 10 * hour + 6);
+  record("c", "g", 1, "success", 11 * hour);
+  store_->flushActivations();
+  UsageQuery by_function;
+  auto functions = store_->usage(by_function);
+  ASSERT_EQ(functions->size(), 2u);
+  EXPECT_EQ((*functions)[0].group, "f");
+  EXPECT_EQ((*functions)[0].invocations, 2);
+  EXPECT_EQ((*functions)[0].errors, 1);
+  EXPECT_EQ((*functions)[0].mb_ms, 2 * 128 * 7);
+  EXPECT_EQ((*functions)[0].cpu_user_us, 3000);
+  UsageQuery by_version;
+  by_version.by = UsageGrouping::Version;
+  EXPECT_EQ(store_->usage(by_version)->size(), 3u);
+  UsageQuery late;
+  late.since_us = 11 * hour + 30;  // rounds down to the start of hour 11
+  auto rows = store_->usage(late);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].group, "g");
+}
+
 }  // namespace
 }  // namespace gust::store
