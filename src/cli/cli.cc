@@ -196,6 +196,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
   serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
+  bool no_process_metering = false;
+  serve->add_flag("--no-process-metering", no_process_metering,
+                  "Skip per-activation CPU and peak-memory readings (to measure their cost)");
   serve->add_option("--log-format", serve_options.log_format, "Server log on stderr: json | text")
       ->check(CLI::IsMember({"json", "text"}))
       ->capture_default_str();
@@ -279,6 +282,7 @@ int run(int argc, char** argv) {
 
   if (serve->parsed()) {
     serve_options.idle_ttl = std::chrono::seconds(idle_ttl_s);
+    serve_options.meter_process = !no_process_metering;
     return server::serve(serve_options);
   }
   if (deploy_cmd->parsed()) return deploy(deploy_dir, deploy_name, as_json);

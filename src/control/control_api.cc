@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/ids.h"
 #include "common/time.h"
 #include "gateway/codec.h"
 #include "gateway/http_status.h"
@@ -364,6 +365,11 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       }
       (std::string_view(bound) == "since" ? query.since_us : query.until_us) = *value;
     }
+    // Usage is rolled up by the hour: the window widens to whole hours, and the answer says
+    // which hours it covers, so its totals match the records received inside them exactly.
+    constexpr int64_t kHourUs = 3600LL * 1000000;
+    query.since_us -= query.since_us % kHourUs;
+    if (query.until_us % kHourUs != 0) query.until_us += kHourUs - query.until_us % kHourUs;
     auto rows = co_await loop::offload(blocking, [&] { return store.usage(query); });
     if (!rows) co_return co_await fail(rows.status());
     json items = json::array();
@@ -598,6 +604,7 @@ awaitable<void> ControlApi::invoke(http::Exchange& exchange, const std::string& 
   invocation.qualifier = target.query["qualifier"];
   invocation.entry = target.query["entry"];
   invocation.payload = request.body().empty() ? "{}" : std::move(request.body());
+  invocation.trace_id = gateway::traceIdFromTraceparent(request["traceparent"]);
   if (json::parse(invocation.payload, nullptr, false).is_discarded()) {
     co_await exchange.respond(gateway::errorResponseFor(invalidArgument("the payload must be JSON")));
     co_return;
@@ -612,6 +619,9 @@ awaitable<void> ControlApi::invoke(http::Exchange& exchange, const std::string& 
     response = gateway::errorResponseFor(result.status);
   }
   if (!result.activation_id.empty()) response.set("X-Gust-Activation-Id", result.activation_id);
+  if (!result.trace_id.empty()) {
+    response.set("traceparent", fmt::format("00-{}-{}-01", result.trace_id, randomHex(8)));
+  }
   co_await exchange.respond(std::move(response));
 }
 

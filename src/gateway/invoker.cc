@@ -237,7 +237,8 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   meter.trigger = "invoke";
   meter.received_at_us = nowMicros();
   meter.activation_id = result.activation_id = newActivationId();
-  meter.trace_id = randomHex(16);
+  meter.trace_id = invocation.trace_id.empty() ? randomHex(16) : invocation.trace_id;
+  result.trace_id = meter.trace_id;
   auto version = co_await resolve(invocation.tenant, invocation.function, invocation.qualifier);
   if (!version) {
     result.status = version.status();

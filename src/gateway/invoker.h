@@ -24,12 +24,14 @@ struct DirectInvocation {
   std::string qualifier;
   std::string entry;    // for projects: which file; "" takes the first
   std::string payload;  // the event, JSON
+  std::string trace_id; // from the caller's traceparent; "" starts a new trace
 };
 
 struct DirectResult {
   Status status;
   std::string activation_id;
   std::string result;  // the handler's JSON result
+  std::string trace_id;
 };
 
 class Invoker final {

@@ -191,7 +191,7 @@ int serve(const ServeOptions& options) {
     std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
     return 1;
   }
-  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir};
+  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process};
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.idle_ttl = options.idle_ttl;
   scheduler_options.max_queue_per_function = options.max_queue;

@@ -57,6 +57,7 @@ struct LaunchConfig {
   std::string python;        // the real interpreter (os::Toolchain)
   std::string node;
   std::string runtimes_dir;  // holds python/gust_adapter.py and node/adapter.mjs
+  bool meter_process = true; // read /proc around each invocation (CPU, peak memory)
 };
 
 // An Instance is one running function process as the scheduler sees it. Implementations:

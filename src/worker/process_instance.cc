@@ -86,6 +86,7 @@ struct ProcessInstance::State {
       : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
 
   InstanceSpec spec;
+  bool meter_process = true;
   os::Child child;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor out;
@@ -335,6 +336,7 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
 
   auto state = std::make_unique<State>(executor);
   state->spec = spec;
+  state->meter_process = launch.meter_process;
   state->child = *child;
   setNonBlocking(out_read.fd);
   setNonBlocking(err_read.fd);
@@ -381,8 +383,11 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
                            {"trace_id", request.trace_id}};
   std::string frame = protocol::encodeFrame(header, request.event);
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
-  (void)os::resetPeakRss(s.child.pid);
-  auto usage_before = os::readProcessUsage(s.child.pid);
+  Result<os::ProcessUsage> usage_before = notFound("not metered");
+  if (s.meter_process) {
+    (void)os::resetPeakRss(s.child.pid);
+    usage_before = os::readProcessUsage(s.child.pid);
+  }
   boost::system::error_code ec;
   co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
   if (ec) {

@@ -186,9 +186,9 @@ class GustServer:
         return requests.request(method, self.url + path, headers=headers, **kw)
 
     def activation(self, activation_id: str, timeout: float = 10) -> dict:
-        """One activation by id. Activations are written behind the response, so this waits for
-        the record to appear; test_activation_is_readable_as_soon_as_its_response_arrives checks
-        that it need not."""
+        """One activation by id, waiting briefly for its record, so that a regression in
+        read-after-write fails test_activation_is_readable_as_soon_as_its_response_arrives alone
+        rather than every test that reads an activation."""
         deadline = time.monotonic() + timeout
         while True:
             r = self.api("GET", f"/api/v1/activations/{activation_id}")
