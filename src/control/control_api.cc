@@ -67,7 +67,7 @@ Target parseTarget(std::string_view target) {
 http::Response jsonResponse(bhttp::status status, const json& body) {
   http::Response response(status, 11);
   response.set(http::Field::content_type, "application/json");
-  response.body() = body.dump(2) + "\n";
+  response.body() = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return response;
 }
 

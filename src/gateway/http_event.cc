@@ -175,6 +175,10 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
                                    status.dump()));
   }
   mapped.status = status.get<int>();
+  if (mapped.status < 200) {
+    return badResponse(fmt::format("statusCode {} is informational, not a final response",
+                                   mapped.status));
+  }
   bool has_content_type = false;
   if (auto headers = result.find("headers"); headers != result.end() && !headers->is_null()) {
     if (!headers->is_object()) return badResponse("headers must be an object");
@@ -215,7 +219,9 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
     }
   }
   if (!has_content_type) mapped.headers.emplace_back("content-type", "application/json");
-  if (auto body = result.find("body"); body != result.end() && !body->is_null()) {
+  // 204 and 304 have no body by definition (RFC 9110): whatever the function put there is dropped.
+  bool bodiless = mapped.status == 204 || mapped.status == 304;
+  if (auto body = result.find("body"); !bodiless && body != result.end() && !body->is_null()) {
     if (!body->is_string()) return badResponse("body must be a string (serialise objects yourself)");
     bool base64 = false;
     if (auto flag = result.find("isBase64Encoded"); flag != result.end() && !flag->is_null()) {

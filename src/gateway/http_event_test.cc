@@ -362,10 +362,25 @@ TEST(HandlerResult, MapsStatusHeadersCookiesAndBody) {
 }
 
 TEST(HandlerResult, AcceptsStatusCodesAtTheEdgesOfTheRange) {
-  for (int code : {100, 204, 302, 599}) {
+  for (int code : {200, 204, 302, 599}) {
     auto mapped = mapHandlerResult(json({{"statusCode", code}}).dump());
     ASSERT_TRUE(mapped.isOk()) << code;
     EXPECT_EQ(mapped->status, code);
+    EXPECT_EQ(mapped->body, "");
+  }
+}
+
+// Regression: a 1xx status was forwarded as the final response (a 101 left the client hanging).
+TEST(HandlerResult, RejectsInformationalStatusCodes) {
+  expectBadResponse(R"({"statusCode":100})", "informational");
+  expectBadResponse(R"({"statusCode":101})", "informational");
+}
+
+// Regression: a 204/304 with a body made the server throw and drop the connection.
+TEST(HandlerResult, DropsTheBodyOf204And304) {
+  for (int code : {204, 304}) {
+    auto mapped = mapHandlerResult(json({{"statusCode", code}, {"body", "x"}}).dump());
+    ASSERT_TRUE(mapped.isOk()) << code;
     EXPECT_EQ(mapped->body, "");
   }
 }

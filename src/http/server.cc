@@ -236,7 +236,10 @@ void Server::stop() {
 Response errorResponse(bhttp::status status, std::string_view code, std::string_view message) {
   Response response(status, 11);
   response.set(Field::content_type, "application/json");
-  response.body() = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump() + "\n";
+  // Messages may quote request bytes that are not UTF-8: replace them rather than throw.
+  response.body() = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(
+                        -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                    "\n";
   return response;
 }
 

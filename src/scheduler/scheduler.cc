@@ -65,7 +65,7 @@ Scheduler::Scheduler(asio::any_io_executor executor, worker::InstanceLauncher& l
 
 Scheduler::~Scheduler() = default;
 
-awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
+awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool, std::string& init_logs) {
   auto queue_deadline = Clock::now() + options_.max_queue_wait;
   for (;;) {
     if (stopped_) co_return Status(Code::Unavailable, "the server is shutting down");
@@ -83,7 +83,7 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
       auto began = Clock::now();
       auto init_deadline = began + std::max<Clock::duration>(
                                        std::chrono::seconds(pool.limits.timeout_s), kMinInitTimeout);
-      auto started = co_await launcher_.start(pool.spec, init_deadline);
+      auto started = co_await launcher_.start(pool.spec, init_deadline, init_logs);
       --pool.starting;
       if (!started) {
         // Let a waiter try in our place; it will most likely fail the same way, and say so.
@@ -98,6 +98,9 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool) {
       slot->instance = std::move(*started);
       slot->inflight = 1;
       pool.slots.push_back(slot);
+      // With concurrency > 1 the new instance can take queued invocations right away, rather
+      // than one per finished call.
+      handOver(pool, slot);
       Lease lease{slot, true,
                   std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count()};
       co_return lease;
@@ -141,7 +144,12 @@ void Scheduler::release(Pool& pool, const std::shared_ptr<Slot>& slot) {
     if (slot->inflight == 0) removeSlot(pool, slot);
     return;
   }
-  if (!pool.waiters.empty()) {
+  handOver(pool, slot);
+}
+
+void Scheduler::handOver(Pool& pool, const std::shared_ptr<Slot>& slot) {
+  while (slot->instance->alive() && slot->inflight < pool.limits.concurrency &&
+         !pool.waiters.empty()) {
     auto waiter = pool.waiters.front();
     pool.waiters.pop_front();
     ++slot->inflight;
@@ -160,10 +168,13 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   auto pool = pool_ref;  // keep it alive across suspensions even if dropped meanwhile
   pool->limits = task.limits;
 
-  auto lease = co_await acquire(*pool);
+  std::string init_logs;
+  auto lease = co_await acquire(*pool, init_logs);
   if (!lease) {
     outcome.status = lease.status();
+    outcome.logs = std::move(init_logs);
     outcome.state = lease.status().code() == Code::Unavailable ? "throttled" : "init_error";
+    outcome.cold = outcome.state != "throttled";
     if (lease.status().code() == Code::DeadlineExceeded) {
       outcome.status = Status(Code::DeadlineExceeded, lease.status().message());
       outcome.state = "timeout";

@@ -85,8 +85,10 @@ class Scheduler final {
 
  private:
   struct Lease;
-  boost::asio::awaitable<Result<Lease>> acquire(Pool& pool);
+  boost::asio::awaitable<Result<Lease>> acquire(Pool& pool, std::string& init_logs);
   void release(Pool& pool, const std::shared_ptr<Slot>& slot);
+  // Gives a slot's free capacity to queued invocations, oldest first.
+  void handOver(Pool& pool, const std::shared_ptr<Slot>& slot);
   void removeSlot(Pool& pool, const std::shared_ptr<Slot>& slot);
   boost::asio::awaitable<void> reapIdle();
 

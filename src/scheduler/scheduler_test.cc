@@ -25,6 +25,11 @@ class FakeInstance final : public worker::Instance {
 
   asio::awaitable<Result<worker::InvokeReply>> invoke(worker::InvokeRequest request) override {
     json event = json::parse(request.event);
+    max_inflight = std::max(max_inflight, ++inflight_);
+    struct Leave {
+      int& count;
+      ~Leave() { --count; }
+    } leave{inflight_};
     if (event.value("sleep_ms", 0) > 0) {
       auto wake = Clock::now() + std::chrono::milliseconds(event.value("sleep_ms", 0));
       timer_.expires_at(std::min(wake, request.deadline));
@@ -52,8 +57,10 @@ class FakeInstance final : public worker::Instance {
   std::string takeUnclaimedLogs() override { return ""; }
 
   int kills = 0;
+  int max_inflight = 0;
 
  private:
+  int inflight_ = 0;
   asio::steady_timer timer_;
   int id_;
   int calls_ = 0;
@@ -64,10 +71,18 @@ class FakeLauncher final : public worker::InstanceLauncher {
  public:
   explicit FakeLauncher(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
-  asio::awaitable<Result<worker::InstancePtr>> start(const worker::InstanceSpec&,
-                                                     Clock::time_point) override {
+  asio::awaitable<Result<worker::InstancePtr>> start(const worker::InstanceSpec&, Clock::time_point,
+                                                     std::string& init_logs) override {
     ++starts;
-    if (fail_init) co_return Status(Code::FunctionError, "the function failed to load: ImportError");
+    if (fail_init) {
+      init_logs = "stdout loading...\n";
+      co_return Status(Code::FunctionError, "the function failed to load: ImportError");
+    }
+    if (start_delay_ms > 0) {
+      asio::steady_timer delay(executor_, std::chrono::milliseconds(start_delay_ms));
+      boost::system::error_code ec;
+      co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     auto instance = std::make_shared<FakeInstance>(executor_, starts);
     instances.push_back(instance);
     co_return worker::InstancePtr(instance);
@@ -75,6 +90,7 @@ class FakeLauncher final : public worker::InstanceLauncher {
 
   int starts = 0;
   bool fail_init = false;
+  int start_delay_ms = 0;
   std::vector<std::shared_ptr<FakeInstance>> instances;
 
  private:
@@ -166,6 +182,20 @@ TEST_F(SchedulerTest, ConcurrencyLetsOneInstanceServeSeveral) {
   auto outcomes = runAll(std::move(tasks));
   EXPECT_EQ(launcher_.starts, 1);
   for (const auto& outcome : outcomes) EXPECT_TRUE(outcome.status.isOk());
+  EXPECT_EQ(launcher_.instances[0]->max_inflight, 3);
+}
+
+// Regression: calls queued during a cold start were handed over one per finished call, so a
+// concurrency = 10 instance served a cold burst one at a time.
+TEST_F(SchedulerTest, ColdBurstSharesTheNewInstanceUpToConcurrency) {
+  make();
+  launcher_.start_delay_ms = 30;
+  std::vector<InvocationTask> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(task({{"sleep_ms", 100}}, {30, 5, 1}));
+  auto outcomes = runAll(std::move(tasks));
+  EXPECT_EQ(launcher_.starts, 1);
+  for (const auto& outcome : outcomes) EXPECT_TRUE(outcome.status.isOk());
+  EXPECT_EQ(launcher_.instances[0]->max_inflight, 5);
 }
 
 TEST_F(SchedulerTest, FullQueueIsTurnedAwayWithUnavailable) {
@@ -235,6 +265,10 @@ TEST_F(SchedulerTest, InitFailureIsReportedAndNothingIsKept) {
   EXPECT_EQ(failed.status.code(), Code::FunctionError);
   EXPECT_EQ(failed.state, "init_error");
   EXPECT_NE(failed.status.message().find("ImportError"), std::string::npos);
+  // What it printed while loading is the activation's log, not part of the caller's error.
+  EXPECT_EQ(failed.logs, "stdout loading...\n");
+  EXPECT_EQ(failed.status.message().find("loading..."), std::string::npos);
+  EXPECT_TRUE(failed.cold);
   launcher_.fail_init = false;
   EXPECT_TRUE(runOne(task(json::object())).status.isOk());
 }

@@ -108,6 +108,14 @@ int serve(const ServeOptions& options) {
     return 2;
   }
   observe::initLog(options.log_format == "json" ? observe::LogFormat::Json : observe::LogFormat::Text, level);
+  // Signals are taken synchronously by this thread; block them before any other thread (the
+  // store's writer is the first) starts, so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
   std::string host;
   uint16_t port = 0;
   if (!splitListen(options.listen, host, port)) {
@@ -163,14 +171,6 @@ int serve(const ServeOptions& options) {
     return 1;
   }
 
-  // Signals are taken synchronously by this thread; block them before any other thread starts
-  // so that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
 
   auto sandbox = sandbox::makeUnconfinedSandbox();
   int io_threads = options.io_threads > 0 ? options.io_threads

@@ -83,9 +83,11 @@ class InstanceLauncher {
  public:
   virtual ~InstanceLauncher() = default;
   // Starts the process and waits for READY until `deadline`. On INIT_ERROR, early exit or the
-  // deadline the process is gone and the Status says why (with the init logs).
+  // deadline the process is gone, the Status says why, and `init_logs` holds what it printed
+  // (it belongs in the activation's logs, not in the caller's error message).
   virtual boost::asio::awaitable<Result<InstancePtr>> start(
-      const InstanceSpec& spec, std::chrono::steady_clock::time_point deadline) = 0;
+      const InstanceSpec& spec, std::chrono::steady_clock::time_point deadline,
+      std::string& init_logs) = 0;
 };
 
 // Launches real adapter processes through `sandbox`, on `executor` (the scheduler's loop).

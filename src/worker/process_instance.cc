@@ -70,7 +70,8 @@ class ProcessInstance final : public Instance,
 
   static boost::asio::awaitable<Result<InstancePtr>> start(
       boost::asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
-      sandbox::Sandbox& sandbox, std::chrono::steady_clock::time_point deadline);
+      sandbox::Sandbox& sandbox, std::chrono::steady_clock::time_point deadline,
+      std::string& init_logs);
 
   boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) override;
   void kill(const std::string& reason) override;
@@ -283,7 +284,8 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
                                                              const InstanceSpec& spec,
                                                              const LaunchConfig& launch,
                                                              sandbox::Sandbox& sandbox,
-                                                             Clock::time_point deadline) {
+                                                             Clock::time_point deadline,
+                                                             std::string& init_logs) {
   auto argv = adapterCommand(spec, launch);
   if (!argv) co_return argv.status();
   int sockets[2];
@@ -355,15 +357,14 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   if (!ready) {
     s.death = "the function did not finish loading in time (init counts against timeout_s)";
     s.killProcess();
-    co_return Status(Code::DeadlineExceeded,
-                     fmt::format("{}\n{}", s.death, s.claimLogs(/*include_partial=*/true)));
+    init_logs = s.claimLogs(/*include_partial=*/true);
+    co_return Status(Code::DeadlineExceeded, s.death);
   }
   if (!ready->isOk()) {
     s.killProcess();
     s.drainPipes();
-    std::string logs = s.claimLogs(/*include_partial=*/true);
-    co_return Status(Code::FunctionError,
-                     logs.empty() ? ready->message() : fmt::format("{}\n{}", ready->message(), logs));
+    init_logs = s.claimLogs(/*include_partial=*/true);
+    co_return *ready;
   }
   co_return InstancePtr(instance);
 }
@@ -426,9 +427,10 @@ class ProcessLauncher final : public InstanceLauncher {
   ProcessLauncher(asio::any_io_executor executor, LaunchConfig launch, sandbox::Sandbox& sandbox)
       : executor_(std::move(executor)), launch_(std::move(launch)), sandbox_(sandbox) {}
 
-  awaitable<Result<InstancePtr>> start(const InstanceSpec& spec,
-                                       Clock::time_point deadline) override {
-    co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline);
+  awaitable<Result<InstancePtr>> start(const InstanceSpec& spec, Clock::time_point deadline,
+                                       std::string& init_logs) override {
+    co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline,
+                                              init_logs);
   }
 
  private:
