@@ -38,9 +38,7 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
       unchanged.config = std::move(*config);
       unchanged.unchanged = true;
       for (const Entry& entry : unchanged.config.entries) {
-        std::string path = "/" + entry.path;
-        if (path.ends_with("/index")) path.resize(path.size() - 6);
-        unchanged.routes.push_back(path);
+        unchanged.routes.push_back(FunctionConfig::routeOf(entry));
       }
       return unchanged;
     }
@@ -64,8 +62,7 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   std::vector<store::RouteRecord> routes;
   std::vector<std::string> route_paths;
   for (const Entry& entry : config->entries) {
-    std::string path = "/" + entry.path;
-    if (path.ends_with("/index")) path.resize(path.size() - 6);
+    std::string path = FunctionConfig::routeOf(entry);
     if (path == "/api/v1" || path.starts_with("/api/v1/")) {
       cleanup();
       return invalidArgument(fmt::format(

@@ -114,6 +114,12 @@ Result<FunctionConfig> inferConfig(const fs::path& dir, const std::string& defau
 
 }  // namespace
 
+std::string FunctionConfig::routeOf(const Entry& entry) {
+  std::string path = "/" + entry.path;
+  if (path.ends_with("/index")) path.resize(path.size() - 6);
+  return path;
+}
+
 const Entry* FunctionConfig::findEntry(std::string_view relative_path) const {
   const Entry* best = nullptr;
   for (const Entry& entry : entries) {

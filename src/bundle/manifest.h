@@ -36,6 +36,9 @@ struct FunctionConfig {
   std::vector<Entry> entries;  // non-empty for a Vercel-style project
 
   bool isProject() const { return !entries.empty(); }
+  // Where an entry is routed: "/" + its path, with a trailing "/index" dropped (api/index.py
+  // serves /api, as on Vercel).
+  static std::string routeOf(const Entry& entry);
   // The entry a request path (relative to the function, like "api/users/7") selects: the entry
   // whose path is the longest prefix at a segment boundary. Nullptr when none matches.
   const Entry* findEntry(std::string_view relative_path) const;

@@ -229,8 +229,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
           out["config"] = bundle::toJson(*config);
           json entries = json::array();
           for (const auto& e : config->entries) {
-            std::string route = "/" + e.path;
-            if (route.ends_with("/index")) route.resize(route.size() - 6);
+            std::string route = bundle::FunctionConfig::routeOf(e);
             entries.push_back({{"path", e.path},
                                {"runtime", e.runtime},
                                {"handler", e.handler},
@@ -290,8 +289,23 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       }
       int64_t version = body["version"].get<int64_t>();
       auto set = co_await loop::offload(blocking, [&] {
-        Status status = store.setAlias(kTenant, name, alias, version);
-        if (status.isOk()) deps_.catalog.invalidate(kTenant, name);
+        // A project's routes follow its live version: rolling back restores the old routes.
+        std::optional<std::vector<store::RouteRecord>> routes;
+        if (alias == store::kLiveAlias) {
+          auto target_version = store.getVersion(kTenant, name, version);
+          if (!target_version) return target_version.status();
+          auto config = bundle::functionConfigFromJson(target_version->config_json);
+          if (!config) return config.status();
+          routes.emplace();
+          for (const auto& entry : config->entries) {
+            routes->push_back({bundle::FunctionConfig::routeOf(entry), kTenant, name, entry.path});
+          }
+        }
+        Status status = store.setAlias(kTenant, name, alias, version, routes);
+        if (status.isOk()) {
+          deps_.catalog.invalidate(kTenant, name);
+          (void)deps_.catalog.reloadRoutes();
+        }
         return status;
       });
       if (!set.isOk()) co_return co_await fail(set);

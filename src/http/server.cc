@@ -1,4 +1,5 @@
-// DESIGN: each connection is one coroutine on the loop that accepted it: read a head, choose
+// DESIGN: one acceptor hands connections to the event loops in turn; each connection is then
+// one coroutine on its loop: read a head, choose
 // the body limit from the target (so a 6 MiB invoke cap and a larger deploy cap coexist), read
 // the body, hand the request to the handler, loop while keep-alive. A body over its limit is
 // answered 413 without reading it, and the connection is closed, because the rest of the body
@@ -181,45 +182,38 @@ Status Server::start() {
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.host, ec);
   if (ec) return invalidArgument(fmt::format("invalid listen address '{}'", options_.host));
-  uint16_t port = options_.port;
-  for (loop::EventLoop* loop : loops_) {
-    auto listener = std::make_shared<Listener>(loop->context());
-    tcp::endpoint endpoint(address, port);
-    auto& acceptor = listener->acceptor;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-      acceptor.set_option(reuse_port(true), ec);
-    }
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      stop();
-      return Status(Code::Unavailable, fmt::format("cannot listen on {}:{}: {}", options_.host,
-                                                   port, ec.message()));
-    }
-    // With port 0 the first acceptor picks a port; the others join it.
-    port = acceptor.local_endpoint().port();
-    listeners_.push_back(listener);
+  // One acceptor, no SO_REUSEPORT: with it a second server on the same port would start
+  // "successfully" and the kernel would split connections between the two.
+  auto listener = std::make_shared<Listener>(loops_.front()->context());
+  tcp::endpoint endpoint(address, options_.port);
+  auto& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(Code::Unavailable, fmt::format("cannot listen on {}:{}: {}", options_.host,
+                                                 options_.port, ec.message()));
   }
-  bound_port_ = port;
-  for (auto& listener : listeners_) {
-    asio::co_spawn(
-        listener->acceptor.get_executor(),
-        [listener, this]() -> awaitable<void> {
-          for (;;) {
-            beast::error_code accept_ec;
-            tcp::socket socket = co_await listener->acceptor.async_accept(
-                asio::redirect_error(use_awaitable, accept_ec));
-            if (accept_ec == asio::error::operation_aborted || !listener->acceptor.is_open()) break;
-            if (accept_ec) continue;  // EMFILE and friends: keep serving the connections we have
-            asio::co_spawn(socket.get_executor(),
-                           serveConnection(std::move(socket), options_, handler_), asio::detached);
-          }
-        },
-        asio::detached);
-  }
+  bound_port_ = acceptor.local_endpoint().port();
+  listeners_.push_back(listener);
+  // Each accepted connection is owned by the next loop in turn and served there for its life.
+  asio::co_spawn(
+      acceptor.get_executor(),
+      [listener, this]() -> awaitable<void> {
+        std::size_t next = 0;
+        for (;;) {
+          beast::error_code accept_ec;
+          loop::EventLoop* owner = loops_[next++ % loops_.size()];
+          tcp::socket socket = co_await listener->acceptor.async_accept(
+              owner->context(), asio::redirect_error(use_awaitable, accept_ec));
+          if (accept_ec == asio::error::operation_aborted || !listener->acceptor.is_open()) break;
+          if (accept_ec) continue;  // EMFILE and friends: keep serving the connections we have
+          asio::co_spawn(socket.get_executor(), serveConnection(std::move(socket), options_, handler_),
+                         asio::detached);
+        }
+      },
+      asio::detached);
   return Status::ok();
 }
 

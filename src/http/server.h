@@ -1,7 +1,7 @@
 #pragma once
-// An HTTP/1.1 server on Boost.Beast: one acceptor per event loop on the same port
-// (SO_REUSEPORT), so each core accepts and serves its own connections without handing them
-// around. It knows nothing of functions: every parsed request goes to one handler.
+// An HTTP/1.1 server on Boost.Beast: one acceptor deals connections to the event loops (one
+// per core) in turn, and each loop serves its connections for their whole life. It knows
+// nothing of functions: every parsed request goes to one handler.
 
 #include <utility>
 

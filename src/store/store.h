@@ -135,8 +135,11 @@ class Store {
   virtual Result<VersionRecord> resolveAlias(const std::string& tenant,
                                              const std::string& function,
                                              const std::string& alias) = 0;
+  // Points the alias at a version; with `routes`, replaces the function's routes in the same
+  // transaction (a rollback of "live" restores that version's routes; 409 if one is taken).
   virtual Status setAlias(const std::string& tenant, const std::string& function,
-                          const std::string& alias, int64_t version) = 0;
+                          const std::string& alias, int64_t version,
+                          const std::optional<std::vector<RouteRecord>>& routes = std::nullopt) = 0;
   // Removes the function, its versions, aliases and routes (activations stay for the record).
   virtual Status deleteFunction(const std::string& tenant, const std::string& function) = 0;
   // The bundle digests that some version still refers to; other blobs can be deleted.

@@ -339,21 +339,13 @@ class SqliteStore final : public Store {
   }
 
   Status setAlias(const std::string& tenant, const std::string& function, const std::string& alias,
-                  int64_t version) override {
+                  int64_t version,
+                  const std::optional<std::vector<RouteRecord>>& routes) override {
     std::lock_guard lock(meta_mutex_);
-    auto id = functionId(tenant, function);
-    if (!id) return noSuchFunction(function);
-    if (!getVersionLocked(tenant, function, version).isOk()) {
-      return notFound(fmt::format("function '{}' has no version {}", function, version));
-    }
-    Statement q(meta_, R"sql(INSERT INTO aliases (function_id, name, version) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (function_id, name) DO UPDATE SET version = ?3)sql");
-    q.bind(1, *id).bind(2, alias).bind(3, version);
-    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "set alias");
-    Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
-    touch.bind(1, *id).bind(2, nowMicros());
-    if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
-    return Status::ok();
+    GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
+    Status status = setAliasLocked(tenant, function, alias, version, routes);
+    (void)execute(meta_, status.isOk() ? "COMMIT" : "ROLLBACK");
+    return status;
   }
 
   Status deleteFunction(const std::string& tenant, const std::string& function) override {
@@ -538,6 +530,52 @@ class SqliteStore final : public Store {
     return readVersion(q);
   }
 
+  Status setAliasLocked(const std::string& tenant, const std::string& function,
+                        const std::string& alias, int64_t version,
+                        const std::optional<std::vector<RouteRecord>>& routes) {
+    auto id = functionId(tenant, function);
+    if (!id) return noSuchFunction(function);
+    if (!getVersionLocked(tenant, function, version).isOk()) {
+      return notFound(fmt::format("function '{}' has no version {}", function, version));
+    }
+    Statement q(meta_, R"sql(INSERT INTO aliases (function_id, name, version) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (function_id, name) DO UPDATE SET version = ?3)sql");
+    q.bind(1, *id).bind(2, alias).bind(3, version);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "set alias");
+    if (routes) GUST_RETURN_IF_ERROR(replaceRoutesLocked(*id, tenant, *routes));
+    Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
+    touch.bind(1, *id).bind(2, nowMicros());
+    if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
+    return Status::ok();
+  }
+
+  // Replaces the function's routes; 409 if another function holds one of them.
+  Status replaceRoutesLocked(int64_t id, const std::string& tenant,
+                             const std::vector<RouteRecord>& routes) {
+    for (const RouteRecord& route : routes) {
+      Statement holder(meta_, R"sql(SELECT f.tenant, f.name FROM routes r
+                                    JOIN functions f ON f.id = r.function_id
+                                    WHERE r.path = ?1 AND r.function_id != ?2)sql");
+      holder.bind(1, route.path).bind(2, id);
+      if (holder.step() == SQLITE_ROW) {
+        return Status(Code::Conflict,
+                      fmt::format("route {} is already held by function '{}'{}: rename the file "
+                                  "or remove that function first",
+                                  route.path, holder.text(1),
+                                  holder.text(0) == tenant ? "" : " of another tenant"));
+      }
+    }
+    Statement clear(meta_, "DELETE FROM routes WHERE function_id = ?1");
+    clear.bind(1, id);
+    if (clear.step() != SQLITE_DONE) return sqliteError(meta_, "clear routes");
+    for (const RouteRecord& route : routes) {
+      Statement add(meta_, "INSERT INTO routes (path, function_id, entry) VALUES (?1, ?2, ?3)");
+      add.bind(1, route.path).bind(2, id).bind(3, route.entry);
+      if (add.step() != SQLITE_DONE) return sqliteError(meta_, "add route");
+    }
+    return Status::ok();
+  }
+
   Result<VersionRecord> createVersionLocked(const NewVersion& v) {
     int64_t now = nowMicros();
     auto id = functionId(v.tenant, v.function);
@@ -547,19 +585,6 @@ class SqliteStore final : public Store {
       insert.bind(1, v.tenant).bind(2, v.function).bind(3, now);
       if (insert.step() != SQLITE_DONE) return sqliteError(meta_, "create function");
       id = sqlite3_last_insert_rowid(meta_);
-    }
-    for (const RouteRecord& route : v.routes) {
-      Statement holder(meta_, R"sql(SELECT f.tenant, f.name FROM routes r
-                                    JOIN functions f ON f.id = r.function_id
-                                    WHERE r.path = ?1 AND r.function_id != ?2)sql");
-      holder.bind(1, route.path).bind(2, *id);
-      if (holder.step() == SQLITE_ROW) {
-        return Status(Code::Conflict,
-                      fmt::format("route {} is already held by function '{}'{}: rename the file "
-                                  "or remove that function first",
-                                  route.path, holder.text(1),
-                                  holder.text(0) == v.tenant ? "" : " of another tenant"));
-      }
     }
     Statement next(meta_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_id = ?1");
     next.bind(1, *id);
@@ -579,14 +604,7 @@ class SqliteStore final : public Store {
     alias.bind(1, *id).bind(2, version);
     if (alias.step() != SQLITE_DONE) return sqliteError(meta_, "move alias");
 
-    Statement clear(meta_, "DELETE FROM routes WHERE function_id = ?1");
-    clear.bind(1, *id);
-    if (clear.step() != SQLITE_DONE) return sqliteError(meta_, "clear routes");
-    for (const RouteRecord& route : v.routes) {
-      Statement add(meta_, "INSERT INTO routes (path, function_id, entry) VALUES (?1, ?2, ?3)");
-      add.bind(1, route.path).bind(2, *id).bind(3, route.entry);
-      if (add.step() != SQLITE_DONE) return sqliteError(meta_, "add route");
-    }
+    GUST_RETURN_IF_ERROR(replaceRoutesLocked(*id, v.tenant, v.routes));
     Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
     touch.bind(1, *id).bind(2, now);
     if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
