@@ -149,10 +149,6 @@ def test_alias_points_at_a_version_and_is_reachable(gust, tmp_path):
     assert gust.get(f"/fn/{name}@stable").json() == "one"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: an error message that names a path which is not UTF-8 makes nlohmann::json "
-    "throw (type_error.316) while the error body is built; the server logs 'BUG: handler threw' "
-    "and answers 500 internal instead of 404"))
 @pytest.mark.parametrize("target,authorized", [
     (b"/fn/\xff", False),
     (b"/api/v1/functions/%ff", True),

@@ -213,10 +213,6 @@ def test_204_without_body_is_sent(gust, responses_fn):
     assert r.content == b""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a 204/304 response object with a non-empty body makes Beast's prepare_payload "
-    "throw ('invalid response body'); the server logs 'BUG: handler threw' and closes the "
-    "connection without answering"))
 @pytest.mark.parametrize("shape,status", [("204-with-body", 204), ("304-with-body", 304)])
 def test_no_content_status_with_body_still_gets_an_answer(gust, responses_fn, shape, status):
     try:

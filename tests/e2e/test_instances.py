@@ -71,9 +71,6 @@ def test_warm_instance_serves_up_to_concurrency_invocations_at_once(gust):
     assert elapsed < 5, f"10 overlapping 1 s calls took {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: invocations that queue while an instance cold-starts are handed to it one per "
-    "completed invocation, so a cold burst runs one at a time despite concurrency = 10"))
 def test_cold_burst_is_served_concurrently_up_to_concurrency(gust):
     name = unique("cold-concurrency")
     gust.deploy(FUNCTIONS / "node-concurrent", name=name)  # concurrency = 10, max_instances = 1

@@ -202,9 +202,6 @@ def test_load_failure_answers_502_and_is_recorded_as_init_error(gust):
     assert "broken at import" in activation["error"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: lines printed before a load failure are appended to the error message (sent to "
-    "the anonymous caller and stored in the activation's error) and the activation's logs are empty"))
 def test_lines_printed_before_a_load_failure_go_to_the_activation_logs_not_the_caller(gust):
     name = unique("init-error-logs")
     gust.deploy(FUNCTIONS / "py-init-error", name=name)

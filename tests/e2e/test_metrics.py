@@ -233,7 +233,9 @@ def test_metrics_is_prometheus_text_with_the_documented_families(gust):
                     state="busy") in (None, 0)
     statuses = {labels.get("status")
                 for _, labels, _ in families["gust_invocations_total"]["samples"]}
-    assert statuses <= {"success", "error", "timeout", "crashed", "throttled"}, statuses
+    # The activation statuses of docs/api.md.
+    assert statuses <= {"success", "error", "timeout", "crashed", "throttled", "init_error",
+                        "bad_response"}, statuses
 
 
 # -- a real Prometheus ---------------------------------------------------------------------------

@@ -170,10 +170,6 @@ def test_new_project_version_without_a_file_drops_its_route(gust, tmp_path):
     assert gust.get(f"/api/{dropped}").status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: routes are written at deploy time only; a rollback (PUT aliases/live) leaves "
-    "the newer version's routes in place, so the old version's endpoints are not routed and "
-    "the newer ones still are"))
 def test_rollback_of_a_project_restores_its_routes(gust, tmp_path):
     old = f"old_{unique('r').replace('-', '_')}"
     new = f"new_{unique('r').replace('-', '_')}"

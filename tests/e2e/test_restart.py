@@ -101,9 +101,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: the listener sets SO_REUSEPORT, so a second `gust serve` on a port another gust "
-    "already holds starts without error and the kernel splits connections between the two servers"))
 def test_second_server_on_a_busy_port_refuses_to_start(gust_factory, tmp_path):
     first = gust_factory()
     second = subprocess.Popen(
@@ -146,11 +143,6 @@ def test_sigterm_lets_an_invocation_in_flight_finish(gust_factory):
     assert time.monotonic() - began < 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: openSqliteStore() starts the activation writer thread before serve() blocks "
-    "SIGINT/SIGTERM, so that thread has them unblocked; a SIGTERM that arrives before the main "
-    "thread reaches sigwait (e.g. during the fsync of server.url after /healthz already "
-    "answers) is delivered to it and kills the process by signal: no drain, no clean exit"))
 def test_sigterm_right_after_startup_shuts_down_cleanly(tmp_path):
     for attempt in range(30):  # each hits the window about one time in four
         port = free_port()
