@@ -14,6 +14,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -174,7 +175,7 @@ namespace {
 
 void setNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
+awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
   char buffer[64 * 1024];
   boost::system::error_code ec;
   for (;;) {
@@ -204,14 +205,20 @@ awaitable<void> readFrames([[maybe_unused]] std::shared_ptr<ProcessInstance> kee
         if (it == s.pending.end()) continue;  // a late reply to an invocation that timed out
         auto completion = it->second;
         s.pending.erase(it);
+        // Every line the function printed is in the pipes by now (the adapter flushes before it
+        // replies): take what the kernel still holds, then finish in a posted handler, so that
+        // log reads the loop has already performed and queued are appended first.
         s.drainPipes();
         InvokeReply reply;
         reply.ok = type == protocol::type::kResult;
         reply.body = std::move(frame.body);
         reply.error_type = frame.field("error_type");
         reply.error_message = frame.field("message");
-        reply.logs = s.claimLogs(/*include_partial=*/true);
-        completion->complete(std::move(reply));
+        asio::post(s.socket.get_executor(),
+                   [keep_alive, &s, completion, reply = std::move(reply)]() mutable {
+                     reply.logs = s.claimLogs(/*include_partial=*/true);
+                     completion->complete(std::move(reply));
+                   });
       } else {
         s.death = fmt::format("the worker sent an unknown frame type '{}'", type);
         s.killProcess();
