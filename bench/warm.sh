@@ -47,6 +47,14 @@ GUST_TOKEN=$(cat "$work/gust/admin.token")
 "$gust" --json deploy bench/functions/hello-py --name bench-py >/dev/null
 "$gust" --json deploy bench/functions/hello-js --name bench-js >/dev/null
 
+# The same server without per-activation /proc metering: what metering costs on the warm path.
+bare_port=$(free_port)
+"$gust" serve --listen "127.0.0.1:$bare_port" --data "$work/bare" --no-process-metering > "$work/bare.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$bare_port/healthz"
+GUST_URL="http://127.0.0.1:$bare_port" GUST_TOKEN=$(cat "$work/bare/admin.token") \
+  "$gust" --json deploy bench/functions/hello-py --name bench-py >/dev/null
+
 peer_port=$(free_port)
 "$python" bench/peers/python_http_server.py "$peer_port" --keep-alive &
 pids+=($!)
@@ -57,8 +65,8 @@ wait_http "http://127.0.0.1:$peer_port/"
 wait_http "http://127.0.0.1:$peer10_port/"
 
 # Warm every instance the 64-connection runs will use.
-for target in "fn/bench-py" "fn/bench-js"; do
-  wrk -t1 -c8 -d1s "http://127.0.0.1:$gust_port/$target" >/dev/null 2>&1 || true
+for target in "$gust_port/fn/bench-py" "$gust_port/fn/bench-js" "$bare_port/fn/bench-py"; do
+  wrk -t1 -c8 -d1s "http://127.0.0.1:$target" >/dev/null 2>&1 || true
 done
 
 declare -A result
@@ -67,6 +75,7 @@ for connections in 64 1; do
   result[py_keepalive_$connections]=$(measure "http://127.0.0.1:$peer_port/" "$connections")
   result[gust_py_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-py" "$connections")
   result[gust_js_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-js" "$connections")
+  result[gust_bare_$connections]=$(measure "http://127.0.0.1:$bare_port/fn/bench-py" "$connections")
 done
 
 echo
@@ -76,13 +85,14 @@ for connections in 64 1; do
   read -r best_rps _ _ <<<"${result[py_keepalive_$connections]}"
   read -r http10_rps _ _ <<<"${result[py_http10_$connections]}"
   ((http10_rps > best_rps)) && best_rps=$http10_rps
-  for key in py_http10 py_keepalive gust_py gust_js; do
+  for key in py_http10 py_keepalive gust_py gust_js gust_bare; do
     read -r rps p50 p99 <<<"${result[${key}_$connections]}"
     case $key in
       py_http10) name="peer: python http.server HTTP/1.0" ;;
       py_keepalive) name="peer: python http.server keep-alive" ;;
       gust_py) name="gust python3 (warm)" ;;
       gust_js) name="gust node (warm)" ;;
+      gust_bare) name="gust python3, no /proc metering" ;;
     esac
     ratio="-"
     [[ $key == gust_* ]] && ratio=$(awk -v a="$rps" -v b="$best_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
