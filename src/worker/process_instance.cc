@@ -88,7 +88,7 @@ struct ProcessInstance::State {
       : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
 
   InstanceSpec spec;
-  bool meter_process = true;
+  std::unique_ptr<os::ProcessMeter> meter;  // null when metering is off
   os::Child child;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor out;
@@ -345,7 +345,7 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
 
   auto state = std::make_unique<State>(executor);
   state->spec = spec;
-  state->meter_process = launch.meter_process;
+  if (launch.meter_process) state->meter = std::make_unique<os::ProcessMeter>(child->pid);
   state->child = *child;
   setNonBlocking(out_read.fd);
   setNonBlocking(err_read.fd);
@@ -392,9 +392,9 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   std::string frame = protocol::encodeFrame(header, request.event);
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
   Result<os::ProcessUsage> usage_before = notFound("not metered");
-  if (s.meter_process) {
-    (void)os::resetPeakRss(s.child.pid);
-    usage_before = os::readProcessUsage(s.child.pid);
+  if (s.meter) {
+    (void)s.meter->resetPeak();
+    usage_before = s.meter->read();
   }
   boost::system::error_code ec;
   co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
@@ -408,8 +408,8 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
     s.pending.erase(request.id);
     co_return Status(Code::DeadlineExceeded, "timed out");
   }
-  if (reply->isOk() && usage_before.isOk()) {
-    if (auto usage_after = os::readProcessUsage(s.child.pid); usage_after.isOk()) {
+  if (reply->isOk() && usage_before.isOk() && s.meter) {
+    if (auto usage_after = s.meter->read(); usage_after.isOk()) {
       auto cpu = os::cpuBetween(*usage_before, *usage_after);
       (*reply)->cpu_user_ns = cpu.user_ns;
       (*reply)->cpu_sys_ns = cpu.system_ns;
