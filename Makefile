@@ -5,7 +5,7 @@ GUST_LISTEN ?= 127.0.0.1:8080
 GUST_DATA ?= .gust
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps build release asan unit e2e adapters bench fuzz clean
+.PHONY: run test deps build release asan unit e2e adapters bench fuzz lint clean
 
 deps:
 	@bash scripts/deps.sh
@@ -51,6 +51,13 @@ fuzz:
 	  mkdir -p build/fuzz/corpus/$$target; \
 	  build/fuzz/fuzz/$${target}_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$target fuzz/corpus/$$target || exit 1; \
 	done
+
+# clang-format check and clang-tidy (Debian's 16) over the project's C++.
+lint:
+	@bash scripts/deps.sh --lint
+	@cmake --preset dev >/dev/null
+	@git ls-files 'src/*.cc' 'src/*.h' 'fuzz/*.cc' 'bench/*.cc' | xargs clang-format-16 --dry-run --Werror
+	@git ls-files 'src/*.cc' | xargs clang-tidy-16 -p build/dev --quiet
 
 clean:
 	rm -rf build

@@ -16,6 +16,11 @@ if [[ "${1:-}" == "--fuzz" ]]; then
   debian_packages+=(clang libclang-rt-14-dev)
 fi
 
+# `deps.sh --lint` adds the pinned clang-format and clang-tidy for `make lint`.
+if [[ "${1:-}" == "--lint" ]]; then
+  debian_packages+=(clang-format-16 clang-tidy-16)
+fi
+
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
