@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "gateway/codec.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
 #include "loop/completion.h"
@@ -197,7 +198,8 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& 
   EventContext context;
   context.request_id = meter.activation_id;
   context.route_key = std::move(route_key);
-  if (!rest.empty() && !entry) context.path_parameters["proxy"] = rest;
+  // Decoded, as API Gateway delivers path parameters.
+  if (!rest.empty() && !entry) context.path_parameters["proxy"] = urlDecode(rest, false);
   context.source_ip = exchange.peerAddress();
   context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);

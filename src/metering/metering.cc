@@ -24,6 +24,12 @@ Result<PriceTable> parsePriceTable(std::string_view toml_text) {
     return invalidArgument(fmt::format("server config:{}: {}", error.source().begin.line,
                                        error.description()));
   }
+  for (auto&& [key, node] : root) {
+    if (key != "prices") {
+      return invalidArgument(fmt::format("server config:{}: unknown setting '{}' (known: [prices])",
+                                         key.source().begin.line, key.str()));
+    }
+  }
   const toml::table* table = root["prices"].as_table();
   if (!table) return prices;
   for (auto&& [key, node] : *table) {

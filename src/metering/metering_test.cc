@@ -44,6 +44,10 @@ TEST(Metering, ParsesPriceTableAndRejectsUnknownKeys) {
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("server config:3"), std::string::npos);
   EXPECT_FALSE(parsePriceTable("[prices]\nper_gb_s = -1\n").isOk());
+  auto typo = parsePriceTable("[pricez]\nper_gb_s = 1\n");
+  ASSERT_FALSE(typo.isOk());
+  EXPECT_NE(typo.status().message().find("server config:1: unknown setting 'pricez'"), std::string::npos)
+      << typo.status().message();
 }
 
 }  // namespace

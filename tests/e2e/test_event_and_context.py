@@ -16,6 +16,14 @@ def echo(gust):
     return name
 
 
+def test_proxy_path_parameter_is_url_decoded_while_raw_path_is_not(gust, echo):
+    r = gust.get(f"/fn/{echo}/caf%C3%A9/a%20b")
+    assert r.status_code == 200, r.text
+    event = r.json()["event"]
+    assert event["pathParameters"] == {"proxy": "café/a b"}
+    assert event["rawPath"] == f"/fn/{echo}/caf%C3%A9/a%20b"
+
+
 def test_event_carries_path_query_cookies_and_lowercase_headers(gust, echo):
     r = gust.get(f"/fn/{echo}/some/deep/path?x=1&y=a%20b&y=c",
                  headers={"X-Custom-Header": "Mixed-Case-Value", "Cookie": "a=1; b=two",
