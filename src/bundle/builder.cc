@@ -66,9 +66,4 @@ Status installDependencies(const std::string& code_dir, const FunctionConfig& co
   return Status::ok();
 }
 
-std::string pythonFor(const std::string& code_dir, const os::Toolchain& toolchain) {
-  fs::path venv_python = fs::path(code_dir) / ".venv" / "bin" / "python";
-  return fs::exists(venv_python) ? venv_python.string() : toolchain.python;
-}
-
 }  // namespace gust::bundle

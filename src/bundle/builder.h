@@ -18,7 +18,4 @@ using ProgressFn = std::function<void(std::string_view)>;
 Status installDependencies(const std::string& code_dir, const FunctionConfig& config,
                            const os::Toolchain& toolchain, const ProgressFn& progress);
 
-// The interpreter an instance of this version runs: the venv's when it has one.
-std::string pythonFor(const std::string& code_dir, const os::Toolchain& toolchain);
-
 }  // namespace gust::bundle

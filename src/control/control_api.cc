@@ -50,16 +50,9 @@ Target parseTarget(std::string_view target) {
     start = slash + 1;
   }
   if (question != std::string_view::npos) {
-    std::string_view rest = target.substr(question + 1);
-    while (!rest.empty()) {
-      auto amp = rest.find('&');
-      std::string_view pair = rest.substr(0, amp);
-      auto eq = pair.find('=');
-      t.query[gateway::urlDecode(pair.substr(0, eq), true)] =
-          eq == std::string_view::npos ? "" : gateway::urlDecode(pair.substr(eq + 1), true);
-      if (amp == std::string_view::npos) break;
-      rest.remove_prefix(amp + 1);
-    }
+    gateway::forEachQueryParam(target.substr(question + 1), [&](std::string key, std::string value) {
+      t.query[std::move(key)] = std::move(value);
+    });
   }
   return t;
 }

@@ -99,4 +99,19 @@ bool isValidUtf8(std::string_view bytes) {
   return true;
 }
 
+void forEachQueryParam(std::string_view query,
+                       const std::function<void(std::string, std::string)>& fn) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      fn(urlDecode(pair.substr(0, eq), true),
+         eq == std::string_view::npos ? "" : urlDecode(pair.substr(eq + 1), true));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+}
+
 }  // namespace gust::gateway

@@ -222,3 +222,18 @@ TEST(IsValidUtf8, RejectsCodePointsAboveU10FFFF) {
 
 }  // namespace
 }  // namespace gust::gateway
+
+namespace gust::gateway {
+namespace {
+
+TEST(QueryParams, DecodesPairsAndSkipsEmptyOnes) {
+  std::vector<std::pair<std::string, std::string>> seen;
+  forEachQueryParam("a=1&&b=x+y%21&flag&=v", [&](std::string k, std::string v) {
+    seen.emplace_back(std::move(k), std::move(v));
+  });
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{
+                      {"a", "1"}, {"b", "x y!"}, {"flag", ""}, {"", "v"}}));
+}
+
+}  // namespace
+}  // namespace gust::gateway

@@ -103,24 +103,14 @@ std::string buildHttpEvent(const http::Request& request, const EventContext& con
   }
 
   json query = json::object();
-  std::string_view rest = raw_query;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      std::string key = urlDecode(pair.substr(0, eq), true);
-      std::string value = eq == std::string_view::npos ? "" : urlDecode(pair.substr(eq + 1), true);
-      auto it = query.find(key);
-      if (it == query.end()) {
-        query[key] = value;
-      } else {
-        *it = it->get<std::string>() + "," + value;
-      }
+  forEachQueryParam(raw_query, [&](std::string key, std::string value) {
+    auto it = query.find(key);
+    if (it == query.end()) {
+      query[key] = std::move(value);
+    } else {
+      *it = it->get<std::string>() + "," + value;
     }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
+  });
 
   std::string method(request.method_string());
   json event = {

@@ -14,65 +14,6 @@
 namespace gust::os {
 namespace {
 
-// Reads a small /proc file in one read (procfs files are generated whole).
-bool readSmall(const std::string& path, std::string& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buffer[4096];
-  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  out.assign(buffer, static_cast<std::size_t>(n));
-  return true;
-}
-
-}  // namespace
-
-Result<ProcessUsage> readProcessUsage(pid_t pid) {
-  ProcessUsage usage;
-  std::string text;
-  std::string base = fmt::format("/proc/{}", pid);
-  if (!readSmall(base + "/stat", text)) return notFound(fmt::format("process {} is gone", pid));
-  // Fields after the command name, which may contain spaces and parentheses: start after the
-  // last ')'. utime and stime are fields 14 and 15, i.e. the 12th and 13th after it.
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return internalError("unreadable /proc stat");
-  const char* p = text.c_str() + close + 2;
-  for (int field = 3; field < 14 && *p; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return internalError("unreadable /proc stat");
-    ++p;
-  }
-  char* end = nullptr;
-  usage.user_ticks = std::strtoll(p, &end, 10);
-  usage.system_ticks = std::strtoll(end, &end, 10);
-
-  if (DIR* tasks = ::opendir((base + "/task").c_str())) {
-    while (dirent* entry = ::readdir(tasks)) {
-      if (entry->d_name[0] == '.') continue;
-      if (readSmall(fmt::format("{}/task/{}/schedstat", base, entry->d_name), text)) {
-        usage.cpu_ns += std::strtoll(text.c_str(), nullptr, 10);
-      }
-    }
-    ::closedir(tasks);
-  }
-  if (readSmall(base + "/status", text)) {
-    auto at = text.find("VmHWM:");
-    if (at != std::string::npos) usage.peak_rss_bytes = std::strtoll(text.c_str() + at + 6, nullptr, 10) * 1024;
-  }
-  return usage;
-}
-
-Status resetPeakRss(pid_t pid) {
-  int fd = ::open(fmt::format("/proc/{}/clear_refs", pid).c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return internalError(fmt::format("cannot reset peak memory of {}", pid));
-  bool ok = ::write(fd, "5", 1) == 1;
-  ::close(fd);
-  return ok ? Status::ok() : internalError(fmt::format("cannot reset peak memory of {}", pid));
-}
-
-namespace {
-
 bool preadAll(int fd, std::string& out) {
   if (fd < 0) return false;
   char buffer[4096];

@@ -19,14 +19,9 @@ struct ProcessUsage {
   int64_t peak_rss_bytes = 0;  // VmHWM since the last resetPeakRss()
 };
 
-Result<ProcessUsage> readProcessUsage(pid_t pid);
-
-// Resets VmHWM to the current RSS (writes 5 to /proc/PID/clear_refs).
-Status resetPeakRss(pid_t pid);
-
-// The same readings for one process, many times: keeps its /proc files open and re-reads them
-// with pread, so a reading costs a few syscalls instead of an opendir and a dozen opens. Thread
-// fds are rescanned when the thread count changes. Not thread-safe; owned by one instance.
+// Reads one process's usage, many times: keeps its /proc files open and re-reads them with
+// pread, so a reading costs a few syscalls instead of an opendir and a dozen opens. Thread fds
+// are rescanned when the thread count changes. Not thread-safe; owned by one instance.
 class ProcessMeter final {
  public:
   explicit ProcessMeter(pid_t pid);
@@ -35,6 +30,7 @@ class ProcessMeter final {
   ProcessMeter& operator=(const ProcessMeter&) = delete;
 
   Result<ProcessUsage> read();
+  // Resets VmHWM to the current RSS (writes 5 to /proc/PID/clear_refs).
   Status resetPeak();
 
  private:
