@@ -35,6 +35,7 @@ worker::InstanceSpec instanceSpec(const RunnableVersion& version, const bundle::
   spec.handler = entry ? entry->handler : version.config.handler;
   spec.code_dir = version.code_dir;
   spec.memory_mb = version.config.memory_mb;
+  spec.tmp_mb = version.config.tmp_mb;
   spec.network = version.config.network;
   spec.env = version.config.env;
   return spec;

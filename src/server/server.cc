@@ -211,6 +211,14 @@ int serve(const ServeOptions& options) {
   scheduler_options.idle_ttl = options.idle_ttl;
   scheduler_options.max_queue_per_function = options.max_queue;
   scheduler_options.max_queue_wait = options.queue_wait;
+  if (options.sandbox == "linux") {
+    Status self_test = sandbox::runSelfTest(*sandbox, toolchain->python, worker::runtimeMounts(launch),
+                                            {data_dir, runtimes_dir});
+    if (!self_test.isOk()) {
+      std::fprintf(stderr, "gust: %s\n", self_test.message().c_str());
+      return 1;
+    }
+  }
   auto launcher = worker::makeProcessLauncher(scheduler_loop.executor(), launch, *sandbox);
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   observe::Registry metrics;
