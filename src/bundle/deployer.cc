@@ -79,6 +79,10 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
         if (held.path == wanted.path &&
             (held.tenant != request.tenant || held.function != request.function)) {
           cleanup();
+          if (held.tenant != request.tenant) {  // another tenant's names are not ours to tell
+            return Status(Code::Conflict,
+                          fmt::format("route {} is already taken by another tenant", held.path));
+          }
           return Status(Code::Conflict,
                         fmt::format("route {} is already held by function '{}': rename the file "
                                     "or remove that function first",
