@@ -58,6 +58,12 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     return config.status();
   }
   config->name = request.function;  // the address the bundle was uploaded to wins
+  if (request.check) {
+    if (Status checked = request.check(*config); !checked.isOk()) {
+      cleanup();
+      return checked;
+    }
+  }
 
   std::vector<store::RouteRecord> routes;
   std::vector<std::string> route_paths;
