@@ -36,6 +36,7 @@
 #include "os/toolchain.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
+#include "secrets/secret_box.h"
 #include "store/sqlite/sqlite_store.h"
 
 #ifndef GUST_SOURCE_DIR
@@ -165,6 +166,13 @@ int serve(const ServeOptions& options) {
       return 2;
     }
   }
+  // Secrets are sealed under this key; a key others can read is a key others have.
+  auto master_key = secrets::loadOrCreateMasterKey(data_dir + "/master.key");
+  if (!master_key) {
+    std::fprintf(stderr, "gust: %s\n", master_key.status().message().c_str());
+    return 1;
+  }
+  secrets::SecretBox secret_box(*master_key);
   auto store = store::openSqliteStore({data_dir + "/gust.db"});
   if (!store) {
     std::fprintf(stderr, "gust: %s\n", store.status().message().c_str());
@@ -201,7 +209,7 @@ int serve(const ServeOptions& options) {
   asio::thread_pool builds(2);
 
   bundle::Deployer deployer(data_dir, **store, *toolchain, bundle::BundleLimits{});
-  gateway::Catalog catalog(**store, deployer);
+  gateway::Catalog catalog(**store, deployer, secret_box);
   if (Status routes = catalog.reloadRoutes(); !routes.isOk()) {
     std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
     return 1;
@@ -224,7 +232,7 @@ int serve(const ServeOptions& options) {
   observe::Registry metrics;
   gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
   control::ControlApi control(
-      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices});
+      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices, secret_box});
 
   http::ServerOptions http_options;
   http_options.host = host;
