@@ -82,14 +82,18 @@ void removeDir(const std::string& dir) {
 }  // namespace
 
 std::vector<std::string> CgroupLayout::roots() const {
-  if (v2) return {unified};
-  std::vector<std::string> out = {memory, pids, cpu};
-  if (!cpuacct.empty() && cpuacct != cpu) out.push_back(cpuacct);
-  return out;
+  std::vector<std::string> hierarchies = {unified};
+  if (!v2) {
+    hierarchies = {memory, pids, cpu};
+    if (!cpuacct.empty() && cpuacct != cpu) hierarchies.push_back(cpuacct);
+  }
+  for (auto& hierarchy : hierarchies) hierarchy += "/" + server;
+  return hierarchies;
 }
 
-Result<CgroupLayout> detectCgroups() {
+Result<CgroupLayout> detectCgroups(const std::string& server_key) {
   CgroupLayout layout;
+  layout.server = "gust/" + server_key;
   if (isCgroup2(kCgroupRoot)) {
     layout.v2 = true;
     layout.unified = kCgroupRoot;
@@ -121,12 +125,12 @@ Result<CgroupLayout> detectCgroups() {
   }
   for (const auto& root : layout.roots()) {
     std::error_code ec;
-    fs::create_directories(root + "/gust", ec);
-    if (ec) return internalError(fmt::format("cgroup: mkdir {}/gust: {}", root, ec.message()));
+    fs::create_directories(root, ec);
+    if (ec) return internalError(fmt::format("cgroup: mkdir {}: {}", root, ec.message()));
   }
   if (layout.v2) {
     // Children get the controllers only if every ancestor delegates them.
-    for (const auto& dir : {layout.unified, layout.unified + "/gust"}) {
+    for (const auto& dir : {layout.unified, layout.unified + "/gust", layout.roots()[0]}) {
       GUST_RETURN_IF_ERROR(writeFile(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
     }
   }
@@ -136,7 +140,7 @@ Result<CgroupLayout> detectCgroups() {
 void removeStaleCgroups(const CgroupLayout& layout) {
   for (const auto& root : layout.roots()) {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(root + "/gust", ec)) {
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
       if (!entry.is_directory()) continue;
       if (layout.v2) (void)writeFile(entry.path().string() + "/cgroup.kill", "1");
       killPidsIn(entry.path().string());
@@ -151,7 +155,7 @@ Cgroup::Cgroup(const CgroupLayout& layout, std::vector<std::string> dirs)
 Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const std::string& name,
                                                const CgroupLimits& limits) {
   std::vector<std::string> dirs;
-  for (const auto& root : layout.roots()) dirs.push_back(root + "/gust/" + name);
+  for (const auto& root : layout.roots()) dirs.push_back(root + "/" + name);
   std::unique_ptr<Cgroup> group(new Cgroup(layout, {}));
   for (const auto& dir : dirs) {
     if (::mkdir(dir.c_str(), 0755) != 0) {
@@ -195,7 +199,7 @@ Cgroup::~Cgroup() {
 
 std::string Cgroup::fileIn(const std::string& root, const char* file) const {
   for (const auto& dir : dirs_) {
-    if (dir.compare(0, root.size(), root) == 0) return dir + "/" + file;
+    if (dir.compare(0, root.size() + 1, root + "/") == 0) return dir + "/" + file;
   }
   return "";
 }

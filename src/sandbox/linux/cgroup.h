@@ -29,12 +29,14 @@ struct CgroupLayout {
   std::string pids;
   std::string cpu;
   std::string cpuacct;  // may equal cpu when co-mounted, or be empty
-  // Every directory a group gets (one per v1 hierarchy, one for v2), parent first.
+  std::string server;   // "gust/<key>": this server's part of each hierarchy
+  // This server's parent directory in each hierarchy (one per v1 controller, one for v2).
   std::vector<std::string> roots() const;
 };
 
-// Finds the controllers; an error names the missing one (memory and pids are mandatory).
-Result<CgroupLayout> detectCgroups();
+// Finds the controllers and makes this server's parent group `gust/<server_key>`; an error names
+// the missing controller (memory and pids are mandatory).
+Result<CgroupLayout> detectCgroups(const std::string& server_key);
 
 // Kills and removes the groups a previous server left behind (after a crash).
 void removeStaleCgroups(const CgroupLayout& layout);

@@ -144,7 +144,7 @@ class LinuxSandbox final : public Sandbox {
     if (!cgroup) return cgroup.status();
     std::vector<std::string> procs;
     for (const auto& root : cgroups_.roots()) {
-      procs.push_back(root + "/gust/" + spec.instance_id + "/cgroup.procs");
+      procs.push_back(root + "/" + spec.instance_id + "/cgroup.procs");
     }
     nlohmann::json mounts = nlohmann::json::array();
     for (const auto& mount : spec.mounts) {
@@ -185,6 +185,11 @@ class LinuxSandbox final : public Sandbox {
     return std::unique_ptr<Process>(std::make_unique<LinuxProcess>(*child, std::move(*cgroup)));
   }
 
+  // Instances are gone by now (the scheduler goes first): leave no empty groups behind.
+  ~LinuxSandbox() override {
+    for (const auto& root : cgroups_.roots()) ::rmdir(root.c_str());
+  }
+
   bool isolatesFilesystem() const override { return true; }
 
   std::string describe() const override {
@@ -213,7 +218,11 @@ Result<std::unique_ptr<Sandbox>> makeLinuxSandbox(const LinuxSandboxOptions& opt
         "sandbox: the Linux sandbox needs root (it maps a host uid per tenant and creates "
         "cgroups); run gust serve as root, or pass --sandbox none for trusted code");
   }
-  auto cgroups = detectCgroups();
+  // One parent group per data directory: another server on this host (tests run several) has
+  // its own, and the stale-group sweep below touches only this one's.
+  uint64_t key = 1469598103934665603ULL;  // FNV-1a of the state directory
+  for (unsigned char c : options.state_dir) key = (key ^ c) * 1099511628211ULL;
+  auto cgroups = detectCgroups(fmt::format("{:016x}", key));
   if (!cgroups) return cgroups.status();
   removeStaleCgroups(*cgroups);
   std::error_code ec;

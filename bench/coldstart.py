@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Cold starts with and without the sandbox, in one run on this machine.
+
+Starts `gust serve --idle-ttl 0` twice (--sandbox linux, --sandbox none), so every request
+finds no warm instance, and times N sequential requests to a hello function per runtime:
+end to end at the client, and the server's own init_ms (sandbox + interpreter + adapter +
+handler import, until READY). For scale it also times the bare interpreters (`python3 -S -c
+pass`, `node -e 0`) started directly. Prints one table; p50/p99 in milliseconds.
+
+    bench/coldstart.py [GUST_BINARY] [--n 40]
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def get(url, token=None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read()
+
+
+def time_command(argv, n, env=None):
+    out = []
+    for _ in range(n):
+        began = time.perf_counter()
+        subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+        out.append((time.perf_counter() - began) * 1000)
+    return out
+
+
+def run_server(gust, sandbox, work, n):
+    port = free_port()
+    data = work / f"data-{sandbox}"
+    server = subprocess.Popen([gust, "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data),
+                               "--sandbox", sandbox, "--idle-ttl", "0"],
+                              stdout=subprocess.DEVNULL, stderr=open(work / f"{sandbox}.log", "w"))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        token = (data / "admin.token").read_text().strip()
+        env = dict(os.environ, GUST_URL=base, GUST_TOKEN=token)
+        results = {}
+        for name, directory in (("python", "hello-py"), ("node", "hello-js")):
+            subprocess.run([gust, "--json", "deploy", str(ROOT / "bench/functions" / directory),
+                            "--name", f"cold-{name}"], check=True, env=env, stdout=subprocess.DEVNULL)
+            client = []
+            for _ in range(n):
+                time.sleep(0.15)  # the reaper (every 50 ms with --idle-ttl 0) stops the instance
+                began = time.perf_counter()
+                status, _ = get(f"{base}/fn/cold-{name}")
+                client.append((time.perf_counter() - began) * 1000)
+                assert status == 200
+            listing = json.loads(get(f"{base}/api/v1/functions/cold-{name}/activations?limit={n}", token)[1])
+            activations = listing.get("activations", listing)
+            init = [a["init_ms"] for a in activations if a.get("cold")]
+            results[name] = (client, init)
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("gust", nargs="?", default=str(ROOT / "build/release/src/gust"))
+    parser.add_argument("--n", type=int, default=40)
+    args = parser.parse_args()
+    python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    node = shutil.which("node")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="gust-coldstart-"))
+    try:
+        rows = []
+        bare = {"python": time_command([python, "-S", "-c", "pass"], args.n, env={}),
+                "node": time_command([node, "-e", "0"], args.n, env={})}
+        measured = {sandbox: run_server(args.gust, sandbox, work, args.n) for sandbox in ("none", "linux")}
+        print(f"cold starts, {args.n} each, ms (p50 / p99); machine: {os.cpu_count()} cores")
+        print(f"{'runtime':8} {'interpreter alone':>18} {'no sandbox: init':>17} {'e2e':>13} "
+              f"{'sandbox: init':>15} {'e2e':>13} {'sandbox cost (init p50)':>24}")
+        for name in ("python", "node"):
+            (n_client, n_init), (s_client, s_init) = measured["none"][name], measured["linux"][name]
+            fmt = lambda v: f"{pct(v, 50):6.1f} / {pct(v, 99):5.1f}"
+            print(f"{name:8} {fmt(bare[name]):>18} {fmt(n_init):>17} {fmt(n_client):>13} "
+                  f"{fmt(s_init):>15} {fmt(s_client):>13} "
+                  f"{pct(s_init, 50) - pct(n_init, 50):+21.1f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
