@@ -228,8 +228,11 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
       }
     }
   }
-  // EOF: the adapter exited or closed its socket. Either way it is done: make sure it exits;
-  // the exit watcher reports how.
+  // EOF: the adapter exited or closed its socket. Either way it is done. Give an exiting process
+  // a moment to finish on its own, so the exit watcher reports its real exit code rather than our
+  // kill; one that closed its socket but runs on is killed.
+  asio::steady_timer grace(s.socket.get_executor(), std::chrono::milliseconds(250));
+  co_await grace.async_wait(asio::redirect_error(use_awaitable, ec));
   s.killProcess();
 }
 

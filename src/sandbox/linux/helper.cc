@@ -12,7 +12,9 @@
 //   init    (PID 1 inside, root of its user namespace until it drops it): builds the root
 //           (tmpfs, read-only binds, /tmp, /dev, /proc), pivots into it, sets hostname,
 //           loopback, rlimits, a new session, switches to uid/gid 1000, drops every capability,
-//           sets no_new_privs, loads seccomp, closes stray fds and execs the command.
+//           sets no_new_privs, loads seccomp, closes stray fds, then forks the command and
+//           stays PID 1 under the same confinement: it reaps orphans and passes the command's
+//           exit status to the keeper through a pipe.
 // Every step is mandatory: the first failure prints "gust sandbox: <step>: <error>" on the
 // instance's stderr and exits 125 before the command runs (fail closed).
 
@@ -334,7 +336,7 @@ void dropPrivileges() {
   must(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
 }
 
-[[noreturn]] void runInit(const HelperSpec& spec, int go_fd) {
+[[noreturn]] void runInit(const HelperSpec& spec, int go_fd, int status_fd) {
   // Die with the keeper; and if it died before this line, the pipe read below sees EOF.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   char go = 0;
@@ -355,7 +357,10 @@ void dropPrivileges() {
   setLimit(RLIMIT_FSIZE, tmp_bytes, "fsize");
   must(::setsid() >= 0, "setsid");
   dropPrivileges();
-  must(::syscall(SYS_close_range, 4U, ~0U, 0U) == 0, "close inherited descriptors");
+  // Everything but stdio, the protocol socket and the status pipe (moved to fd 4).
+  must(::dup2(status_fd, 4) == 4, "move the status pipe");
+  status_fd = 4;
+  must(::syscall(SYS_close_range, 5U, ~0U, 0U) == 0, "close inherited descriptors");
   must(::chdir(spec.cwd.c_str()) == 0, fmt::format("chdir {}", spec.cwd));
   std::vector<char*> argv, envp;
   for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -364,8 +369,26 @@ void dropPrivileges() {
   envp.push_back(nullptr);
   Status filter = installSeccompFilter({spec.runtime, spec.network == "egress"});
   if (!filter.isOk()) fail(filter.message(), EPERM);
-  ::execve(argv[0], argv.data(), envp.data());
-  fail(fmt::format("exec {}", spec.argv[0]));
+  // PID 1 stays ours: it reaps orphans (a daemonised child of the function would otherwise
+  // linger as a zombie against the pids limit) and hands the command's exit status to the
+  // keeper. Its own exit ends every process left in the namespace.
+  pid_t command = ::fork();
+  must(command >= 0, "fork the command");
+  if (command == 0) {
+    ::close(status_fd);
+    ::execve(argv[0], argv.data(), envp.data());
+    fail(fmt::format("exec {}", spec.argv[0]));
+  }
+  for (int fd = 0; fd <= 3; ++fd) ::close(fd);
+  for (;;) {
+    int status = 0;
+    pid_t ended = ::wait(&status);
+    if (ended == command) {
+      (void)!::write(status_fd, &status, sizeof status);
+      ::_exit(0);
+    }
+    if (ended < 0 && errno == ECHILD) ::_exit(0);
+  }
 }
 
 // ---- keeper ----------------------------------------------------------------------------------
@@ -436,17 +459,20 @@ pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
 int runSandboxHelper(int spec_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server went away: so does the sandbox
   HelperSpec spec = readSpec(spec_fd);
-  int go[2];
+  int go[2], exit_status[2];
   must(::pipe2(go, O_CLOEXEC) == 0, "pipe");
+  must(::pipe2(exit_status, O_CLOEXEC) == 0, "pipe");
   const long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
                      CLONE_NEWNET | SIGCHLD;
   pid_t init = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
   if (init < 0) fail("clone into new namespaces");
   if (init == 0) {
     ::close(go[1]);
-    runInit(spec, go[0]);
+    ::close(exit_status[0]);
+    runInit(spec, go[0], exit_status[1]);
   }
   ::close(go[0]);
+  ::close(exit_status[1]);
   auto abort = [&](std::string_view step, int error) {
     ::kill(init, SIGKILL);
     fail(step, error);
@@ -468,6 +494,11 @@ int runSandboxHelper(int spec_fd) {
 
   int status = 0;
   while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+  }
+  // How the command ended, if it got that far; otherwise how setup (or a kill) ended the init.
+  int command_status = 0;
+  if (::read(exit_status[0], &command_status, sizeof command_status) == sizeof command_status) {
+    status = command_status;
   }
   if (slirp > 0) {
     ::kill(slirp, SIGKILL);

@@ -96,10 +96,12 @@ class LinuxProcess final : public Process {
     cgroup_.reset();  // kills stragglers and removes the group
   }
   const os::Child& handle() const override { return keeper_; }
-  // The keeper's only child is the sandbox's first process, which exec'd the command.
+  // The keeper's only child is the sandbox's PID 1; the command is that one's first child.
   pid_t commandPid() override {
     if (command_pid_ > 0) return command_pid_;
-    std::ifstream children(fmt::format("/proc/{0}/task/{0}/children", keeper_.pid));
+    pid_t init = initPid();
+    if (init <= 0) return -1;
+    std::ifstream children(fmt::format("/proc/{0}/task/{0}/children", init));
     pid_t pid = -1;
     if (children >> pid) command_pid_ = pid;
     return command_pid_;
@@ -108,7 +110,7 @@ class LinuxProcess final : public Process {
   // did (a crash's exit code survives). Before that process exists, the keeper goes instead.
   void kill() override {
     cgroup_->killAll();
-    pid_t init = commandPid();
+    pid_t init = initPid();
     if (init <= 0) {
       os::killProcessGroup(keeper_.pid);
       return;
@@ -119,8 +121,17 @@ class LinuxProcess final : public Process {
   ExitCause exitCause() override { return {cgroup_->oomKilled(), cgroup_->pidsExhausted()}; }
 
  private:
+  pid_t initPid() {
+    if (init_pid_ > 0) return init_pid_;
+    std::ifstream children(fmt::format("/proc/{0}/task/{0}/children", keeper_.pid));
+    pid_t pid = -1;
+    if (children >> pid) init_pid_ = pid;
+    return init_pid_;
+  }
+
   os::Child keeper_;
   std::unique_ptr<Cgroup> cgroup_;
+  pid_t init_pid_ = -1;
   pid_t command_pid_ = -1;
   int init_pidfd_ = -1;  // signals the right process even if its pid is reused
 };
