@@ -98,8 +98,8 @@ def test_T_ESC_6_no_host_descriptors_leak_into_the_instance(mode):
     for fd, target in fds.items():
         if re.fullmatch(r"(pipe|socket|anon_inode):.*", target) or target == "/dev/null":
             continue
-        if target.startswith("/proc/") and target.endswith("/fd"):
-            continue  # the listing's own directory descriptor
+        if target == "<ENOENT>":
+            continue  # the listing's own directory descriptor, closed before readlink
         suspicious[fd] = target
     if mode.sandboxed:
         assert suspicious == {}, suspicious
