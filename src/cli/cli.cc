@@ -197,6 +197,10 @@ int run(int argc, char** argv) {
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
   serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
   bool no_process_metering = false;
+  serve->add_option("--sandbox", serve_options.sandbox,
+                     "How functions are isolated: linux (namespaces, cgroups, seccomp; the "
+                     "default, needs root) or none (plain processes: trusted code only)")
+      ->check(CLI::IsMember({"linux", "none"}));
   serve->add_flag("--no-process-metering", no_process_metering,
                   "Skip per-activation CPU and peak-memory readings (to measure their cost)");
   serve->add_option("--log-format", serve_options.log_format, "Server log on stderr: json | text")

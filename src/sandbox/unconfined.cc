@@ -3,19 +3,40 @@
 namespace gust::sandbox {
 namespace {
 
+class UnconfinedProcess final : public Process {
+ public:
+  explicit UnconfinedProcess(os::Child child) : child_(child) {}
+  ~UnconfinedProcess() override {
+    if (child_.pid > 0) {
+      os::killProcessGroup(child_.pid);
+      (void)os::reapChild(child_.pid);
+    }
+  }
+  const os::Child& handle() const override { return child_; }
+  pid_t commandPid() override { return child_.pid; }
+  void kill() override { os::killProcessGroup(child_.pid); }
+  ExitCause exitCause() override { return {}; }
+
+ private:
+  os::Child child_;
+};
+
 class UnconfinedSandbox final : public Sandbox {
  public:
-  Result<os::Child> start(const SandboxSpec& spec) override {
+  Result<std::unique_ptr<Process>> start(const SandboxSpec& spec) override {
     os::SpawnSpec spawn;
     spawn.argv = spec.argv;
     spawn.env = spec.env;
-    spawn.cwd = spec.code_dir;
+    spawn.cwd = spec.cwd;
     spawn.fds = spec.fds;
-    return os::spawn(spawn);
+    auto child = os::spawn(spawn);
+    if (!child) return child.status();
+    return std::unique_ptr<Process>(std::make_unique<UnconfinedProcess>(*child));
   }
+  bool isolatesFilesystem() const override { return false; }
   std::string describe() const override {
-    return "unconfined: functions run as plain processes of this user (no namespaces, cgroups "
-           "or seccomp yet); deploy only code you trust";
+    return "none: functions run as plain processes of this user (no namespaces, cgroups or "
+           "seccomp); deploy only code you trust";
   }
 };
 

@@ -172,7 +172,22 @@ int serve(const ServeOptions& options) {
   }
 
 
-  auto sandbox = sandbox::makeUnconfinedSandbox();
+  std::unique_ptr<sandbox::Sandbox> sandbox;
+  if (options.sandbox == "none") {
+    sandbox = sandbox::makeUnconfinedSandbox();
+  } else if (options.sandbox == "linux") {
+    std::string self = fs::read_symlink("/proc/self/exe").string();
+    auto linux_sandbox = sandbox::makeLinuxSandbox({self, data_dir + "/sandbox"});
+    if (!linux_sandbox) {
+      std::fprintf(stderr, "gust: %s\n", linux_sandbox.status().message().c_str());
+      return 1;
+    }
+    sandbox = std::move(*linux_sandbox);
+  } else {
+    std::fprintf(stderr, "gust: --sandbox must be linux or none, not '%s'\n",
+                 options.sandbox.c_str());
+    return 2;
+  }
   int io_threads = options.io_threads > 0 ? options.io_threads
                                           : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<loop::EventLoop>> io_loops;

@@ -28,6 +28,7 @@ struct InstanceSpec {
   std::string handler;
   std::string code_dir;
   int64_t memory_mb = 256;
+  int64_t tmp_mb = 64;
   std::string network = "none";
   std::map<std::string, std::string> env;
 };
@@ -95,7 +96,9 @@ std::unique_ptr<InstanceLauncher> makeProcessLauncher(boost::asio::any_io_execut
                                                       LaunchConfig launch,
                                                       sandbox::Sandbox& sandbox);
 
-// The command line that runs `spec` under `launch`.
-Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch);
+// The command line that runs `spec` under `launch`, with paths as the process sees them
+// (`isolated`: inside a sandbox that shows the code at /code and the adapters at /gust/runtimes).
+Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
+                                                bool isolated);
 
 }  // namespace gust::worker

@@ -26,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include "common/ids.h"
 #include "common/time.h"
 #include "loop/completion.h"
 #include "os/proc_stats.h"
@@ -88,8 +89,9 @@ struct ProcessInstance::State {
       : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
 
   InstanceSpec spec;
-  std::unique_ptr<os::ProcessMeter> meter;  // null when metering is off
-  os::Child child;
+  bool meter_process = false;
+  std::unique_ptr<os::ProcessMeter> meter;  // made at the first invocation, when metering is on
+  std::unique_ptr<sandbox::Process> process;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor out;
   asio::posix::stream_descriptor err;
@@ -158,7 +160,7 @@ struct ProcessInstance::State {
   }
 
   void killProcess() {
-    if (!dead) os::killProcessGroup(child.pid);
+    if (!dead) process->kill();
   }
 
   void failAll(const std::string& reason) {
@@ -248,12 +250,20 @@ awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep
   boost::system::error_code ec;
   co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                                    asio::redirect_error(use_awaitable, ec));
-  std::string how = os::reapChild(s.child.pid);
-  // Kill stragglers the function left in its process group.
-  os::killProcessGroup(s.child.pid);
+  std::string how = os::reapChild(s.process->handle().pid);
+  // Kill stragglers the function left behind.
+  s.process->kill();
   s.dead = true;
   s.drainPipes();
-  if (s.death.empty()) s.death = fmt::format("the function's process exited ({})", how);
+  sandbox::ExitCause cause = s.process->exitCause();
+  if (cause.out_of_memory) {
+    s.death = fmt::format("out of memory: the function needed more than its memory_mb ({} MB) "
+                          "and was killed; raise memory_mb in gust.toml",
+                          s.spec.memory_mb);
+  } else if (s.death.empty()) {
+    s.death = fmt::format("the function's process exited ({}){}", how,
+                          cause.pids_exhausted ? "; it had hit its process limit" : "");
+  }
   s.failAll(s.death);
   s.socket.close(ec);
   s.out.close(ec);
@@ -263,29 +273,52 @@ awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep
 
 }  // namespace
 
-Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch) {
+namespace {
+
+// Where a function's files are, as its process sees them.
+struct Paths {
+  std::string code;
+  std::string runtimes;
+};
+
+Paths pathsFor(const InstanceSpec& spec, const LaunchConfig& launch, bool isolated) {
+  if (!isolated) return {spec.code_dir, launch.runtimes_dir};
+  return {"/code", "/gust/runtimes"};
+}
+
+// The interpreter's installation, when it lives outside /usr (pyenv's does): the sandbox
+// mounts it at the same path, so the interpreter and virtual environments pointing at it work.
+std::string installationOf(const std::string& interpreter) {
   namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path real = fs::canonical(interpreter, ec);
+  if (ec) return "";
+  fs::path prefix = real.parent_path().parent_path();
+  if (prefix == "/usr" || prefix.string().rfind("/usr/", 0) == 0) return "";
+  return prefix.string();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
+                                                bool isolated) {
+  namespace fs = std::filesystem;
+  Paths paths = pathsFor(spec, launch, isolated);
   if (spec.runtime == "python3") {
-    fs::path venv_python = fs::path(spec.code_dir) / ".venv" / "bin" / "python";
-    std::string python = fs::exists(venv_python) ? venv_python.string() : launch.python;
-    return std::vector<std::string>{python, "-s", "-B",
-                                    launch.runtimes_dir + "/python/gust_adapter.py"};
+    bool has_venv = fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
+    std::string python = has_venv ? paths.code + "/.venv/bin/python" : launch.python;
+    return std::vector<std::string>{python, "-s", "-B", paths.runtimes + "/python/gust_adapter.py"};
   }
   if (spec.runtime == "node") {
     if (launch.node.empty()) return internalError("node is not installed: run scripts/deps.sh");
-    return std::vector<std::string>{launch.node, launch.runtimes_dir + "/node/adapter.mjs"};
+    return std::vector<std::string>{launch.node, paths.runtimes + "/node/adapter.mjs"};
   }
   return invalidArgument(fmt::format("unknown runtime '{}'", spec.runtime));
 }
 
 ProcessInstance::ProcessInstance(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-ProcessInstance::~ProcessInstance() {
-  if (!state_->dead && state_->child.pid > 0) {
-    os::killProcessGroup(state_->child.pid);
-    (void)os::reapChild(state_->child.pid);
-  }
-}
+ProcessInstance::~ProcessInstance() = default;  // the sandbox::Process kills what is left
 
 awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor executor,
                                                              const InstanceSpec& spec,
@@ -293,7 +326,8 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
                                                              sandbox::Sandbox& sandbox,
                                                              Clock::time_point deadline,
                                                              std::string& init_logs) {
-  auto argv = adapterCommand(spec, launch);
+  const bool isolated = sandbox.isolatesFilesystem();
+  auto argv = adapterCommand(spec, launch, isolated);
   if (!argv) co_return argv.status();
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
@@ -307,11 +341,21 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
   Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 
+  Paths paths = pathsFor(spec, launch, isolated);
   sandbox::SandboxSpec sandbox_spec;
   sandbox_spec.tenant = spec.tenant;
+  sandbox_spec.instance_id = fmt::format("{}-{}", spec.function.substr(0, 40), randomHex(8));
+  sandbox_spec.runtime = spec.runtime;
   sandbox_spec.argv = *argv;
-  sandbox_spec.code_dir = spec.code_dir;
+  sandbox_spec.cwd = paths.code;
+  sandbox_spec.mounts = {{spec.code_dir, "/code"}, {launch.runtimes_dir, "/gust/runtimes"}};
+  for (const std::string& interpreter : {launch.python, launch.node}) {
+    if (std::string prefix = installationOf(interpreter); !prefix.empty()) {
+      sandbox_spec.mounts.push_back({prefix, prefix});
+    }
+  }
   sandbox_spec.memory_mb = spec.memory_mb;
+  sandbox_spec.tmp_mb = spec.tmp_mb;
   sandbox_spec.network = spec.network;
   sandbox_spec.fds = {{0, dev_null.fd}, {1, out_write.fd}, {2, err_write.fd}, {3, child_socket.fd}};
   sandbox_spec.env = spec.env;
@@ -324,7 +368,7 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
            {"TMPDIR", "/tmp"},
            {"PYTHONUNBUFFERED", "1"},
            {"GUST_SOCKET_FD", "3"},
-           {"GUST_CODE_DIR", spec.code_dir},
+           {"GUST_CODE_DIR", paths.code},
            {"GUST_HANDLER", spec.handler},
            {"GUST_FUNCTION_NAME", spec.function},
            {"GUST_FUNCTION_VERSION", version},
@@ -332,27 +376,28 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
            {"AWS_LAMBDA_FUNCTION_NAME", spec.function},
            {"AWS_LAMBDA_FUNCTION_VERSION", version},
            {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
-           {"LAMBDA_TASK_ROOT", spec.code_dir},
+           {"LAMBDA_TASK_ROOT", paths.code},
            {"_HANDLER", spec.handler},
        }) {
     sandbox_spec.env[key] = value;
   }
-  auto child = sandbox.start(sandbox_spec);
-  if (!child) co_return child.status();
+  auto process = sandbox.start(sandbox_spec);
+  if (!process) co_return process.status();
+  const int pidfd = (*process)->handle().pidfd;
   out_write.reset();
   err_write.reset();
   child_socket.reset();
 
   auto state = std::make_unique<State>(executor);
   state->spec = spec;
-  if (launch.meter_process) state->meter = std::make_unique<os::ProcessMeter>(child->pid);
-  state->child = *child;
+  state->meter_process = launch.meter_process;
+  state->process = std::move(*process);
   setNonBlocking(out_read.fd);
   setNonBlocking(err_read.fd);
   state->socket.assign(asio::local::stream_protocol(), host_socket.release());
   state->out.assign(out_read.release());
   state->err.assign(err_read.release());
-  state->exit_watch.assign(child->pidfd);
+  state->exit_watch.assign(pidfd);
   auto instance = std::make_shared<ProcessInstance>(std::move(state));
   State& s = *instance->state_;
   asio::co_spawn(executor, readFrames(instance, s), asio::detached);
@@ -392,6 +437,9 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   std::string frame = protocol::encodeFrame(header, request.event);
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
   Result<os::ProcessUsage> usage_before = notFound("not metered");
+  if (s.meter_process && !s.meter) {
+    if (pid_t pid = s.process->commandPid(); pid > 0) s.meter = std::make_unique<os::ProcessMeter>(pid);
+  }
   if (s.meter) {
     (void)s.meter->resetPeak();
     usage_before = s.meter->read();

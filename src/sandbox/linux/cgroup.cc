@@ -1,0 +1,226 @@
+#include "sandbox/linux/cgroup.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace gust::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
+
+bool isCgroup2(const std::string& path) {
+  struct statfs info {};
+  return ::statfs(path.c_str(), &info) == 0 && info.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+bool isCgroup1(const std::string& path) {
+  struct statfs info {};
+  return ::statfs(path.c_str(), &info) == 0 && info.f_type == CGROUP_SUPER_MAGIC;
+}
+
+Status writeFile(const std::string& path, const std::string& value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return internalError(fmt::format("cgroup: open {}: {}", path, strerror(errno)));
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int saved = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) {
+    return internalError(fmt::format("cgroup: write '{}' to {}: {}", value, path, strerror(saved)));
+  }
+  return Status::ok();
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The value of `key` in a "key value" per line file (memory.events, pids.events, oom_control).
+int64_t keyedValue(const std::string& content, const std::string& key) {
+  std::istringstream lines(content);
+  std::string name;
+  int64_t value = 0;
+  while (lines >> name >> value) {
+    if (name == key) return value;
+  }
+  return 0;
+}
+
+void killPidsIn(const std::string& dir) {
+  std::istringstream pids(readFile(dir + "/cgroup.procs"));
+  for (pid_t pid; pids >> pid;) ::kill(pid, SIGKILL);
+}
+
+// rmdir succeeds once the last process has left; killed processes leave within milliseconds.
+void removeDir(const std::string& dir) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) return;
+    killPidsIn(dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> CgroupLayout::roots() const {
+  if (v2) return {unified};
+  std::vector<std::string> out = {memory, pids, cpu};
+  if (!cpuacct.empty() && cpuacct != cpu) out.push_back(cpuacct);
+  return out;
+}
+
+Result<CgroupLayout> detectCgroups() {
+  CgroupLayout layout;
+  if (isCgroup2(kCgroupRoot)) {
+    layout.v2 = true;
+    layout.unified = kCgroupRoot;
+    std::string available = readFile(std::string(kCgroupRoot) + "/cgroup.controllers");
+    for (const char* needed : {"memory", "pids", "cpu"}) {
+      if (available.find(needed) == std::string::npos) {
+        return internalError(fmt::format(
+            "cgroup v2 controller '{}' is not available in {}/cgroup.controllers", needed,
+            kCgroupRoot));
+      }
+    }
+  } else {
+    auto find = [](const std::vector<std::string>& names) -> std::string {
+      for (const auto& name : names) {
+        std::string dir = std::string(kCgroupRoot) + "/" + name;
+        if (isCgroup1(dir)) return dir;
+      }
+      return "";
+    };
+    layout.memory = find({"memory"});
+    layout.pids = find({"pids"});
+    layout.cpu = find({"cpu", "cpu,cpuacct"});
+    layout.cpuacct = find({"cpuacct", "cpu,cpuacct"});
+    if (layout.memory.empty() || layout.pids.empty()) {
+      return internalError(
+          "cgroups: neither a cgroup v2 hierarchy with memory and pids nor the v1 memory and pids "
+          "controllers are mounted under /sys/fs/cgroup");
+    }
+  }
+  for (const auto& root : layout.roots()) {
+    std::error_code ec;
+    fs::create_directories(root + "/gust", ec);
+    if (ec) return internalError(fmt::format("cgroup: mkdir {}/gust: {}", root, ec.message()));
+  }
+  if (layout.v2) {
+    // Children get the controllers only if every ancestor delegates them.
+    for (const auto& dir : {layout.unified, layout.unified + "/gust"}) {
+      GUST_RETURN_IF_ERROR(writeFile(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    }
+  }
+  return layout;
+}
+
+void removeStaleCgroups(const CgroupLayout& layout) {
+  for (const auto& root : layout.roots()) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root + "/gust", ec)) {
+      if (!entry.is_directory()) continue;
+      if (layout.v2) (void)writeFile(entry.path().string() + "/cgroup.kill", "1");
+      killPidsIn(entry.path().string());
+      removeDir(entry.path().string());
+    }
+  }
+}
+
+Cgroup::Cgroup(const CgroupLayout& layout, std::vector<std::string> dirs)
+    : layout_(layout), dirs_(std::move(dirs)) {}
+
+Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const std::string& name,
+                                               const CgroupLimits& limits) {
+  std::vector<std::string> dirs;
+  for (const auto& root : layout.roots()) dirs.push_back(root + "/gust/" + name);
+  std::unique_ptr<Cgroup> group(new Cgroup(layout, {}));
+  for (const auto& dir : dirs) {
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      return internalError(fmt::format("cgroup: mkdir {}: {}", dir, strerror(errno)));
+    }
+    group->dirs_.push_back(dir);  // from here the destructor removes it
+  }
+  const int64_t quota_us = static_cast<int64_t>(std::llround(limits.cpus * 100000));
+  if (layout.v2) {
+    const std::string& dir = group->dirs_[0];
+    GUST_RETURN_IF_ERROR(writeFile(dir + "/memory.max", std::to_string(limits.memory_bytes)));
+    GUST_RETURN_IF_ERROR(writeFile(dir + "/memory.swap.max", "0"));
+    (void)writeFile(dir + "/memory.oom.group", "1");
+    GUST_RETURN_IF_ERROR(writeFile(dir + "/pids.max", std::to_string(limits.max_pids)));
+    GUST_RETURN_IF_ERROR(writeFile(dir + "/cpu.max", fmt::format("{} 100000", quota_us)));
+  } else {
+    const std::string memory = group->fileIn(layout.memory, "");
+    GUST_RETURN_IF_ERROR(
+        writeFile(memory + "memory.limit_in_bytes", std::to_string(limits.memory_bytes)));
+    // No swap: with swap accounting the combined limit equals the memory limit.
+    if (fs::exists(memory + "memory.memsw.limit_in_bytes")) {
+      GUST_RETURN_IF_ERROR(
+          writeFile(memory + "memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes)));
+    }
+    (void)writeFile(memory + "memory.swappiness", "0");
+    GUST_RETURN_IF_ERROR(writeFile(group->fileIn(layout.pids, "pids.max"),
+                                   std::to_string(limits.max_pids)));
+    if (!layout.cpu.empty()) {
+      GUST_RETURN_IF_ERROR(writeFile(group->fileIn(layout.cpu, "cpu.cfs_period_us"), "100000"));
+      GUST_RETURN_IF_ERROR(
+          writeFile(group->fileIn(layout.cpu, "cpu.cfs_quota_us"), std::to_string(quota_us)));
+    }
+  }
+  return group;
+}
+
+Cgroup::~Cgroup() {
+  killAll();
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) removeDir(*it);
+}
+
+std::string Cgroup::fileIn(const std::string& root, const char* file) const {
+  for (const auto& dir : dirs_) {
+    if (dir.compare(0, root.size(), root) == 0) return dir + "/" + file;
+  }
+  return "";
+}
+
+Status Cgroup::attach(pid_t pid) {
+  for (const auto& dir : dirs_) {
+    GUST_RETURN_IF_ERROR(writeFile(dir + "/cgroup.procs", std::to_string(pid)));
+  }
+  return Status::ok();
+}
+
+bool Cgroup::oomKilled() const {
+  if (layout_.v2) return keyedValue(readFile(dirs_[0] + "/memory.events"), "oom_kill") > 0;
+  return keyedValue(readFile(fileIn(layout_.memory, "memory.oom_control")), "oom_kill") > 0;
+}
+
+bool Cgroup::pidsExhausted() const {
+  const std::string& root = layout_.v2 ? layout_.unified : layout_.pids;
+  return keyedValue(readFile(fileIn(root, "pids.events")), "max") > 0;
+}
+
+void Cgroup::killAll() {
+  if (dirs_.empty()) return;
+  if (layout_.v2) (void)writeFile(dirs_[0] + "/cgroup.kill", "1");
+  for (const auto& dir : dirs_) killPidsIn(dir);
+}
+
+}  // namespace gust::sandbox

@@ -1,0 +1,67 @@
+#pragma once
+// A Cgroup holds one sandbox's processes under the limits it was created with: memory (no swap),
+// pids and CPU. It uses cgroup v2 when /sys/fs/cgroup is the unified hierarchy, and the v1
+// controllers otherwise (Debian 12 hosts and these CI machines mount v1). Groups live under
+// <hierarchy>/gust/<name>. Owned by the server side of one instance; not thread-safe.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace gust::sandbox {
+
+struct CgroupLimits {
+  int64_t memory_bytes = 256 << 20;
+  int64_t max_pids = 64;
+  double cpus = 1.0;  // CPU quota in cores
+};
+
+// Where the controllers are mounted, found once at start.
+struct CgroupLayout {
+  bool v2 = false;
+  std::string unified;  // v2: /sys/fs/cgroup
+  std::string memory;   // v1: one directory per controller
+  std::string pids;
+  std::string cpu;
+  std::string cpuacct;  // may equal cpu when co-mounted, or be empty
+  // Every directory a group gets (one per v1 hierarchy, one for v2), parent first.
+  std::vector<std::string> roots() const;
+};
+
+// Finds the controllers; an error names the missing one (memory and pids are mandatory).
+Result<CgroupLayout> detectCgroups();
+
+// Kills and removes the groups a previous server left behind (after a crash).
+void removeStaleCgroups(const CgroupLayout& layout);
+
+class Cgroup final {
+ public:
+  static Result<std::unique_ptr<Cgroup>> create(const CgroupLayout& layout, const std::string& name,
+                                                const CgroupLimits& limits);
+  ~Cgroup();  // kills what is left and removes the group
+  Cgroup(const Cgroup&) = delete;
+  Cgroup& operator=(const Cgroup&) = delete;
+
+  // Moves `pid` (and its future children) into the group.
+  Status attach(pid_t pid);
+  // Whether the memory limit killed a process of the group.
+  bool oomKilled() const;
+  // Whether a fork failed at the pids limit.
+  bool pidsExhausted() const;
+  // SIGKILLs every process in the group.
+  void killAll();
+
+ private:
+  Cgroup(const CgroupLayout& layout, std::vector<std::string> dirs);
+  std::string fileIn(const std::string& root, const char* file) const;
+
+  CgroupLayout layout_;
+  std::vector<std::string> dirs_;  // the group's directory in each hierarchy
+};
+
+}  // namespace gust::sandbox

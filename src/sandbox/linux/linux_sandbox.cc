@@ -1,0 +1,216 @@
+// The server's side of the Linux sandbox: per instance it creates the cgroup, writes the spec
+// into a sealed memfd and starts `gust sandbox-exec` (helper.cc), which does the namespace work
+// in a fresh single-threaded process. The multi-threaded server itself never forks.
+
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sandbox/linux/cgroup.h"
+#include "sandbox/sandbox.h"
+
+namespace gust::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uid_t kFirstTenantUid = 200000;
+// An empty directory every sandbox mounts its root on, each in its own mount namespace (so the
+// host's stays empty). Outside the data directory: the sandbox's root (host nobody) must reach it.
+constexpr const char* kRootMountpoint = "/run/gust-sandbox-root";
+
+// Destinations a function with egress must never reach: the host itself (Gust's API and every
+// other local service), private networks, link-local (cloud metadata), multicast.
+std::vector<std::string> blockedAddresses() {
+  std::vector<std::string> blocked = {"0.0.0.0/8",     "10.0.0.0/8",    "100.64.0.0/10",
+                                      "127.0.0.0/8",   "169.254.0.0/16", "172.16.0.0/12",
+                                      "192.168.0.0/16", "224.0.0.0/3"};
+  struct ifaddrs* addresses = nullptr;
+  if (::getifaddrs(&addresses) == 0) {
+    for (auto* a = addresses; a; a = a->ifa_next) {
+      if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+      char text[INET_ADDRSTRLEN];
+      auto* in = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+      if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) {
+        blocked.push_back(std::string(text) + "/32");
+      }
+    }
+    ::freeifaddrs(addresses);
+  }
+  return blocked;
+}
+
+// Each tenant runs as its own host uid (and gid), so an escape lands on an unprivileged id
+// shared with no other tenant. The table is append-only and persists across restarts.
+class TenantUids {
+ public:
+  explicit TenantUids(std::string path) : path_(std::move(path)) {
+    std::ifstream in(path_);
+    std::string tenant;
+    uid_t uid = 0;
+    while (in >> tenant >> uid) uids_[tenant] = uid;
+  }
+  Result<uid_t> uidFor(const std::string& tenant) {
+    std::lock_guard lock(mutex_);
+    if (auto it = uids_.find(tenant); it != uids_.end()) return it->second;
+    uid_t next = kFirstTenantUid;
+    for (const auto& [name, uid] : uids_) next = std::max(next, uid + 1);
+    std::ofstream out(path_, std::ios::app);
+    out << tenant << ' ' << next << '\n';
+    out.flush();
+    if (!out) return internalError(fmt::format("sandbox: cannot write {}", path_));
+    uids_[tenant] = next;
+    return next;
+  }
+
+ private:
+  std::string path_;
+  std::mutex mutex_;
+  std::map<std::string, uid_t> uids_;
+};
+
+class LinuxProcess final : public Process {
+ public:
+  LinuxProcess(os::Child keeper, std::unique_ptr<Cgroup> cgroup)
+      : keeper_(keeper), cgroup_(std::move(cgroup)) {}
+  ~LinuxProcess() override {
+    kill();
+    (void)os::reapChild(keeper_.pid);
+    cgroup_.reset();  // kills stragglers and removes the group
+  }
+  const os::Child& handle() const override { return keeper_; }
+  // The keeper's only child is the sandbox's first process, which exec'd the command.
+  pid_t commandPid() override {
+    if (command_pid_ > 0) return command_pid_;
+    std::ifstream children(fmt::format("/proc/{0}/task/{0}/children", keeper_.pid));
+    pid_t pid = -1;
+    if (children >> pid) command_pid_ = pid;
+    return command_pid_;
+  }
+  void kill() override {
+    os::killProcessGroup(keeper_.pid);
+    cgroup_->killAll();
+  }
+  ExitCause exitCause() override { return {cgroup_->oomKilled(), cgroup_->pidsExhausted()}; }
+
+ private:
+  os::Child keeper_;
+  std::unique_ptr<Cgroup> cgroup_;
+  pid_t command_pid_ = -1;
+};
+
+class LinuxSandbox final : public Sandbox {
+ public:
+  LinuxSandbox(LinuxSandboxOptions options, CgroupLayout cgroups)
+      : options_(std::move(options)),
+        cgroups_(std::move(cgroups)),
+        uids_(options_.state_dir + "/tenant-uids"),
+        root_(kRootMountpoint),
+        blocked_(blockedAddresses()) {}
+
+  Result<std::unique_ptr<Process>> start(const SandboxSpec& spec) override {
+    auto uid = uids_.uidFor(spec.tenant.empty() ? "default" : spec.tenant);
+    if (!uid) return uid.status();
+    CgroupLimits limits;
+    limits.memory_bytes = spec.memory_mb << 20;
+    limits.max_pids = spec.max_pids;
+    auto cgroup = Cgroup::create(cgroups_, spec.instance_id, limits);
+    if (!cgroup) return cgroup.status();
+    std::vector<std::string> procs;
+    for (const auto& root : cgroups_.roots()) {
+      procs.push_back(root + "/gust/" + spec.instance_id + "/cgroup.procs");
+    }
+    nlohmann::json mounts = nlohmann::json::array();
+    for (const auto& mount : spec.mounts) {
+      mounts.push_back({{"source", mount.source}, {"target", mount.target}});
+    }
+    nlohmann::json json = {{"argv", spec.argv},
+                           {"env", spec.env},
+                           {"mounts", mounts},
+                           {"cwd", spec.cwd},
+                           {"root", root_},
+                           {"runtime", spec.runtime},
+                           {"network", spec.network},
+                           {"hostname", "gust"},
+                           {"tmp_mb", spec.tmp_mb},
+                           {"host_uid", *uid},
+                           {"cgroup_procs", procs}};
+    if (spec.network == "egress") json["blocked_addresses"] = blocked_;
+
+    // The spec (with the function's secrets in its environment) travels in a sealed memfd,
+    // never on a command line.
+    int memfd = ::memfd_create("gust-sandbox-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0) return internalError(fmt::format("memfd_create: {}", strerror(errno)));
+    std::string text = json.dump();
+    bool written = ::write(memfd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    if (!written) {
+      ::close(memfd);
+      return internalError("sandbox: cannot write the spec");
+    }
+    os::SpawnSpec spawn;
+    spawn.argv = {options_.helper_binary, "sandbox-exec", "4"};
+    spawn.cwd = "/";
+    spawn.fds = spec.fds;
+    spawn.fds[4] = memfd;
+    auto child = os::spawn(spawn);
+    ::close(memfd);
+    if (!child) return child.status();
+    return std::unique_ptr<Process>(std::make_unique<LinuxProcess>(*child, std::move(*cgroup)));
+  }
+
+  bool isolatesFilesystem() const override { return true; }
+
+  std::string describe() const override {
+    return fmt::format(
+        "linux: user/pid/mount/ipc/uts/net/cgroup namespaces, read-only root, private /tmp, "
+        "cgroup {} (memory, pids, cpu), seccomp allowlist, no capabilities, uid per tenant",
+        cgroups_.v2 ? "v2" : "v1");
+  }
+
+ private:
+  LinuxSandboxOptions options_;
+  CgroupLayout cgroups_;
+  TenantUids uids_;
+  std::string root_;
+  std::vector<std::string> blocked_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> makeLinuxSandbox(const LinuxSandboxOptions& options) {
+  if (::access("/proc/self/ns/user", F_OK) != 0) {
+    return internalError("sandbox: this kernel has no user namespaces (CONFIG_USER_NS)");
+  }
+  if (::geteuid() != 0) {
+    return internalError(
+        "sandbox: the Linux sandbox needs root (it maps a host uid per tenant and creates "
+        "cgroups); run gust serve as root, or pass --sandbox none for trusted code");
+  }
+  auto cgroups = detectCgroups();
+  if (!cgroups) return cgroups.status();
+  removeStaleCgroups(*cgroups);
+  std::error_code ec;
+  for (const auto& dir : {options.state_dir, std::string(kRootMountpoint)}) {
+    fs::create_directories(dir, ec);
+    if (ec) return internalError(fmt::format("sandbox: mkdir {}: {}", dir, ec.message()));
+  }
+  ::chmod(options.state_dir.c_str(), 0700);
+  ::chmod(kRootMountpoint, 0755);
+  return std::unique_ptr<Sandbox>(std::make_unique<LinuxSandbox>(options, std::move(*cgroups)));
+}
+
+}  // namespace gust::sandbox
