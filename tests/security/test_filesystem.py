@@ -137,6 +137,12 @@ def test_T_FS_8_mount_table_is_the_expected_layout(mode):
             assert "ro" in opts, x
         if point in ("/proc",):
             assert x["fstype"] == "proc", x
+    # Host device nodes appear only as the five allowed ones and as masks over /proc files.
+    devices = [x["mountpoint"] for x in mounts if x["fstype"] == "devtmpfs"]
+    stray = [p for p in devices
+             if p not in {f"/dev/{n}" for n in ("null", "zero", "full", "random", "urandom")}
+             and not p.startswith("/proc/")]
+    assert stray == [], f"host device nodes bound at {stray}"
     assert unexpected == [], f"unexpected mounts: {unexpected}"
     assert writable == [], f"writable mounts: {writable}"
     points = {x["mountpoint"] for x in mounts}
@@ -157,7 +163,8 @@ def test_T_FS_8_every_mount_is_nosuid_and_code_is_nodev(mode):
         point = x["mountpoint"]
         if "nosuid" not in opts:
             missing.append((point, "nosuid", x["options"]))
-        if "nodev" not in opts and point != "/dev" and not point.startswith("/dev/"):
+        # Device nodes (the /dev ones, /dev/null masks over /proc files) need dev.
+        if "nodev" not in opts and point != "/dev" and x["fstype"] != "devtmpfs":
             missing.append((point, "nodev", x["options"]))
     assert missing == [], missing
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import error_of, host_descendants, host_processes_with, host_status, kill_pids, wait_until
+from conftest import error_of, start_server, host_descendants, host_processes_with, host_status, kill_pids, wait_until
 
 MiB = 1 << 20
 PIDS_MAX = 64
@@ -199,3 +199,23 @@ def test_T_ESC_8_instances_die_with_the_server(own_mode):
             assert host_processes_with(token), "control: the daemon died with the server anyway"
     finally:
         kill_pids(host_processes_with(token))
+
+
+def test_starting_another_sandboxed_server_leaves_this_servers_instances_alone(mode, tmp_path):
+    """A neighbour: a second `gust serve --sandbox linux` (its own data dir and port) starts and
+    stops on the same host. This server's warm instance must survive it (cgroups, uids and
+    sandbox roots of one server are not another's to clean up)."""
+    if not mode.sandboxed:
+        pytest.skip("control: unconfined servers keep no per-instance cgroups")
+    name = mode.deploy("neighbour", max_instances=1)
+    first = mode.probe("hello", name=name)
+    other = start_server(tmp_path / "other", "sandbox")
+    try:
+        assert other.get("/healthz", timeout=10).status_code == 200
+    finally:
+        other.stop()
+    r = mode.call(name, "hello")
+    assert r.status_code == 200, f"this server's warm instance died when another server started: {r.text[:300]}"
+    second = r.json()["result"]
+    assert second["instance"] == first["instance"], "the warm instance was replaced"
+    mode.assert_healthy()

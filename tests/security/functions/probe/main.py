@@ -48,11 +48,17 @@ def read_text(path, limit=4096):
         return f.read(limit).decode("utf-8", "replace")
 
 
-def open_for_write(path):
+def open_for_write(path, follow=False):
     """Opens an existing file for writing and closes it without writing a byte: the capability
-    to modify it, shown without modifying it."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
-    os.close(fd)
+    to modify it, shown without modifying it. `follow` for magic links such as /proc/self/exe."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if (st.st_mode & 0o170000) == 0o020000 and st.st_rdev == os.makedev(1, 3):
+        return "opened /dev/null (a mask)"
     return "opened for writing"
 
 
@@ -175,7 +181,7 @@ def check_filesystem(args):
     out["adapter"] = os.path.realpath(sys.argv[0])
     out["interpreter"] = attempt(lambda: open_for_write(os.path.realpath(sys.executable)))
     out["proc_self_exe"] = os.readlink("/proc/self/exe")
-    out["write_proc_self_exe"] = attempt(lambda: open_for_write("/proc/self/exe"))
+    out["write_proc_self_exe"] = attempt(lambda: open_for_write("/proc/self/exe", follow=True))
     return out
 
 
