@@ -109,6 +109,22 @@ def test_rlimits_are_set_hard(mode):
         assert r["RLIMIT_NOFILE"][1] > NOFILE or r["RLIMIT_CORE"][1] != 0, r
 
 
+def test_T_RES_1_orphans_are_reaped_so_they_do_not_eat_pids_max(mode):
+    """8 double-forked orphans exit at once. Their zombies must be reaped (by Gust's init), or
+    each keeps one of the instance's 64 pids forever. In control (unconfined) the host's init
+    reaps them: the zombies are never the adapter's children."""
+    name = mode.deploy("orphans", timeout_s=30)
+    if mode.sandboxed:
+        r = mode.probe("orphans", name=name, n=8, token=uuid.uuid4().hex)
+        assert r["zombie_children_of_me"] == 0, (
+            f"{r['zombie_children_of_me']} unreaped zombies are children of the function's own "
+            f"process (pid {r['me']}): nothing reaps orphans in the sandbox")
+    else:
+        r = mode.probe("orphans", name=name, n=8, token=uuid.uuid4().hex)
+        assert r["zombie_children_of_me"] == 0, r
+    mode.assert_healthy()
+
+
 def test_T_RES_7_timeout_kills_every_process_even_a_setsid_daemon(mode):
     """timeout_s = 2: the function starts a double-forked setsid() daemon, then hangs. 504 at
     the timeout, and no process of the instance survives on the host. Control: unconfined, the

@@ -592,6 +592,31 @@ def check_daemon(args):
     return {"daemon": token}
 
 
+def check_orphans(args):
+    """Leave `n` orphans that exit at once (double fork), then count zombies in this pid
+    namespace: an init reaps them; a runtime that is itself pid 1 does not."""
+    n = int(args.get("n", 8))
+    env = dict(os.environ, GUST_PROBE_DAEMON_S="0")
+    for i in range(n):
+        subprocess.run([sys.executable, "-c", DAEMON, f"gust-secsuite-orphan-{args.get('token', '')}-{i}"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=env, timeout=20, check=True)
+    time.sleep(1.5)
+    zombies = []
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = read_text(f"/proc/{pid}/stat")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z" and fields[1] == me:
+            zombies.append(int(pid))
+    return {"orphans": n, "zombie_children_of_me": len(zombies), "me": os.getpid()}
+
+
 def check_kill_all(args):
     """T-ESC-2: kill(-1, SIGKILL) and kill(1, SIGKILL) from inside. Refuses unless it can see it
     is confined (its own pid namespace, no capabilities, not root): unconfined as root,
