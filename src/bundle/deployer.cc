@@ -58,6 +58,12 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     return config.status();
   }
   config->name = request.function;  // the address the bundle was uploaded to wins
+  if (request.check) {
+    if (Status checked = request.check(*config); !checked.isOk()) {
+      cleanup();
+      return checked;
+    }
+  }
 
   std::vector<store::RouteRecord> routes;
   std::vector<std::string> route_paths;
@@ -79,6 +85,10 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
         if (held.path == wanted.path &&
             (held.tenant != request.tenant || held.function != request.function)) {
           cleanup();
+          if (held.tenant != request.tenant) {  // another tenant's names are not ours to tell
+            return Status(Code::Conflict,
+                          fmt::format("route {} is already taken by another tenant", held.path));
+          }
           return Status(Code::Conflict,
                         fmt::format("route {} is already held by function '{}': rename the file "
                                     "or remove that function first",

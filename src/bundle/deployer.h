@@ -5,6 +5,7 @@
 // Blocking: call on a build thread. Thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct DeployRequest {
   std::string tenant;
   std::string function;
   std::string archive;  // tar.gz or zip bytes
+  // Called with the bundle's config before dependencies are installed; an error refuses the
+  // deploy with that status (the control API checks that named secrets exist).
+  std::function<Status(const FunctionConfig&)> check;
 };
 
 struct DeployResult {

@@ -196,6 +196,10 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
       auto v = integerField(node, k, 1, 1000);
       if (!v) return v.status();
       config.max_instances = *v;
+    } else if (k == "tmp_mb") {
+      auto v = integerField(node, k, 1, 10240);
+      if (!v) return v.status();
+      config.tmp_mb = *v;
     } else if (k == "network") {
       auto v = stringField(node, k);
       if (!v) return v.status();
@@ -222,7 +226,7 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else {
       return invalidArgument(fmt::format(
           "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
-          "concurrency, max_instances, network, env, secrets)",
+          "concurrency, max_instances, tmp_mb, network, env, secrets)",
           key.source().begin.line, k));
     }
   }
@@ -253,6 +257,7 @@ nlohmann::json toJson(const FunctionConfig& c) {
           {"timeout_s", c.timeout_s},
           {"concurrency", c.concurrency},
           {"max_instances", c.max_instances},
+          {"tmp_mb", c.tmp_mb},
           {"network", c.network},
           {"env", c.env},
           {"secrets", c.secrets},
@@ -270,6 +275,7 @@ Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
     c.timeout_s = j.at("timeout_s").get<int64_t>();
     c.concurrency = j.at("concurrency").get<int64_t>();
     c.max_instances = j.at("max_instances").get<int64_t>();
+    c.tmp_mb = j.value("tmp_mb", int64_t{64});  // versions deployed before tmp_mb existed
     c.network = j.at("network").get<std::string>();
     c.env = j.at("env").get<std::map<std::string, std::string>>();
     c.secrets = j.at("secrets").get<std::vector<std::string>>();

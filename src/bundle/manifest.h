@@ -30,6 +30,7 @@ struct FunctionConfig {
   int64_t timeout_s = 30;
   int64_t concurrency = 1;
   int64_t max_instances = 10;
+  int64_t tmp_mb = 64;  // the private /tmp's size; its pages count against memory_mb
   std::string network = "none";
   std::map<std::string, std::string> env;
   std::vector<std::string> secrets;

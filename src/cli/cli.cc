@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <iterator>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -176,6 +178,157 @@ int deploy(const std::string& dir, const std::string& name_option, bool as_json)
   return 0;
 }
 
+Result<http::ClientResponse> apiCall(const Connection& connection, const std::string& method,
+                                  const std::string& target, const json& body = nullptr) {
+  http::ClientRequest request;
+  request.method = method;
+  request.target = target;
+  if (!body.is_null()) {
+    request.headers["Content-Type"] = "application/json";
+    request.body = body.dump();
+  }
+  return callApi(connection, request);
+}
+
+int printJsonOr(const Result<http::ClientResponse>& response, bool as_json,
+                const std::function<void(const json&)>& human) {
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) return std::printf("%s\n", body.dump(2).c_str()), 0;
+  human(body);
+  return 0;
+}
+
+int tenantCommand(const Connection& connection, bool create, bool remove, bool list,
+                  const std::string& name, bool as_json) {
+  if (create) {
+    json body = {{"name", name}};
+    return printJsonOr(apiCall(connection, "POST", "/api/v1/tenants", body), as_json, [&](const json&) {
+      std::printf("Created tenant %s\n  make it a token: gust token create --tenant %s\n"
+                  "  its functions answer at /t/%s/fn/<name>\n",
+                  name.c_str(), name.c_str(), name.c_str());
+    });
+  }
+  if (remove) {
+    return printJsonOr(apiCall(connection, "DELETE", "/api/v1/tenants/" + urlEncode(name)), as_json,
+                       [&](const json&) { std::printf("Removed tenant %s\n", name.c_str()); });
+  }
+  if (!list) return 0;
+  auto response = apiCall(connection, "GET", "/api/v1/tenants");
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) return std::printf("%s\n", body["tenants"].dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {{"NAME", "CREATED"}};
+  for (const auto& t : body["tenants"]) {
+    rows.push_back({t.value("name", ""), shortTime(t.value("created_at", ""))});
+  }
+  printTable(rows);
+  return 0;
+}
+
+int tokenCreate(const Connection& connection, const std::string& tenant, const std::string& name,
+                bool as_json) {
+  json request = {{"tenant", tenant}, {"name", name}};
+  auto response = apiCall(connection, "POST", "/api/v1/tokens", request);
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) {
+    json out = {{"token", body.value("token", "")}, {"id", body.value("id", "")},
+                {"tenant", body.value("tenant", "")}, {"name", body.value("name", "")}};
+    return std::printf("%s\n", out.dump(2).c_str()), 0;
+  }
+  std::printf("%s\n", body.value("token", "").c_str());
+  std::fprintf(stderr,
+               "token %s for tenant %s: shown once, store it now (revoke: gust token revoke %s)\n",
+               body.value("id", "").c_str(), tenant.c_str(), body.value("id", "").c_str());
+  return 0;
+}
+
+int tokenList(const Connection& connection, const std::string& tenant, bool as_json) {
+  std::string target = "/api/v1/tokens";
+  if (!tenant.empty()) target += "?tenant=" + urlEncode(tenant);
+  auto response = apiCall(connection, "GET", target);
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) return std::printf("%s\n", body["tokens"].dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {{"ID", "TENANT", "NAME", "CREATED", "REVOKED"}};
+  for (const auto& t : body["tokens"]) {
+    rows.push_back({t.value("id", ""), t.value("tenant", ""), t.value("name", ""),
+                    shortTime(t.value("created_at", "")),
+                    t["revoked_at"].is_string() ? shortTime(t["revoked_at"].get<std::string>()) : "-"});
+  }
+  printTable(rows);
+  return 0;
+}
+
+int tokenRevoke(const Connection& connection, const std::string& id, bool as_json) {
+  return printJsonOr(apiCall(connection, "DELETE", "/api/v1/tokens/" + urlEncode(id)), as_json,
+                     [&](const json&) { std::printf("Revoked token %s\n", id.c_str()); });
+}
+
+int secretSet(const Connection& connection, const std::string& name, bool as_json) {
+  if (::isatty(STDIN_FILENO)) {
+    std::fprintf(stderr, "Type the value of %s, then Ctrl-D (or pipe it in):\n", name.c_str());
+  }
+  std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  // `echo VALUE | gust secret set` should not store the newline echo adds.
+  if (value.ends_with("\r\n")) {
+    value.resize(value.size() - 2);
+  } else if (value.ends_with("\n")) {
+    value.pop_back();
+  }
+  if (value.empty()) {
+    return fail(invalidArgument(fmt::format(
+        "no value on stdin: pipe it, e.g. `printf %s \"$VALUE\" | gust secret set {}`", name)));
+  }
+  json body = {{"value", std::move(value)}};
+  auto response = apiCall(connection, "PUT", "/api/v1/secrets/" + urlEncode(name), body);
+  std::fill(body["value"].get_ref<std::string&>().begin(), body["value"].get_ref<std::string&>().end(), '\0');
+  return printJsonOr(response, as_json, [&](const json& reply) {
+    std::printf("%s secret %s\n", reply.value("created", false) ? "Created" : "Updated", name.c_str());
+  });
+}
+
+int secretList(const Connection& connection, bool as_json) {
+  auto response = apiCall(connection, "GET", "/api/v1/secrets");
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) return std::printf("%s\n", body["secrets"].dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {{"NAME", "UPDATED"}};
+  for (const auto& s : body["secrets"]) {
+    rows.push_back({s.value("name", ""), shortTime(s.value("updated_at", ""))});
+  }
+  if (rows.size() == 1) {
+    std::printf("No secrets yet. Set one: printf %%s \"$VALUE\" | gust secret set NAME\n");
+    return 0;
+  }
+  printTable(rows);
+  return 0;
+}
+
+int secretRemove(const Connection& connection, const std::string& name, bool as_json) {
+  return printJsonOr(apiCall(connection, "DELETE", "/api/v1/secrets/" + urlEncode(name)), as_json,
+                     [&](const json&) { std::printf("Removed secret %s\n", name.c_str()); });
+}
+
+int auditList(const Connection& connection, const std::string& since, int limit, bool as_json) {
+  std::string target = fmt::format("/api/v1/audit?limit={}", limit);
+  if (!since.empty()) target += "&since=" + urlEncode(since);
+  auto response = apiCall(connection, "GET", target);
+  if (!response) return fail(response.status());
+  auto body = json::parse(response->body, nullptr, false);
+  if (as_json) return std::printf("%s\n", body["entries"].dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {
+      {"WHEN", "WHO", "TENANT", "FROM", "ACTION", "TARGET", "OUTCOME", "DETAIL"}};
+  for (const auto& e : body["entries"]) {
+    rows.push_back({shortTime(e.value("at", "")), e.value("actor", ""), e.value("tenant", ""),
+                    e.value("source_ip", ""), e.value("action", ""), e.value("target", ""),
+                    e.value("outcome", ""), e.value("detail", "")});
+  }
+  printTable(rows);
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -184,6 +337,10 @@ int run(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   bool as_json = false;
   app.add_flag("--json", as_json, "Machine-readable output");
+  std::string acting_tenant;
+  app.add_option("--tenant", acting_tenant,
+                 "Admin only: act on this tenant's resources (also GUST_TENANT; default: default)");
+  app.fallthrough();
 
   server::ServeOptions serve_options;
   int64_t idle_ttl_s = 300;
@@ -278,6 +435,42 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
 
+  auto* tenant_cmd = app.add_subcommand("tenant", "Manage tenants (admin token only)");
+  tenant_cmd->require_subcommand(1);
+  std::string tenant_name;
+  auto* tenant_create = tenant_cmd->add_subcommand("create", "Create a tenant");
+  tenant_create->add_option("name", tenant_name, "[a-z0-9-]{1,40}")->required();
+  auto* tenant_ls = tenant_cmd->add_subcommand("ls", "List tenants");
+  auto* tenant_rm = tenant_cmd->add_subcommand("rm", "Remove a tenant (it must have no functions)");
+  tenant_rm->add_option("name", tenant_name)->required();
+
+  auto* token_cmd = app.add_subcommand("token", "Manage tenant tokens (admin token only)");
+  token_cmd->require_subcommand(1);
+  std::string token_tenant, token_name, token_id;
+  auto* token_create = token_cmd->add_subcommand("create", "Make a token for a tenant (shown once)");
+  token_create->add_option("--tenant", token_tenant, "The tenant the token acts on")->required();
+  token_create->add_option("--name", token_name, "A label, e.g. ci");
+  auto* token_ls = token_cmd->add_subcommand("ls", "List tokens (never their values)");
+  token_ls->add_option("--tenant", token_tenant, "Only this tenant's tokens");
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "Revoke a token by id");
+  token_revoke->add_option("id", token_id)->required();
+
+  auto* secret_cmd = app.add_subcommand("secret", "Manage secrets (values are read from stdin)");
+  secret_cmd->require_subcommand(1);
+  std::string secret_name, secret_value_arg;
+  auto* secret_set = secret_cmd->add_subcommand("set", "Set a secret; pipe its value on stdin");
+  secret_set->add_option("name", secret_name)->required();
+  secret_set->add_option("value", secret_value_arg, "(refused: pipe the value on stdin)");
+  auto* secret_ls = secret_cmd->add_subcommand("ls", "List secrets (names and times, never values)");
+  auto* secret_rm = secret_cmd->add_subcommand("rm", "Remove a secret");
+  secret_rm->add_option("name", secret_name)->required();
+
+  std::string audit_since;
+  int audit_limit = 100;
+  auto* audit = app.add_subcommand("audit", "Control-plane changes: who, what, when, from where");
+  audit->add_option("--since", audit_since, "A duration back (1h, 7d) or a time");
+  audit->add_option("-n,--limit", audit_limit, "At most this many entries")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -289,10 +482,17 @@ int run(int argc, char** argv) {
     serve_options.meter_process = !no_process_metering;
     return server::serve(serve_options);
   }
+  if (!acting_tenant.empty()) ::setenv("GUST_TENANT", acting_tenant.c_str(), 1);
   if (deploy_cmd->parsed()) return deploy(deploy_dir, deploy_name, as_json);
+  if (secret_set->parsed() && !secret_value_arg.empty()) {
+    return fail(invalidArgument(fmt::format(
+        "a secret's value is never taken from the command line (shell history, the process "
+        "list): pipe it on stdin, e.g. `printf %s \"$VALUE\" | gust secret set {}`",
+        secret_name)));
+  }
   if (login->parsed()) {
     if (Status saved = saveLogin(login_url, login_token); !saved.isOk()) return fail(saved);
-    Connection connection{login_url, login_token, configPath()};
+    Connection connection{login_url, login_token, configPath(), ""};
     auto check = getJson(connection, "/api/v1/functions");
     if (!check) return fail(check.status());
     std::printf("Logged in to %s (saved in %s)\n", login_url.c_str(), configPath().c_str());
@@ -367,6 +567,7 @@ int run(int argc, char** argv) {
       return fail(invalidArgument("--data must be JSON, e.g. --data '{\"name\": \"ada\"}'"));
     }
     request.headers["Authorization"] = "Bearer " + connection->token;
+    addTenantHeader(*connection, request);
     auto response = http::sendRequest(connection->url, request);
     if (!response) return fail(response.status());
     std::string id = response->headers.count("x-gust-activation-id") ? response->headers["x-gust-activation-id"] : "";
@@ -502,6 +703,20 @@ int run(int argc, char** argv) {
                 (*body)["prices"].value("per_cpu_s", 0.0));
     return 0;
   }
+  if (tenant_cmd->parsed()) return tenantCommand(*connection, tenant_create->parsed(),
+                                                 tenant_rm->parsed(), tenant_ls->parsed(),
+                                                 tenant_name, as_json);
+  if (token_cmd->parsed()) {
+    if (token_create->parsed()) return tokenCreate(*connection, token_tenant, token_name, as_json);
+    if (token_ls->parsed()) return tokenList(*connection, token_tenant, as_json);
+    if (token_revoke->parsed()) return tokenRevoke(*connection, token_id, as_json);
+  }
+  if (secret_cmd->parsed()) {
+    if (secret_set->parsed()) return secretSet(*connection, secret_name, as_json);
+    if (secret_ls->parsed()) return secretList(*connection, as_json);
+    if (secret_rm->parsed()) return secretRemove(*connection, secret_name, as_json);
+  }
+  if (audit->parsed()) return auditList(*connection, audit_since, audit_limit, as_json);
   if (routes->parsed()) {
     auto body = getJson(*connection, "/api/v1/routes");
     if (!body) return fail(body.status());

@@ -30,11 +30,13 @@ std::string configPath() {
   return std::string(home ? home : ".") + "/.config/gust/config.toml";
 }
 
-Result<Connection> findConnection() {
+namespace {
+
+Result<Connection> findConnectionNoTenant() {
   const char* env_url = std::getenv("GUST_URL");
   const char* env_token = std::getenv("GUST_TOKEN");
   if (env_url && *env_url && env_token && *env_token) {
-    return Connection{env_url, env_token, "GUST_URL/GUST_TOKEN"};
+    return Connection{env_url, env_token, "GUST_URL/GUST_TOKEN", ""};
   }
   std::string path = configPath();
   if (fs::exists(path)) {
@@ -44,7 +46,7 @@ Result<Connection> findConnection() {
       auto token = table["token"].value<std::string>();
       if (url && token) {
         return Connection{env_url && *env_url ? std::string(env_url) : *url,
-                          env_token && *env_token ? std::string(env_token) : *token, path};
+                          env_token && *env_token ? std::string(env_token) : *token, path, ""};
       }
     } catch (const toml::parse_error& error) {
       return invalidArgument(fmt::format("{} is not valid TOML: {}", path, error.description()));
@@ -55,11 +57,27 @@ Result<Connection> findConnection() {
     auto url = os::readFile(".gust/server.url");
     return Connection{env_url && *env_url ? std::string(env_url)
                                           : (url ? trimmed(*url) : "http://127.0.0.1:8080"),
-                      trimmed(*token), "./.gust"};
+                      trimmed(*token), "./.gust", ""};
   }
   return Status(Code::Unauthenticated,
                 "no gust server configured: start one with `make run` (or `gust serve`) in this "
                 "directory, run `gust login URL TOKEN`, or set GUST_URL and GUST_TOKEN");
+}
+
+}  // namespace
+
+Result<Connection> findConnection() {
+  auto connection = findConnectionNoTenant();
+  if (connection) {
+    if (const char* tenant = std::getenv("GUST_TENANT"); tenant && *tenant) {
+      connection->tenant = tenant;
+    }
+  }
+  return connection;
+}
+
+void addTenantHeader(const Connection& connection, http::ClientRequest& request) {
+  if (!connection.tenant.empty()) request.headers["X-Gust-Tenant"] = connection.tenant;
 }
 
 Status saveLogin(const std::string& url, const std::string& token) {
@@ -74,6 +92,7 @@ Status saveLogin(const std::string& url, const std::string& token) {
 
 Result<http::ClientResponse> callApi(const Connection& connection, http::ClientRequest request) {
   request.headers["Authorization"] = "Bearer " + connection.token;
+  addTenantHeader(connection, request);
   auto response = http::sendRequest(connection.url, request);
   if (!response) {
     return Status(response.status().code(),
@@ -87,6 +106,8 @@ Result<http::ClientResponse> callApi(const Connection& connection, http::ClientR
     message = body["error"].value("message", response->body);
   }
   Code code = response->status == 401   ? Code::Unauthenticated
+              : response->status == 403 ? Code::PermissionDenied
+              : response->status == 429 ? Code::RateLimited
               : response->status == 404 ? Code::NotFound
               : response->status == 400 ? Code::InvalidArgument
               : response->status == 409 ? Code::Conflict

@@ -1,6 +1,7 @@
 #pragma once
 // Where the CLI finds its server: GUST_URL / GUST_TOKEN, else ~/.config/gust/config.toml
-// (written by `gust login`), else a local ./.gust (what `make run` starts).
+// (written by `gust login`), else a local ./.gust (what `make run` starts). GUST_TENANT (or
+// --tenant) picks the tenant an admin acts on.
 
 #include <string>
 
@@ -13,7 +14,11 @@ struct Connection {
   std::string url;
   std::string token;
   std::string source;  // where they came from, for error messages
+  std::string tenant;  // the admin acts on this tenant (--tenant or GUST_TENANT); "" = default
 };
+
+// The header that carries Connection::tenant, when it is set.
+void addTenantHeader(const Connection& connection, http::ClientRequest& request);
 
 Result<Connection> findConnection();
 std::string configPath();

@@ -1,7 +1,5 @@
 #include "control/control_api.h"
 
-#include <openssl/crypto.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -15,7 +13,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "auth/tokens.h"
 #include "common/ids.h"
+#include "control/api_util.h"
 #include "common/time.h"
 #include "gateway/codec.h"
 #include "gateway/http_status.h"
@@ -31,45 +31,10 @@ using asio::awaitable;
 using nlohmann::json;
 namespace bhttp = http::beast::http;
 
-const std::string kTenant(store::kDefaultTenant);
-
-struct Target {
-  std::vector<std::string> segments;  // after /api/v1, url-decoded
-  std::map<std::string, std::string> query;
-};
-
-Target parseTarget(std::string_view target) {
-  Target t;
-  auto question = target.find('?');
-  std::string_view path = target.substr(0, question).substr(kApiPrefix.size());
-  std::size_t start = 0;
-  while (start < path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > start) t.segments.push_back(gateway::urlDecode(path.substr(start, slash - start), false));
-    start = slash + 1;
-  }
-  if (question != std::string_view::npos) {
-    gateway::forEachQueryParam(target.substr(question + 1), [&](std::string key, std::string value) {
-      t.query[std::move(key)] = std::move(value);
-    });
-  }
-  return t;
-}
-
-http::Response jsonResponse(bhttp::status status, const json& body) {
-  http::Response response(status, 11);
-  response.set(http::Field::content_type, "application/json");
-  response.body() = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-  return response;
-}
-
 std::string baseUrl(http::Exchange& exchange) {
   std::string host(exchange.request()[http::Field::host]);
   return "http://" + (host.empty() ? std::string("127.0.0.1") : host);
 }
-
-std::string rfc3339(int64_t micros) { return micros > 0 ? formatRfc3339Micros(micros) : ""; }
 
 json versionJson(const store::VersionRecord& v, int64_t live_version) {
   json out = {{"version", v.version},
@@ -82,6 +47,13 @@ json versionJson(const store::VersionRecord& v, int64_t live_version) {
   return out;
 }
 
+// Where a tenant's function is invoked: /fn/NAME for the default tenant, /t/TENANT/fn/NAME else.
+std::string functionUrl(const std::string& base_url, const std::string& tenant,
+                        const std::string& name) {
+  return tenant == store::kDefaultTenant ? fmt::format("{}/fn/{}", base_url, name)
+                                         : fmt::format("{}/t/{}/fn/{}", base_url, tenant, name);
+}
+
 json functionJson(const store::FunctionRecord& f, const std::string& base_url) {
   return {{"name", f.name},
           {"tenant", f.tenant},
@@ -89,7 +61,7 @@ json functionJson(const store::FunctionRecord& f, const std::string& base_url) {
           {"versions", f.versions},
           {"created_at", rfc3339(f.created_at_us)},
           {"updated_at", rfc3339(f.updated_at_us)},
-          {"url", fmt::format("{}/fn/{}", base_url, f.name)}};
+          {"url", functionUrl(base_url, f.tenant, f.name)}};
 }
 
 json activationJson(const store::ActivationRecord& a, bool with_logs) {
@@ -138,35 +110,6 @@ json usageJson(const store::UsageRow& u, const metering::PriceTable& prices) {
           {"cost", cost.total()}};
 }
 
-// "24h", "30m", "7d", "90s" -> microseconds; an RFC 3339 / "YYYY-MM-DD[THH:MM[:SS]]Z" time is
-// taken as absolute. Returns the absolute time in microseconds since the epoch.
-std::optional<int64_t> parseTimeBound(const std::string& text, int64_t now_us) {
-  if (text.empty()) return std::nullopt;
-  char unit = text.back();
-  int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  if (scale && text.size() > 1 && std::all_of(text.begin(), text.end() - 1, ::isdigit)) {
-    return now_us - std::stoll(text.substr(0, text.size() - 1)) * scale * 1000000;
-  }
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) end = strptime(text.c_str(), "%Y-%m-%dT%H:%M", &tm);
-  if (!end) end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  if (!end || (*end && std::string_view(end) != "Z")) return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm)) * 1000000;
-}
-
-std::optional<int64_t> parseInt(const std::string& text) {
-  int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-bool tokenMatches(std::string_view presented, const std::string& expected) {
-  return presented.size() == expected.size() &&
-         CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) == 0;
-}
-
 struct DeployEvent {
   std::string progress;
   std::optional<Result<bundle::DeployResult>> done;
@@ -175,19 +118,121 @@ struct DeployEvent {
 }  // namespace
 
 awaitable<void> ControlApi::handle(http::Exchange& exchange) {
-  http::Request& request = exchange.request();
-  std::string_view authorization = request[http::Field::authorization];
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!authorization.starts_with(kBearer) ||
-      !tokenMatches(authorization.substr(kBearer.size()), deps_.admin_token)) {
-    auto response = gateway::errorResponseFor(
-        Status(Code::Unauthenticated,
-               "missing or wrong admin token: send 'Authorization: Bearer <token>' (the token is "
-               "in <data dir>/admin.token; `gust login URL TOKEN` stores it for the CLI)"));
-    response.set(http::Field::www_authenticate, "Bearer");
+  AuthOutcome outcome = co_await authenticate(exchange);
+  if (!outcome.caller) {
+    auto response = gateway::errorResponseFor(outcome.status);
+    if (outcome.status.code() == Code::Unauthenticated) {
+      response.set(http::Field::www_authenticate, "Bearer");
+    }
+    if (outcome.retry_after_s > 0) {
+      response.set(http::Field::retry_after, std::to_string(outcome.retry_after_s));
+    }
     co_await exchange.respond(std::move(response));
     co_return;
   }
+  co_await route(exchange, *outcome.caller);
+}
+
+awaitable<ControlApi::AuthOutcome> ControlApi::authenticate(http::Exchange& exchange) {
+  // DESIGN: the admin token is compared directly; a tenant token names its record by id and is
+  // checked against the stored hash (both in constant time), and its record is read on every
+  // request, so a revocation applies to the next one. Only requests that present a bearer token
+  // that does not verify drain the caller's failure bucket; a valid token always passes.
+  http::Request& request = exchange.request();
+  AuthOutcome out;
+  std::string_view authorization = request[http::Field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view presented = authorization.starts_with(kBearer)
+                                   ? authorization.substr(kBearer.size())
+                                   : std::string_view();
+  Caller caller;
+  caller.source_ip = exchange.peerAddress();
+  bool verified = false;
+  if (!presented.empty() && auth::constantTimeEquals(presented, deps_.admin_token)) {
+    caller.admin = true;
+    verified = true;
+  } else if (auto id = auth::tokenId(presented)) {
+    auto lookup = [this, &id] { return deps_.store.getToken(*id); };
+    auto record = co_await loop::offload(deps_.blocking.get_executor(), lookup);
+    if (record && record->revoked_at_us == 0 && auth::verifyToken(presented, record->hash)) {
+      caller.token_id = record->id;
+      caller.tenant = record->tenant;
+      verified = true;
+    }
+  }
+  if (!verified) {
+    if (presented.empty()) {
+      out.status = Status(Code::Unauthenticated,
+                          "missing token: send 'Authorization: Bearer <token>' (the admin token "
+                          "is in <data dir>/admin.token; `gust login URL TOKEN` stores it for "
+                          "the CLI)");
+      co_return out;
+    }
+    out.retry_after_s = limiter_.recordFailure(caller.source_ip, auth::FailureLimiter::Clock::now());
+    observe::logEvent(observe::LogLevel::Warn, "auth.failed",
+                      {{"source_ip", caller.source_ip}, {"limited", out.retry_after_s > 0}});
+    out.status = out.retry_after_s > 0
+                     ? Status(Code::RateLimited,
+                              fmt::format("too many failed authentications from {}: retry in {} s",
+                                          caller.source_ip, out.retry_after_s))
+                     : Status(Code::Unauthenticated,
+                              "wrong, unknown or revoked token: send 'Authorization: Bearer "
+                              "<token>' with the admin token or a live tenant token");
+    co_return out;
+  }
+  std::string wanted(request[kTenantHeader]);
+  if (caller.admin) {
+    caller.all_tenants = wanted.empty();
+    caller.tenant = wanted.empty() ? std::string(store::kDefaultTenant) : wanted;
+    if (!wanted.empty()) {
+      if (Status valid = auth::validateTenantName(wanted); !valid.isOk()) {
+        out.status = valid;
+        co_return out;
+      }
+      auto lookup = [this, &wanted] { return deps_.store.getTenant(wanted); };
+      auto tenant = co_await loop::offload(deps_.blocking.get_executor(), lookup);
+      if (!tenant) {
+        out.status = tenant.status();
+        co_return out;
+      }
+    }
+  } else if (!wanted.empty() && wanted != caller.tenant) {
+    out.status = Status(Code::PermissionDenied,
+                        fmt::format("a tenant token acts on its own tenant only; drop the {} header",
+                                    kTenantHeader));
+    co_return out;
+  }
+  out.caller = std::move(caller);
+  co_return out;
+}
+
+store::AuditRecord auditEntry(const Caller& caller, std::string_view action,
+                              std::string_view target, const Status& outcome,
+                              std::string_view detail, std::string_view tenant) {
+  store::AuditRecord record;
+  record.at_us = nowMicros();
+  record.actor = caller.actor();
+  record.tenant = tenant.empty() ? caller.tenant : std::string(tenant);
+  record.source_ip = caller.source_ip;
+  record.action = std::string(action);
+  record.target = std::string(target);
+  record.outcome = outcome.isOk() ? "ok" : outcome.codeName();
+  record.detail = std::string(detail);
+  return record;
+}
+
+awaitable<void> ControlApi::audit(const store::AuditRecord& entry) {
+  auto append = [this, &entry] { return deps_.store.appendAudit(entry); };
+  Status written = co_await loop::offload(deps_.blocking.get_executor(), append);
+  if (!written.isOk()) {
+    observe::logEvent(observe::LogLevel::Error, "audit.failed",
+                      {{"action", entry.action}, {"error", written.message()}});
+  }
+}
+
+awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller) {
+  http::Request& request = exchange.request();
+  const std::string& tenant = caller.tenant;
   Target target = parseTarget(request.target());
   const auto& seg = target.segments;
   auto method = request.method();
@@ -197,7 +242,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
 
   if (seg.size() >= 1 && seg[0] == "functions") {
     if (seg.size() == 1 && method == http::Verb::get) {
-      auto functions = co_await loop::offload(blocking, [&] { return store.listFunctions(kTenant); });
+      auto functions = co_await loop::offload(blocking, [&] { return store.listFunctions(tenant); });
       if (!functions) co_return co_await fail(functions.status());
       json list = json::array();
       for (const auto& f : *functions) list.push_back(functionJson(f, baseUrl(exchange)));
@@ -210,11 +255,11 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
     if (seg.size() < 2) co_return co_await fail(notFound("no such control API resource"));
     const std::string& name = seg[1];
     if (seg.size() == 2 && method == http::Verb::get) {
-      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, name); });
+      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, name); });
       if (!fn) co_return co_await fail(fn.status());
       json out = functionJson(*fn, baseUrl(exchange));
       auto live = co_await loop::offload(blocking, [&] {
-        return store.getVersion(kTenant, name, fn->live_version);
+        return store.getVersion(tenant, name, fn->live_version);
       });
       if (live) {
         auto config = bundle::functionConfigFromJson(live->config_json);
@@ -226,7 +271,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
             entries.push_back({{"path", e.path},
                                {"runtime", e.runtime},
                                {"handler", e.handler},
-                               {"url", fmt::format("{}/fn/{}/{}", baseUrl(exchange), name, e.path)},
+                               {"url", functionUrl(baseUrl(exchange), tenant, name) + "/" + e.path},
                                {"route", baseUrl(exchange) + route}});
           }
           out["entries"] = entries;
@@ -240,18 +285,21 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
     }
     if (seg.size() == 2 && method == http::Verb::delete_) {
       auto deleted = co_await loop::offload(blocking, [&] {
-        Status status = store.deleteFunction(kTenant, name);
+        Status status = store.deleteFunction(tenant, name);
         if (status.isOk()) {
-          deps_.catalog.invalidate(kTenant, name);
+          deps_.catalog.invalidate(tenant, name);
           (void)deps_.catalog.reloadRoutes();
-          deps_.deployer.removeFunctionFiles(kTenant, name);
+          deps_.deployer.removeFunctionFiles(tenant, name);
         }
         return status;
       });
+      store::AuditRecord audit_entry = auditEntry(caller, "function.rm", name, deleted);
+      co_await audit(audit_entry);
       if (!deleted.isOk()) co_return co_await fail(deleted);
-      observe::logEvent(observe::LogLevel::Info, "function.removed", {{"function", name}});
+      observe::logEvent(observe::LogLevel::Info, "function.removed",
+                        {{"function", name}, {"tenant", tenant}});
       asio::post(deps_.scheduler.executor(),
-                 [&scheduler = deps_.scheduler, name] { scheduler.dropFunction(kTenant, name); });
+                 [&scheduler = deps_.scheduler, tenant, name] { scheduler.dropFunction(tenant, name); });
       {
         http::Response reply = jsonResponse(bhttp::status::ok, {{"deleted", name}});
         co_await exchange.respond(std::move(reply));
@@ -259,9 +307,9 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       }
     }
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::get) {
-      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, name); });
+      auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, name); });
       if (!fn) co_return co_await fail(fn.status());
-      auto versions = co_await loop::offload(blocking, [&] { return store.listVersions(kTenant, name); });
+      auto versions = co_await loop::offload(blocking, [&] { return store.listVersions(tenant, name); });
       if (!versions) co_return co_await fail(versions.status());
       json list = json::array();
       for (const auto& v : *versions) list.push_back(versionJson(v, fn->live_version));
@@ -272,7 +320,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       }
     }
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::post) {
-      co_return co_await deploy(exchange, name);
+      co_return co_await deploy(exchange, caller, name);
     }
     if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
       const std::string& alias = seg[3];
@@ -285,22 +333,24 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
         // A project's routes follow its live version: rolling back restores the old routes.
         std::optional<std::vector<store::RouteRecord>> routes;
         if (alias == store::kLiveAlias) {
-          auto target_version = store.getVersion(kTenant, name, version);
+          auto target_version = store.getVersion(tenant, name, version);
           if (!target_version) return target_version.status();
           auto config = bundle::functionConfigFromJson(target_version->config_json);
           if (!config) return config.status();
           routes.emplace();
           for (const auto& entry : config->entries) {
-            routes->push_back({bundle::FunctionConfig::routeOf(entry), kTenant, name, entry.path});
+            routes->push_back({bundle::FunctionConfig::routeOf(entry), tenant, name, entry.path});
           }
         }
-        Status status = store.setAlias(kTenant, name, alias, version, routes);
+        Status status = store.setAlias(tenant, name, alias, version, routes);
         if (status.isOk()) {
-          deps_.catalog.invalidate(kTenant, name);
+          deps_.catalog.invalidate(tenant, name);
           (void)deps_.catalog.reloadRoutes();
         }
         return status;
       });
+      store::AuditRecord audit_entry = auditEntry(caller, "alias.set", name, set, fmt::format("{} -> version {}", alias, version));
+      co_await audit(audit_entry);
       if (!set.isOk()) co_return co_await fail(set);
       {
         http::Response reply = jsonResponse(
@@ -310,16 +360,24 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
       }
     }
     if (seg.size() == 3 && seg[2] == "logs" && method == http::Verb::get) {
-      co_return co_await streamLogs(exchange, name);
+      co_return co_await streamLogs(exchange, caller, name);
     }
     if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
-      co_return co_await invoke(exchange, name);
+      co_return co_await invoke(exchange, caller, name);
     }
     co_return co_await fail(notFound("no such control API resource"));
   }
 
+  if (!seg.empty() && seg[0] == "tenants") co_return co_await tenants(exchange, caller);
+  if (!seg.empty() && seg[0] == "tokens") co_return co_await tokens(exchange, caller);
+  if (!seg.empty() && seg[0] == "secrets") co_return co_await secrets(exchange, caller);
+  if (seg.size() == 1 && seg[0] == "audit" && method == http::Verb::get) {
+    co_return co_await auditLog(exchange, caller);
+  }
+
   if (seg.size() == 1 && seg[0] == "activations" && method == http::Verb::get) {
     store::ActivationQuery query;
+    query.tenant = tenant;
     if (auto it = target.query.find("function"); it != target.query.end() && !it->second.empty()) {
       query.function = it->second;
     }
@@ -352,6 +410,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
   }
   if (seg.size() == 1 && seg[0] == "usage" && method == http::Verb::get) {
     store::UsageQuery query;
+    if (!caller.all_tenants) query.tenant = tenant;
     std::string by = target.query.count("by") ? target.query["by"] : "function";
     static const std::map<std::string, store::UsageGrouping> kGroupings = {
         {"tenant", store::UsageGrouping::Tenant}, {"function", store::UsageGrouping::Function},
@@ -411,7 +470,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
     co_return;
   }
   if (seg.size() == 2 && seg[0] == "activations" && method == http::Verb::get) {
-    auto activation = co_await loop::offload(blocking, [&] { return store.getActivation(kTenant, seg[1]); });
+    auto activation = co_await loop::offload(blocking, [&] { return store.getActivation(tenant, seg[1]); });
     if (!activation) co_return co_await fail(activation.status());
     {
       http::Response reply = jsonResponse(bhttp::status::ok, activationJson(*activation, true));
@@ -424,6 +483,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
     if (!routes) co_return co_await fail(routes.status());
     json items = json::array();
     for (const auto& r : *routes) {
+      if (r.tenant != tenant) continue;  // another tenant's routes are not ours to show
       items.push_back({{"route", "ANY " + r.path}, {"path", r.path}, {"function", r.function},
                        {"entry", r.entry}, {"tenant", r.tenant}});
     }
@@ -438,6 +498,7 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
                                         [&scheduler = deps_.scheduler] { return scheduler.stats(); });
     json items = json::array();
     for (const auto& s : stats) {
+      if (s.tenant != tenant) continue;
       items.push_back({{"function", s.function}, {"version", s.version}, {"entry", s.entry},
                        {"instances", s.instances}, {"busy", s.busy}, {"queued", s.queued}});
     }
@@ -452,12 +513,29 @@ awaitable<void> ControlApi::handle(http::Exchange& exchange) {
                                      std::string(request.target()))));
 }
 
-awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& function) {
+awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& caller,
+                                   const std::string& function) {
+  const std::string& tenant = caller.tenant;
   http::Request& request = exchange.request();
   bool stream = std::string_view(request[http::Field::accept]).find("application/x-ndjson") !=
                 std::string_view::npos;
   auto channel = std::make_shared<loop::Channel<DeployEvent>>(exchange.executor());
-  bundle::DeployRequest deploy_request{kTenant, function, std::move(request.body())};
+  bundle::DeployRequest deploy_request{tenant, function, std::move(request.body()), nullptr};
+  // A function may only name secrets its tenant has set: refuse the deploy (400) rather than
+  // fail its invocations later.
+  deploy_request.check = [&store = deps_.store, tenant](const bundle::FunctionConfig& config) {
+    for (const std::string& name : config.secrets) {
+      GUST_RETURN_IF_ERROR(secrets::validateSecretName(name));
+      auto secret = store.getSecret(tenant, name);
+      if (!secret) {
+        if (secret.status().code() != Code::NotFound) return secret.status();
+        return invalidArgument(fmt::format(
+            "gust.toml names secret '{}', which is not set: run `gust secret set {}` first", name,
+            name));
+      }
+    }
+    return Status::ok();
+  };
   asio::post(deps_.builds, [this, channel, deploy_request = std::move(deploy_request)] {
     auto result = deps_.deployer.deploy(deploy_request, [&](std::string_view line) {
       channel->push({std::string(line), std::nullopt});
@@ -485,9 +563,15 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
       continue;
     }
     auto& result = *event->done;
+    std::string detail =
+        result ? fmt::format("version {}{}", result->version.version,
+                             result->unchanged ? " (unchanged)" : "")
+               : result.status().message();
+    store::AuditRecord audit_entry = auditEntry(caller, "function.deploy", function, result.status(), detail);
+    co_await audit(audit_entry);
     if (result) {
       observe::logEvent(observe::LogLevel::Info, "deploy",
-                        {{"function", function}, {"version", result->version.version},
+                        {{"function", function}, {"tenant", tenant}, {"version", result->version.version},
                          {"unchanged", result->unchanged}, {"build_ms", result->build_ms},
                          {"bundle_sha256", result->version.bundle_sha256}});
     } else {
@@ -505,7 +589,7 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
               {"build_ms", result->build_ms},
               {"unchanged", result->unchanged},
               {"runtime", result->config.runtime},
-              {"url", fmt::format("{}/fn/{}", baseUrl(exchange), function)},
+              {"url", functionUrl(baseUrl(exchange), tenant, function)},
               {"routes", routes}};
     }
     if (streaming) {
@@ -525,20 +609,23 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const std::string& 
   }
 }
 
-awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const std::string& function) {
+awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& caller,
+                                       const std::string& function) {
+  const std::string& tenant = caller.tenant;
   // Server-Sent Events: the recent activations (with their logs) first, then, with follow=1,
   // each new one as it is recorded. One event per activation; its id is the activation id, so
   // a client that reconnects with ?cursor=<last id> misses nothing.
   Target target = parseTarget(exchange.request().target());
   auto blocking = deps_.blocking.get_executor();
   auto& store = deps_.store;
-  auto exists = co_await loop::offload(blocking, [&] { return store.getFunction(kTenant, function); });
+  auto exists = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, function); });
   if (!exists) {
     co_await exchange.respond(gateway::errorResponseFor(exists.status()));
     co_return;
   }
   bool follow = target.query["follow"] == "1";
   store::ActivationQuery query;
+  query.tenant = tenant;
   query.function = function;
   query.with_logs = true;
   query.limit = 20;
@@ -603,10 +690,12 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const std::stri
   }
 }
 
-awaitable<void> ControlApi::invoke(http::Exchange& exchange, const std::string& function) {
+awaitable<void> ControlApi::invoke(http::Exchange& exchange, const Caller& caller,
+                                   const std::string& function) {
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
   gateway::DirectInvocation invocation;
+  invocation.tenant = caller.tenant;
   invocation.function = function;
   invocation.qualifier = target.query["qualifier"];
   invocation.entry = target.query["entry"];

@@ -1,21 +1,25 @@
 #pragma once
 // ControlApi: the REST control plane under /api/v1 (docs/api.md), used by the CLI and the
-// dashboard. It holds no state of its own: it validates, calls the store (offloaded to the
-// blocking pool), the deployer (on the build pool) and the invoker, and renders JSON.
-// Thread-safe: any I/O loop calls handle().
+// dashboard. It authenticates the caller (the admin token, or a tenant token), scopes every
+// request to one tenant, validates, calls the store (offloaded to the blocking pool), the
+// deployer (on the build pool) and the invoker, writes the audit log, and renders JSON. Its only
+// state is the limiter of failed authentications. Thread-safe: any I/O loop calls handle().
 
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <optional>
 #include <string>
 
+#include "auth/failure_limiter.h"
 #include "bundle/deployer.h"
 #include "gateway/catalog.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "metering/metering.h"
 #include "scheduler/scheduler.h"
+#include "secrets/secret_box.h"
 #include "store/store.h"
 
 namespace gust::control {
@@ -30,7 +34,28 @@ struct ControlDeps {
   boost::asio::thread_pool& builds;    // deploys (pip, npm)
   std::string admin_token;
   metering::PriceTable prices;
+  const secrets::SecretBox& secret_box;
 };
+
+// Who is calling and which tenant they act on.
+struct Caller {
+  bool admin = false;
+  std::string token_id;      // for tenant tokens
+  std::string tenant;        // the tenant acted on
+  bool all_tenants = false;  // the admin without X-Gust-Tenant: usage and audit span every tenant
+  std::string source_ip;
+  std::string actor() const { return admin ? "admin" : "token:" + token_id; }
+};
+
+// An audit entry for what `caller` did. It belongs to the caller's tenant, or to `tenant` when
+// given (a tenant or token the admin made or removed belongs to the tenant it concerns, which
+// may then read it).
+store::AuditRecord auditEntry(const Caller& caller, std::string_view action,
+                              std::string_view target, const Status& outcome,
+                              std::string_view detail = {}, std::string_view tenant = {});
+
+// The header with which the admin acts on another tenant (default: "default").
+inline constexpr std::string_view kTenantHeader = "X-Gust-Tenant";
 
 inline constexpr std::string_view kApiPrefix = "/api/v1";
 
@@ -42,10 +67,31 @@ class ControlApi final {
   boost::asio::awaitable<void> handle(http::Exchange& exchange);
 
  private:
-  boost::asio::awaitable<void> deploy(http::Exchange& exchange, const std::string& function);
-  boost::asio::awaitable<void> invoke(http::Exchange& exchange, const std::string& function);
-  boost::asio::awaitable<void> streamLogs(http::Exchange& exchange, const std::string& function);
+  struct AuthOutcome {
+    std::optional<Caller> caller;
+    Status status;
+    int64_t retry_after_s = 0;
+  };
+  boost::asio::awaitable<AuthOutcome> authenticate(http::Exchange& exchange);
+  boost::asio::awaitable<void> route(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> deploy(http::Exchange& exchange, const Caller& caller,
+                                      const std::string& function);
+  boost::asio::awaitable<void> invoke(http::Exchange& exchange, const Caller& caller,
+                                      const std::string& function);
+  boost::asio::awaitable<void> streamLogs(http::Exchange& exchange, const Caller& caller,
+                                          const std::string& function);
+  // tenancy_api.cc: tenants, tokens (admin only), secrets and the audit log.
+  boost::asio::awaitable<void> tenants(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> tokens(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> secrets(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
+  // Writes one audit entry (on the blocking pool); a failure to write is logged, not answered.
+  // Build the entry with auditEntry() in a statement of its own (GCC 12 destroys temporaries
+  // of a co_await expression twice).
+  boost::asio::awaitable<void> audit(const store::AuditRecord& entry);
+
   ControlDeps deps_;
+  auth::FailureLimiter limiter_;
 };
 
 }  // namespace gust::control

@@ -6,9 +6,11 @@
 
 namespace gust::gateway {
 
-Catalog::Catalog(store::Store& store, bundle::Deployer& deployer)
+Catalog::Catalog(store::Store& store, bundle::Deployer& deployer,
+                 const secrets::SecretBox& secret_box)
     : store_(store),
       deployer_(deployer),
+      secret_box_(secret_box),
       routes_(std::make_shared<const std::vector<store::RouteRecord>>()) {}
 
 std::string Catalog::key(const std::string& tenant, const std::string& function,
@@ -39,7 +41,24 @@ Result<RunnablePtr> Catalog::resolve(const std::string& tenant, const std::strin
   if (!config) return config.status();
   auto code_dir = deployer_.codeDir(*record, *config);
   if (!code_dir) return code_dir.status();
+  std::vector<secrets::NamedValue> opened;
+  for (const std::string& name : config->secrets) {
+    auto sealed = store_.getSecret(tenant, name);
+    if (!sealed) {
+      if (sealed.status().code() != Code::NotFound) return sealed.status();
+      // The deploy checked it existed; it was removed since. The function cannot run as
+      // configured, which is the function's failure, not the caller's.
+      return Status(Code::FunctionError,
+                    fmt::format("function '{}' needs secret '{}', which is not set: run `gust "
+                                "secret set {}`",
+                                function, name, name));
+    }
+    auto value = secret_box_.open(sealed->sealed);
+    if (!value) return value.status();
+    opened.push_back({name, std::move(*value)});
+  }
   auto runnable = std::make_shared<RunnableVersion>();
+  runnable->secrets = std::move(opened);
   runnable->record = std::move(*record);
   runnable->config = std::move(*config);
   runnable->code_dir = std::move(*code_dir);
@@ -51,6 +70,14 @@ Result<RunnablePtr> Catalog::resolve(const std::string& tenant, const std::strin
 void Catalog::invalidate(const std::string& tenant, const std::string& function) {
   std::lock_guard lock(mutex_);
   std::string prefix = tenant + "/" + function + "@";
+  for (auto it = versions_.lower_bound(prefix); it != versions_.end() && it->first.starts_with(prefix);) {
+    it = versions_.erase(it);
+  }
+}
+
+void Catalog::invalidateTenant(const std::string& tenant) {
+  std::lock_guard lock(mutex_);
+  std::string prefix = tenant + "/";
   for (auto it = versions_.lower_bound(prefix); it != versions_.end() && it->first.starts_with(prefix);) {
     it = versions_.erase(it);
   }

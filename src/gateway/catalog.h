@@ -1,6 +1,6 @@
 #pragma once
 // Catalog: resolves an address (tenant, function, qualifier) to a runnable version — its record,
-// parsed config and code dir — and request paths to project routes. Versions are immutable, so
+// parsed config, code dir and opened secrets — and request paths to project routes. Versions are immutable, so
 // cached entries only go stale when an alias moves or a function goes away; the control API
 // calls invalidate() then. Thread-safe; resolve() and reloadRoutes() block on the store (call
 // them offloaded), the cached lookups do not.
@@ -14,6 +14,8 @@
 
 #include "bundle/deployer.h"
 #include "bundle/manifest.h"
+#include "secrets/redact.h"
+#include "secrets/secret_box.h"
 #include "store/store.h"
 
 namespace gust::gateway {
@@ -22,6 +24,9 @@ struct RunnableVersion {
   store::VersionRecord record;
   bundle::FunctionConfig config;
   std::string code_dir;
+  // The values of the secrets the config names, opened when the version was resolved: they go
+  // into its instances' environment and are redacted from its logs.
+  std::vector<secrets::NamedValue> secrets;
 };
 using RunnablePtr = std::shared_ptr<const RunnableVersion>;
 
@@ -34,13 +39,15 @@ struct RouteMatch {
 
 class Catalog final {
  public:
-  Catalog(store::Store& store, bundle::Deployer& deployer);
+  Catalog(store::Store& store, bundle::Deployer& deployer, const secrets::SecretBox& secret_box);
 
   RunnablePtr cached(const std::string& tenant, const std::string& function,
                      const std::string& qualifier) const;
   Result<RunnablePtr> resolve(const std::string& tenant, const std::string& function,
                               const std::string& qualifier);
   void invalidate(const std::string& tenant, const std::string& function);
+  // Forgets every cached version of the tenant (its secrets changed).
+  void invalidateTenant(const std::string& tenant);
 
   std::optional<RouteMatch> matchRoute(std::string_view path) const;
   Status reloadRoutes();
@@ -51,6 +58,7 @@ class Catalog final {
 
   store::Store& store_;
   bundle::Deployer& deployer_;
+  const secrets::SecretBox& secret_box_;
   mutable std::mutex mutex_;
   std::map<std::string, RunnablePtr> versions_;  // GUARDED_BY(mutex_)
   std::shared_ptr<const std::vector<store::RouteRecord>> routes_;  // GUARDED_BY(mutex_)

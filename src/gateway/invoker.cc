@@ -35,8 +35,10 @@ worker::InstanceSpec instanceSpec(const RunnableVersion& version, const bundle::
   spec.handler = entry ? entry->handler : version.config.handler;
   spec.code_dir = version.code_dir;
   spec.memory_mb = version.config.memory_mb;
+  spec.tmp_mb = version.config.tmp_mb;
   spec.network = version.config.network;
   spec.env = version.config.env;
+  for (const auto& secret : version.secrets) spec.env[secret.name] = secret.value;  // secrets win
   return spec;
 }
 
@@ -85,8 +87,18 @@ awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& vers
   task.activation_id = std::move(activation_id);
   task.event = std::move(event);
   task.trace_id = std::move(trace_id);
-  co_return co_await asio::co_spawn(scheduler_.executor(), scheduler_.invoke(std::move(task)),
-                                    asio::use_awaitable);
+  auto outcome = co_await asio::co_spawn(scheduler_.executor(), scheduler_.invoke(std::move(task)),
+                                         asio::use_awaitable);
+  // What the function printed or raised is stored, streamed and shown: none of it may carry a
+  // secret's value.
+  if (!version.secrets.empty()) {
+    outcome.logs = secrets::redact(std::move(outcome.logs), version.secrets);
+    if (!outcome.status.isOk()) {
+      outcome.status = Status(outcome.status.code(),
+                              secrets::redact(outcome.status.message(), version.secrets));
+    }
+  }
+  co_return outcome;
 }
 
 awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::Entry* entry,

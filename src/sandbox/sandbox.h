@@ -86,6 +86,13 @@ struct LinuxSandboxOptions {
 // The Linux sandbox, or an error saying which kernel feature is missing.
 Result<std::unique_ptr<Sandbox>> makeLinuxSandbox(const LinuxSandboxOptions& options);
 
+// Starts a canary in `sandbox` (running `python`, with `mounts`) that tries the core escapes:
+// capabilities, no_new_privs, seccomp, uid, host paths (and each of `hidden_paths`), writes
+// outside /tmp, other processes, packet sockets, the network, unshare, ptrace. An error lists
+// every escape that worked.
+Status runSelfTest(Sandbox& sandbox, const std::string& python, const std::vector<Mount>& mounts,
+                   const std::vector<std::string>& hidden_paths);
+
 // The entry point of `gust sandbox-exec FD`, run by makeLinuxSandbox's start() in a fresh
 // process: reads the spec from FD, builds the sandbox and runs the command in it; returns only
 // on failure (exit status).

@@ -36,6 +36,7 @@
 #include "os/toolchain.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
+#include "secrets/secret_box.h"
 #include "store/sqlite/sqlite_store.h"
 
 #ifndef GUST_SOURCE_DIR
@@ -165,6 +166,13 @@ int serve(const ServeOptions& options) {
       return 2;
     }
   }
+  // Secrets are sealed under this key; a key others can read is a key others have.
+  auto master_key = secrets::loadOrCreateMasterKey(data_dir + "/master.key");
+  if (!master_key) {
+    std::fprintf(stderr, "gust: %s\n", master_key.status().message().c_str());
+    return 1;
+  }
+  secrets::SecretBox secret_box(*master_key);
   auto store = store::openSqliteStore({data_dir + "/gust.db"});
   if (!store) {
     std::fprintf(stderr, "gust: %s\n", store.status().message().c_str());
@@ -201,7 +209,7 @@ int serve(const ServeOptions& options) {
   asio::thread_pool builds(2);
 
   bundle::Deployer deployer(data_dir, **store, *toolchain, bundle::BundleLimits{});
-  gateway::Catalog catalog(**store, deployer);
+  gateway::Catalog catalog(**store, deployer, secret_box);
   if (Status routes = catalog.reloadRoutes(); !routes.isOk()) {
     std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
     return 1;
@@ -211,12 +219,20 @@ int serve(const ServeOptions& options) {
   scheduler_options.idle_ttl = options.idle_ttl;
   scheduler_options.max_queue_per_function = options.max_queue;
   scheduler_options.max_queue_wait = options.queue_wait;
+  if (options.sandbox == "linux") {
+    Status self_test = sandbox::runSelfTest(*sandbox, toolchain->python, worker::runtimeMounts(launch),
+                                            {data_dir, runtimes_dir});
+    if (!self_test.isOk()) {
+      std::fprintf(stderr, "gust: %s\n", self_test.message().c_str());
+      return 1;
+    }
+  }
   auto launcher = worker::makeProcessLauncher(scheduler_loop.executor(), launch, *sandbox);
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   observe::Registry metrics;
   gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
   control::ControlApi control(
-      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices});
+      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices, secret_box});
 
   http::ServerOptions http_options;
   http_options.host = host;

@@ -1,6 +1,7 @@
 #pragma once
-// Store: everything Gust remembers — functions, their immutable versions and aliases, routes,
-// and activation records with their logs. One interface, backends in subfolders (sqlite/ now,
+// Store: everything Gust remembers — tenants and their tokens, functions, their immutable
+// versions and aliases, routes, sealed secrets, the audit log, and activation records with their
+// logs. Every resource but the audit log belongs to exactly one tenant. One interface, backends in subfolders (sqlite/ now,
 // postgres/ for clusters); no SQL leaks out of them.
 //
 // Thread contract: every method may be called from any thread. Metadata calls block (run them
@@ -119,6 +120,49 @@ struct ActivationQuery {
   bool oldest_first = false;
 };
 
+struct TenantRecord {
+  std::string name;
+  int64_t created_at_us = 0;
+};
+
+// A tenant's bearer token. Only a hash of the token is stored; the token itself is shown once.
+struct TokenRecord {
+  std::string id;
+  std::string tenant;
+  std::string name;
+  std::string hash;          // hex of a hash of the whole token string
+  int64_t created_at_us = 0;
+  int64_t revoked_at_us = 0; // 0: live
+};
+
+// A secret as stored: `sealed` is ciphertext (secrets/secret_box.h); the store never sees values.
+struct SecretRecord {
+  std::string tenant;
+  std::string name;
+  std::string sealed;
+  int64_t created_at_us = 0;
+  int64_t updated_at_us = 0;
+};
+
+// One control-plane change: who, what, when, from where, and how it ended.
+struct AuditRecord {
+  int64_t seq = 0;
+  int64_t at_us = 0;
+  std::string actor;      // "admin" or "token:<id>"
+  std::string tenant;     // the tenant acted on
+  std::string source_ip;
+  std::string action;     // "function.deploy", "secret.set", "token.revoke", ...
+  std::string target;     // the resource's name
+  std::string outcome;    // "ok" or the error's code name
+  std::string detail;     // e.g. "version 3"; never a secret value
+};
+
+struct AuditQuery {
+  std::optional<std::string> tenant;  // nullopt: every tenant
+  int64_t since_us = 0;
+  int limit = 100;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -146,6 +190,29 @@ class Store {
   virtual Result<std::vector<std::string>> referencedBundles() = 0;
 
   virtual Result<std::vector<RouteRecord>> listRoutes() = 0;
+
+  // Tenants. "default" always exists and cannot be deleted. Deleting a tenant that still has
+  // functions is a Conflict; its tokens and secrets go with it.
+  virtual Status createTenant(const std::string& name) = 0;
+  virtual Result<std::vector<TenantRecord>> listTenants() = 0;
+  virtual Result<TenantRecord> getTenant(const std::string& name) = 0;
+  virtual Status deleteTenant(const std::string& name) = 0;
+
+  virtual Status createToken(const TokenRecord& token) = 0;
+  virtual Result<TokenRecord> getToken(const std::string& id) = 0;
+  // nullopt: every tenant's tokens.
+  virtual Result<std::vector<TokenRecord>> listTokens(const std::optional<std::string>& tenant) = 0;
+  virtual Status revokeToken(const std::string& id) = 0;
+
+  // Creates or replaces the secret (keeping its created time).
+  virtual Status putSecret(const SecretRecord& secret) = 0;
+  virtual Result<SecretRecord> getSecret(const std::string& tenant, const std::string& name) = 0;
+  virtual Result<std::vector<SecretRecord>> listSecrets(const std::string& tenant) = 0;
+  virtual Status deleteSecret(const std::string& tenant, const std::string& name) = 0;
+
+  virtual Status appendAudit(const AuditRecord& record) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) = 0;
 
   // Enqueues the record for the writer thread, which commits it in a batch (group commit)
   // together with its hourly usage roll-up, then calls `on_committed` on the writer thread.

@@ -96,6 +96,10 @@ std::unique_ptr<InstanceLauncher> makeProcessLauncher(boost::asio::any_io_execut
                                                       LaunchConfig launch,
                                                       sandbox::Sandbox& sandbox);
 
+// What every instance's sandbox shows besides the code: the adapters at /gust/runtimes and the
+// interpreters' installations that live outside /usr, at their own paths.
+std::vector<sandbox::Mount> runtimeMounts(const LaunchConfig& launch);
+
 // The command line that runs `spec` under `launch`, with paths as the process sees them
 // (`isolated`: inside a sandbox that shows the code at /code and the adapters at /gust/runtimes).
 Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,

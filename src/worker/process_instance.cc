@@ -300,6 +300,16 @@ std::string installationOf(const std::string& interpreter) {
 
 }  // namespace
 
+std::vector<sandbox::Mount> runtimeMounts(const LaunchConfig& launch) {
+  std::vector<sandbox::Mount> mounts = {{launch.runtimes_dir, "/gust/runtimes"}};
+  for (const std::string& interpreter : {launch.python, launch.node}) {
+    if (std::string prefix = installationOf(interpreter); !prefix.empty()) {
+      mounts.push_back({prefix, prefix});
+    }
+  }
+  return mounts;
+}
+
 Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
                                                 bool isolated) {
   namespace fs = std::filesystem;
@@ -348,12 +358,8 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   sandbox_spec.runtime = spec.runtime;
   sandbox_spec.argv = *argv;
   sandbox_spec.cwd = paths.code;
-  sandbox_spec.mounts = {{spec.code_dir, "/code"}, {launch.runtimes_dir, "/gust/runtimes"}};
-  for (const std::string& interpreter : {launch.python, launch.node}) {
-    if (std::string prefix = installationOf(interpreter); !prefix.empty()) {
-      sandbox_spec.mounts.push_back({prefix, prefix});
-    }
-  }
+  sandbox_spec.mounts = runtimeMounts(launch);
+  sandbox_spec.mounts.push_back({spec.code_dir, "/code"});
   sandbox_spec.memory_mb = spec.memory_mb;
   sandbox_spec.tmp_mb = spec.tmp_mb;
   sandbox_spec.network = spec.network;

@@ -49,7 +49,7 @@ def test_python_crash_answers_502_with_exit_code_and_next_call_succeeds(gust):
     assert "exit code 3" in error["message"]
     after = gust.get(f"/fn/{name}")
     assert after.status_code == 200
-    assert after.json()["pid"] != first["pid"]
+    assert after.json()["instance"] != first["instance"]
 
 
 def test_node_crash_answers_502_with_exit_code_and_next_call_succeeds(gust):
@@ -76,7 +76,7 @@ def test_raising_handler_answers_502_naming_exception_and_instance_survives(gust
     assert error["code"] == "function_error"
     assert "ValueError" in error["message"]
     after = gust.get(f"/fn/{name}").json()
-    assert after["pid"] == before["pid"]
+    assert after["instance"] == before["instance"]
     assert after["calls"] == before["calls"] + 2  # the raising call counted too
 
 

@@ -16,7 +16,7 @@ def test_warm_instance_keeps_module_state_across_calls(gust):
     answers = [gust.get(f"/fn/{name}") for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert [a.json()["calls"] for a in answers] == [1, 2, 3]
-    assert len({a.json()["pid"] for a in answers}) == 1
+    assert len({a.json()["instance"] for a in answers}) == 1
 
 
 def test_node_warm_instance_keeps_module_state_across_calls(gust):
@@ -46,8 +46,8 @@ def test_200_concurrent_requests_each_get_their_own_answer(gust):
         assert body["id"] == request_id
         assert body["request_id"] == activation_id
     assert len({activation_id for *_, activation_id in results}) == 200
-    pids = {body["pid"] for _, _, body, _ in results}
-    assert 1 <= len(pids) <= 4, f"max_instances = 4 but {len(pids)} instances answered"
+    instances = {body["instance"] for _, _, body, _ in results}
+    assert 1 <= len(instances) <= 4, f"max_instances = 4 but {len(instances)} instances answered"
 
 
 def call_many(gust, paths, workers):
@@ -66,7 +66,7 @@ def test_warm_instance_serves_up_to_concurrency_invocations_at_once(gust):
     answers = call_many(gust, [f"/fn/{name}?ms=1000&tag={i}" for i in range(10)], 10)
     elapsed = time.monotonic() - began
     assert [a.status_code for a in answers] == [200] * 10
-    assert len({a.json()["pid"] for a in answers}) == 1
+    assert len({a.json()["instance"] for a in answers}) == 1
     assert max(a.json()["seen"] for a in answers) == 10
     assert elapsed < 5, f"10 overlapping 1 s calls took {elapsed:.1f} s"
 
@@ -78,7 +78,7 @@ def test_cold_burst_is_served_concurrently_up_to_concurrency(gust):
     answers = call_many(gust, [f"/fn/{name}?ms=500&tag={i}" for i in range(10)], 10)
     elapsed = time.monotonic() - began
     assert [a.status_code for a in answers] == [200] * 10
-    assert max(a.json()["seen"] for a in answers) == 10, [(a.json()["seen"], a.json()["pid"]) for a in answers]
+    assert max(a.json()["seen"] for a in answers) == 10, [(a.json()["seen"], a.json()["instance"]) for a in answers]
     assert elapsed < 4, f"10 overlapping 0.5 s calls took {elapsed:.1f} s from cold"
 
 
@@ -114,7 +114,7 @@ def test_idle_instance_is_stopped_after_idle_ttl(gust_factory):
     server = gust_factory(idle_ttl_s=1)
     server.deploy(FUNCTIONS / "py-misbehave", name="idle")
     first = server.get("/fn/idle").json()
-    assert server.get("/fn/idle").json()["pid"] == first["pid"]  # warm within the TTL
+    assert server.get("/fn/idle").json()["instance"] == first["instance"]  # warm within the TTL
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         pools = server.api("GET", "/api/v1/instances").json()["pools"]
@@ -125,4 +125,4 @@ def test_idle_instance_is_stopped_after_idle_ttl(gust_factory):
         raise AssertionError("the idle instance was never stopped")
     again = server.get("/fn/idle").json()
     assert again["calls"] == 1
-    assert again["pid"] != first["pid"]
+    assert again["instance"] != first["instance"]

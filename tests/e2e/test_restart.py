@@ -1,9 +1,11 @@
 """A server stopped and started again on the same data directory still has everything deployed."""
 
 import json
+import os
 import signal
 import subprocess
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -82,15 +84,35 @@ def test_removed_function_stays_removed_after_restart(gust_factory, tmp_path):
 
 def test_sigterm_stops_the_server_and_its_instances_promptly(gust_factory, tmp_path):
     server = gust_factory()
-    server.deploy(FUNCTIONS / "py-misbehave", name="busy")
-    pid = server.get("/fn/busy").json()["pid"]
+    name = f"busy-{uuid.uuid4().hex[:8]}"
+    server.deploy(FUNCTIONS / "py-misbehave", name=name)
+    assert server.get(f"/fn/{name}").status_code == 200
+    pids = _instance_pids(name)
+    assert pids, "cannot find the instance's process on the host"
     began = time.monotonic()
     assert server.stop() == 0, server.log()
     assert time.monotonic() - began < 10
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
-    assert not _alive(pid), f"instance {pid} outlived the server"
+    assert not any(_alive(pid) for pid in pids), f"instance {pids} outlived the server"
+
+
+def _instance_pids(function: str) -> list[int]:
+    """Host pids of the processes running `function` (inside a sandbox the function sees only
+    its namespace's pids, so find it by the environment the server gave it)."""
+    marker = f"GUST_FUNCTION_NAME={function}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,8 +89,10 @@ class LinuxProcess final : public Process {
   LinuxProcess(os::Child keeper, std::unique_ptr<Cgroup> cgroup)
       : keeper_(keeper), cgroup_(std::move(cgroup)) {}
   ~LinuxProcess() override {
-    kill();
+    os::killProcessGroup(keeper_.pid);
+    cgroup_->killAll();
     (void)os::reapChild(keeper_.pid);
+    if (init_pidfd_ >= 0) ::close(init_pidfd_);
     cgroup_.reset();  // kills stragglers and removes the group
   }
   const os::Child& handle() const override { return keeper_; }
@@ -100,9 +104,17 @@ class LinuxProcess final : public Process {
     if (children >> pid) command_pid_ = pid;
     return command_pid_;
   }
+  // Kills what runs inside, not the keeper: it then exits the way the sandbox's first process
+  // did (a crash's exit code survives). Before that process exists, the keeper goes instead.
   void kill() override {
-    os::killProcessGroup(keeper_.pid);
     cgroup_->killAll();
+    pid_t init = commandPid();
+    if (init <= 0) {
+      os::killProcessGroup(keeper_.pid);
+      return;
+    }
+    if (init_pidfd_ < 0) init_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, init, 0));
+    if (init_pidfd_ >= 0) ::syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
   }
   ExitCause exitCause() override { return {cgroup_->oomKilled(), cgroup_->pidsExhausted()}; }
 
@@ -110,6 +122,7 @@ class LinuxProcess final : public Process {
   os::Child keeper_;
   std::unique_ptr<Cgroup> cgroup_;
   pid_t command_pid_ = -1;
+  int init_pidfd_ = -1;  // signals the right process even if its pid is reused
 };
 
 class LinuxSandbox final : public Sandbox {

@@ -100,6 +100,42 @@ CREATE TABLE usage_hourly (
   PRIMARY KEY (tenant, function, version, key_id, hour_us)
 );
 )sql",
+    R"sql(
+CREATE TABLE tenants (
+  name TEXT PRIMARY KEY,
+  created_at_us INTEGER NOT NULL
+);
+INSERT INTO tenants (name, created_at_us) VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+INSERT OR IGNORE INTO tenants (name, created_at_us) SELECT DISTINCT tenant, MIN(created_at_us) FROM functions GROUP BY tenant;
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE secrets (
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL,
+  PRIMARY KEY (tenant, name)
+);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_us INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  source_ip TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+)sql",
 };
 
 constexpr int64_t kHourUs = 3600LL * 1000000;
@@ -127,6 +163,10 @@ class Statement {
     sqlite3_bind_int64(stmt_, index, value);
     return *this;
   }
+  Statement& bindBlob(int index, const std::string& value) {
+    sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
   Statement& bind(int index, double value) {
     sqlite3_bind_double(stmt_, index, value);
     return *this;
@@ -139,6 +179,11 @@ class Statement {
   }
   int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
   double real(int column) { return sqlite3_column_double(stmt_, column); }
+  std::string blob(int column) {
+    auto p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+             : std::string();
+  }
   std::string text(int column) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
@@ -247,6 +292,12 @@ ActivationRecord readActivation(Statement& row, bool with_logs) {
   r.trace_id = row.text(25);
   if (with_logs) r.logs = row.text(26);
   return r;
+}
+
+constexpr const char* kTokenColumns = "id, tenant, name, hash, created_at_us, revoked_at_us";
+
+TokenRecord readToken(Statement& q) {
+  return {q.text(0), q.text(1), q.text(2), q.text(3), q.integer(4), q.integer(5)};
 }
 
 class SqliteStore final : public Store {
@@ -372,6 +423,170 @@ class SqliteStore final : public Store {
                              JOIN functions f ON f.id = r.function_id ORDER BY r.path)sql");
     std::vector<RouteRecord> out;
     while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.text(2), q.text(3)});
+    return out;
+  }
+
+  Status createTenant(const std::string& name) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "INSERT OR IGNORE INTO tenants (name, created_at_us) VALUES (?1, ?2)");
+    q.bind(1, name).bind(2, nowMicros());
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "create tenant");
+    if (sqlite3_changes(meta_) == 0) {
+      return Status(Code::Conflict, fmt::format("tenant '{}' already exists", name));
+    }
+    return Status::ok();
+  }
+
+  Result<std::vector<TenantRecord>> listTenants() override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "SELECT name, created_at_us FROM tenants ORDER BY name");
+    std::vector<TenantRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.integer(1)});
+    return out;
+  }
+
+  Result<TenantRecord> getTenant(const std::string& name) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "SELECT name, created_at_us FROM tenants WHERE name = ?1");
+    q.bind(1, name);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no tenant named '{}'", name));
+    return TenantRecord{q.text(0), q.integer(1)};
+  }
+
+  Status deleteTenant(const std::string& name) override {
+    if (name == kDefaultTenant) {
+      return invalidArgument("the default tenant holds the admin's own resources and stays");
+    }
+    std::lock_guard lock(meta_mutex_);
+    Statement functions(meta_, "SELECT COUNT(*) FROM functions WHERE tenant = ?1");
+    functions.bind(1, name);
+    if (functions.step() != SQLITE_ROW) return sqliteError(meta_, "count functions");
+    if (int64_t count = functions.integer(0); count > 0) {
+      return Status(Code::Conflict,
+                    fmt::format("tenant '{}' still has {} function(s): remove them first", name,
+                                count));
+    }
+    GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
+    Status status = Status::ok();
+    for (const char* sql : {"DELETE FROM tokens WHERE tenant = ?1",
+                            "DELETE FROM secrets WHERE tenant = ?1",
+                            "DELETE FROM tenants WHERE name = ?1"}) {
+      Statement q(meta_, sql);
+      q.bind(1, name);
+      if (q.step() != SQLITE_DONE) {
+        status = sqliteError(meta_, "delete tenant");
+        break;
+      }
+    }
+    if (status.isOk() && sqlite3_changes(meta_) == 0) {
+      status = notFound(fmt::format("no tenant named '{}'", name));
+    }
+    (void)execute(meta_, status.isOk() ? "COMMIT" : "ROLLBACK");
+    return status;
+  }
+
+  Status createToken(const TokenRecord& token) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT INTO tokens (id, tenant, name, hash, created_at_us)
+                             VALUES (?1, ?2, ?3, ?4, ?5))sql");
+    q.bind(1, token.id).bind(2, token.tenant).bind(3, token.name).bind(4, token.hash);
+    q.bind(5, token.created_at_us);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "create token");
+    return Status::ok();
+  }
+
+  Result<TokenRecord> getToken(const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, fmt::format("SELECT {} FROM tokens WHERE id = ?1", kTokenColumns).c_str());
+    q.bind(1, id);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no token '{}'", id));
+    return readToken(q);
+  }
+
+  Result<std::vector<TokenRecord>> listTokens(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, fmt::format("SELECT {} FROM tokens WHERE (?1 = '' OR tenant = ?1) "
+                                   "ORDER BY created_at_us, id",
+                                   kTokenColumns)
+                           .c_str());
+    q.bind(1, tenant.value_or(""));
+    std::vector<TokenRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readToken(q));
+    return out;
+  }
+
+  Status revokeToken(const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "UPDATE tokens SET revoked_at_us = ?2 WHERE id = ?1 AND revoked_at_us = 0");
+    q.bind(1, id).bind(2, nowMicros());
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "revoke token");
+    if (sqlite3_changes(meta_) == 0) {
+      return notFound(fmt::format("no live token '{}'", id));
+    }
+    return Status::ok();
+  }
+
+  Status putSecret(const SecretRecord& secret) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT INTO secrets (tenant, name, sealed, created_at_us, updated_at_us)
+                             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant, name) DO UPDATE
+                             SET sealed = ?3, updated_at_us = ?4)sql");
+    q.bind(1, secret.tenant).bind(2, secret.name).bindBlob(3, secret.sealed).bind(4, nowMicros());
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "put secret");
+    return Status::ok();
+  }
+
+  Result<SecretRecord> getSecret(const std::string& tenant, const std::string& name) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT tenant, name, sealed, created_at_us, updated_at_us FROM secrets
+                             WHERE tenant = ?1 AND name = ?2)sql");
+    q.bind(1, tenant).bind(2, name);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no secret named '{}'", name));
+    return SecretRecord{q.text(0), q.text(1), q.blob(2), q.integer(3), q.integer(4)};
+  }
+
+  Result<std::vector<SecretRecord>> listSecrets(const std::string& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT tenant, name, sealed, created_at_us, updated_at_us FROM secrets
+                             WHERE tenant = ?1 ORDER BY name)sql");
+    q.bind(1, tenant);
+    std::vector<SecretRecord> out;
+    while (q.step() == SQLITE_ROW) {
+      out.push_back({q.text(0), q.text(1), q.blob(2), q.integer(3), q.integer(4)});
+    }
+    return out;
+  }
+
+  Status deleteSecret(const std::string& tenant, const std::string& name) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "DELETE FROM secrets WHERE tenant = ?1 AND name = ?2");
+    q.bind(1, tenant).bind(2, name);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete secret");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no secret named '{}'", name));
+    return Status::ok();
+  }
+
+  Status appendAudit(const AuditRecord& r) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT INTO audit (at_us, actor, tenant, source_ip, action, target,
+                             outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql");
+    q.bind(1, r.at_us > 0 ? r.at_us : nowMicros()).bind(2, r.actor).bind(3, r.tenant);
+    q.bind(4, r.source_ip).bind(5, r.action).bind(6, r.target).bind(7, r.outcome).bind(8, r.detail);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "append audit");
+    return Status::ok();
+  }
+
+  Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT seq, at_us, actor, tenant, source_ip, action, target, outcome,
+                             detail FROM audit WHERE (?1 = '' OR tenant = ?1) AND at_us >= ?2
+                             ORDER BY seq DESC LIMIT ?3)sql");
+    q.bind(1, query.tenant.value_or("")).bind(2, query.since_us).bind(3, int64_t{query.limit});
+    std::vector<AuditRecord> out;
+    while (q.step() == SQLITE_ROW) {
+      out.push_back({q.integer(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.text(5),
+                     q.text(6), q.text(7), q.text(8)});
+    }
     return out;
   }
 
@@ -558,11 +773,15 @@ class SqliteStore final : public Store {
                                     WHERE r.path = ?1 AND r.function_id != ?2)sql");
       holder.bind(1, route.path).bind(2, id);
       if (holder.step() == SQLITE_ROW) {
+        // Another tenant's function names are not ours to tell.
+        if (holder.text(0) != tenant) {
+          return Status(Code::Conflict,
+                        fmt::format("route {} is already taken by another tenant", route.path));
+        }
         return Status(Code::Conflict,
-                      fmt::format("route {} is already held by function '{}'{}: rename the file "
+                      fmt::format("route {} is already held by function '{}': rename the file "
                                   "or remove that function first",
-                                  route.path, holder.text(1),
-                                  holder.text(0) == tenant ? "" : " of another tenant"));
+                                  route.path, holder.text(1)));
       }
     }
     Statement clear(meta_, "DELETE FROM routes WHERE function_id = ?1");

@@ -167,5 +167,78 @@ TEST_F(SqliteStoreTest, UsageRollsUpPerFunctionVersionAndHour) {
   EXPECT_EQ((*rows)[0].group, "g");
 }
 
+TEST_F(SqliteStoreTest, DefaultTenantExistsAndTenantsAreUnique) {
+  ASSERT_TRUE(store_->getTenant("default").isOk());
+  ASSERT_TRUE(store_->createTenant("acme").isOk());
+  EXPECT_EQ(store_->createTenant("acme").code(), Code::Conflict);
+  auto tenants = store_->listTenants();
+  ASSERT_TRUE(tenants.isOk());
+  ASSERT_EQ(tenants->size(), 2u);
+  EXPECT_EQ((*tenants)[0].name, "acme");
+  EXPECT_EQ(store_->deleteTenant("default").code(), Code::InvalidArgument);
+  EXPECT_EQ(store_->deleteTenant("nope").code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, TenantWithFunctionsIsNotDeletedAndDeletionTakesTokensAndSecrets) {
+  ASSERT_TRUE(store_->createTenant("acme").isOk());
+  ASSERT_TRUE(store_->createVersion({"acme", "fn", "ab", "{}", 1, {}}).isOk());
+  EXPECT_EQ(store_->deleteTenant("acme").code(), Code::Conflict);
+  ASSERT_TRUE(store_->deleteFunction("acme", "fn").isOk());
+  ASSERT_TRUE(store_->createToken({"t1", "acme", "ci", "hash", 1, 0}).isOk());
+  ASSERT_TRUE(store_->putSecret({"acme", "DB", "sealed", 0, 0}).isOk());
+  ASSERT_TRUE(store_->deleteTenant("acme").isOk());
+  EXPECT_EQ(store_->getToken("t1").status().code(), Code::NotFound);
+  EXPECT_EQ(store_->getSecret("acme", "DB").status().code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, TokensRevokeOnce) {
+  ASSERT_TRUE(store_->createToken({"t1", "acme", "ci", "hash", 1, 0}).isOk());
+  ASSERT_TRUE(store_->createToken({"t2", "other", "", "hash2", 2, 0}).isOk());
+  EXPECT_EQ(store_->listTokens(std::string("acme"))->size(), 1u);
+  EXPECT_EQ(store_->listTokens(std::nullopt)->size(), 2u);
+  ASSERT_TRUE(store_->revokeToken("t1").isOk());
+  EXPECT_GT(store_->getToken("t1")->revoked_at_us, 0);
+  EXPECT_EQ(store_->revokeToken("t1").code(), Code::NotFound);
+  EXPECT_EQ(store_->revokeToken("zz").code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, SecretsAreBinarySafeAndScopedToTheirTenant) {
+  std::string sealed = std::string("\0\1bin", 5) + "\xff";
+  ASSERT_TRUE(store_->putSecret({"acme", "DB", sealed, 0, 0}).isOk());
+  auto got = store_->getSecret("acme", "DB");
+  ASSERT_TRUE(got.isOk());
+  EXPECT_EQ(got->sealed, sealed);
+  EXPECT_EQ(store_->getSecret("other", "DB").status().code(), Code::NotFound);
+  ASSERT_TRUE(store_->putSecret({"acme", "DB", "new", 0, 0}).isOk());
+  EXPECT_EQ(store_->getSecret("acme", "DB")->sealed, "new");
+  EXPECT_EQ(store_->listSecrets("acme")->size(), 1u);
+  EXPECT_EQ(store_->deleteSecret("other", "DB").code(), Code::NotFound);
+  ASSERT_TRUE(store_->deleteSecret("acme", "DB").isOk());
+  EXPECT_TRUE(store_->listSecrets("acme")->empty());
+}
+
+TEST_F(SqliteStoreTest, AuditIsNewestFirstAndFiltersByTenant) {
+  ASSERT_TRUE(store_->appendAudit({0, 0, "admin", "default", "127.0.0.1", "tenant.create", "acme", "ok", ""}).isOk());
+  ASSERT_TRUE(store_->appendAudit({0, 0, "token:t1", "acme", "127.0.0.1", "function.deploy", "fn", "ok", "version 1"}).isOk());
+  auto all = store_->listAudit({});
+  ASSERT_TRUE(all.isOk());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].action, "function.deploy");
+  AuditQuery acme;
+  acme.tenant = "acme";
+  ASSERT_EQ(store_->listAudit(acme)->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, RouteConflictWithAnotherTenantDoesNotNameTheirFunction) {
+  ASSERT_TRUE(store_->createVersion({"acme", "secret-name", "ab", "{}", 1,
+                                     {{"/api/x", "acme", "secret-name", "api/x"}}})
+                  .isOk());
+  auto clash = store_->createVersion({"default", "mine", "ab", "{}", 1,
+                                      {{"/api/x", "default", "mine", "api/x"}}});
+  ASSERT_FALSE(clash.isOk());
+  EXPECT_EQ(clash.status().code(), Code::Conflict);
+  EXPECT_EQ(clash.status().message().find("secret-name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gust::store

@@ -1,5 +1,6 @@
 // Holds each invocation for ?ms and reports how many ran at once in this instance, so a test can
 // see whether one instance really serves `concurrency` invocations together.
+const instance = require("crypto").randomUUID(); // pids repeat across sandboxes
 let inflight = 0;
 let peak = 0;
 
@@ -13,5 +14,5 @@ exports.handler = async (event) => {
   await new Promise((resolve) => setTimeout(resolve, Number(q.ms || 0)));
   console.log(`end ${tag}`);
   inflight -= 1;
-  return { tag, pid: process.pid, peak, seen };
+  return { tag, pid: process.pid, instance, peak, seen };
 };

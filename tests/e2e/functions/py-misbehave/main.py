@@ -1,7 +1,11 @@
 # Misbehaves on request: ?do=sleep | exit | raise | bad-status | object-body. Otherwise it
-# answers with a module-level counter and its pid, which show whether the instance survived.
+# answers with a module-level counter and its instance id, which show whether the instance survived.
 import os
 import time
+import uuid
+
+# Which instance answered: pids repeat across sandboxes (each function is pid 1 of its own).
+INSTANCE = uuid.uuid4().hex
 
 calls = 0
 
@@ -20,4 +24,4 @@ def handler(event, context):
         return {"statusCode": "abc", "body": "never sent"}
     elif do == "object-body":
         return {"statusCode": 200, "body": {"an": "object"}}
-    return {"calls": calls, "pid": os.getpid()}
+    return {"calls": calls, "pid": os.getpid(), "instance": INSTANCE}
