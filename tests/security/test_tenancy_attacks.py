@@ -29,9 +29,8 @@ def set_secret(mode, name, value, tenant=None):
 
 def deploy_in(mode, tenant, key, **toml):
     name = unique(key)
-    args = ["--json", "deploy", str(mode.bundle("probe", toml)), "--name", name]
-    if tenant:
-        args += ["--tenant", tenant]
+    args = ["--json"] + (["--tenant", tenant] if tenant else [])  # a global option
+    args += ["deploy", str(mode.bundle("probe", toml)), "--name", name]
     done = mode.server.cli(*args)
     assert done.returncode == 0, done.stdout + done.stderr
     return name
