@@ -186,3 +186,16 @@ def test_T_FS_9_dev_holds_only_the_allowed_nodes(mode):
         assert len(set(d["dev"]) - DEV_ALLOWED) > 10 and d["open"]["/dev/kvm"]["ok"], d
         assert d["mknod"]["ok"], d["mknod"]
     mode.assert_healthy()
+
+
+def test_T_INF_mountinfo_reveals_no_host_paths(mode):
+    """/proc/self/mountinfo's per-mount root field must not name host paths: Gust's data dir
+    (with the tenant and function names in it) or its source tree. An information leak, not an
+    open door. Control: unconfined, the host's own mount table is the host's business."""
+    if not mode.sandboxed:
+        pytest.skip("control: the host's mounts are not ours to judge")
+    m = mode.probe("mountinfo")
+    data = str(mode.server.data.resolve())
+    leaks = [(x["mountpoint"], x["root"]) for x in m["mounts"]
+             if x["root"].startswith((data, "/work/")) or "/functions/" in x["root"]]
+    assert leaks == [], f"host paths visible in /proc/self/mountinfo: {leaks}"

@@ -191,7 +191,7 @@ def check_mountinfo(args):
         left, _, right = line.partition(" - ")
         f = left.split()
         r = right.split()
-        mounts.append({"mountpoint": f[4], "options": f[5], "fstype": r[0] if r else "",
+        mounts.append({"mountpoint": f[4], "options": f[5], "root": f[3], "fstype": r[0] if r else "",
                        "source": r[1] if len(r) > 1 else "", "super": r[2] if len(r) > 2 else ""})
     return {"mounts": mounts, "base_prefix": sys.base_prefix, "prefix": sys.prefix,
             "executable": os.path.realpath(sys.executable), "sys_exists": os.path.lexists("/sys"), "cwd": os.getcwd(),
