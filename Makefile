@@ -5,7 +5,7 @@ GUST_LISTEN ?= 127.0.0.1:8080
 GUST_DATA ?= .gust
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps build release asan unit e2e adapters bench fuzz lint clean
+.PHONY: run test deps build release asan unit e2e security adapters bench fuzz lint clean
 
 deps:
 	@bash scripts/deps.sh
@@ -34,8 +34,12 @@ adapters: deps
 e2e: asan
 	@GUST_BIN=$(CURDIR)/build/asan-ubsan/src/gust .venv/bin/pytest -q tests/e2e
 
+# The escape and abuse suite: real hostile functions against a sandboxed and a control server.
+security: asan
+	@GUST_BIN=$(CURDIR)/build/asan-ubsan/src/gust .venv/bin/pytest -q tests/security
+
 # Installs, builds with ASan/UBSan, runs every suite.
-test: unit adapters e2e
+test: unit adapters e2e security
 
 bench: release
 	@bash bench/warm.sh

@@ -69,9 +69,11 @@ def pack_dir(directory: Path) -> bytes:
 class GustServer:
     """One `gust serve` process on a free port, plus the clients a user would use against it."""
 
-    def __init__(self, binary: str, data_dir: Path, work_dir: Path, idle_ttl_s: int = 60):
+    def __init__(self, binary: str, data_dir: Path, work_dir: Path, idle_ttl_s: int = 60,
+                 extra_args: tuple[str, ...] = ()):
         self.binary = binary
         self.idle_ttl_s = idle_ttl_s
+        self.extra_args = tuple(extra_args)  # more `gust serve` options, e.g. ("--sandbox", "none")
         self.data = Path(data_dir)
         self.work_dir = Path(work_dir)  # the CLI's cwd and HOME: no ./.gust, no ~/.config/gust
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,7 @@ class GustServer:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data),
-             "--idle-ttl", str(self.idle_ttl_s)],
+             "--idle-ttl", str(self.idle_ttl_s), *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work_dir,
             env=self.cli_env(with_connection=False))
         log.close()
