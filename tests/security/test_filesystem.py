@@ -188,6 +188,9 @@ def test_T_FS_9_dev_holds_only_the_allowed_nodes(mode):
     mode.assert_healthy()
 
 
+@pytest.mark.xfail(strict=True, reason="known gap (docs/security.md): a bind mount's root field is "
+                   "its source path on the host's filesystem; the kernel offers no way to hide it "
+                   "short of copying the code into the instance")
 def test_T_INF_mountinfo_reveals_no_host_paths(mode):
     """/proc/self/mountinfo's per-mount root field must not name host paths: Gust's data dir
     (with the tenant and function names in it) or its source tree. An information leak, not an

@@ -89,7 +89,9 @@ HARDENING = {
     "acct": "EPERM",                          # §4.3 kill-list
     "personality_read_implies_exec": "EPERM",  # §4.3 personality != PER_LINUX, T-ESC-7
     "modify_ldt": "EPERM",                    # T-ESC-7
-    "socket_netlink": "EPERM",                # T-NET-3 (family allowlist: AF_UNIX only)
+    # NETLINK_ROUTE stays allowed on purpose (docs/security.md): it lists only the instance's own
+    # network namespace, and runtimes need it (Node's os.networkInterfaces, getifaddrs).
+    "socket_netlink": "allowed",
     "socket_mptcp": "EPERM",                  # §4.3 protocol != IPPROTO_MPTCP
     "tioclinux": "EPERM",                     # §4.3 TIOCLINUX
     "tiocsti_pty": "denied",                  # no pty reachable: /dev/ptmx absent or refused

@@ -91,6 +91,22 @@ Status allow(scmp_filter_ctx ctx, const char* name) {
   return check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0), name);
 }
 
+// Allows `syscall` when argument `arg` lies in [low, high]. libseccomp takes one comparison per
+// argument in a rule, so the range is cut into aligned power-of-two blocks, each one rule
+// (value & ~(size - 1)) == start.
+Status allowArgRange(scmp_filter_ctx ctx, int syscall, unsigned arg, uint64_t low, uint64_t high) {
+  while (low <= high) {
+    uint64_t size = 1;
+    while (size < (1ULL << 62) && (low & (size * 2 - 1)) == 0 && low + size * 2 - 1 <= high) size *= 2;
+    struct scmp_arg_cmp compare = {arg, SCMP_CMP_MASKED_EQ, ~(size - 1), low};
+    GUST_RETURN_IF_ERROR(
+        check(seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, syscall, 1, &compare), "argument range"));
+    if (low + size - 1 == high) break;
+    low += size;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status installSeccompFilter(const SeccompProfile& profile) {
@@ -135,12 +151,12 @@ Status installSeccompFilter(const SeccompProfile& profile) {
                                               SCMP_A2(SCMP_CMP_EQ, 0 /* NETLINK_ROUTE */)),
                              "socket netlink"));
 
-  // ioctl is allowed whole: terminal injection (TIOCSTI, TIOCLINUX) needs a terminal, and none is
-  // reachable — stdio are /dev/null and pipes, the process leads a new session with no
-  // controlling terminal, and /dev has no tty, ptmx or pts. (libseccomp cannot mix an allowed
-  // ioctl with a denied request value, and a value range check would also refuse legitimate
-  // sign-extended requests.)
-  GUST_RETURN_IF_ERROR(check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0), "ioctl"));
+  // ioctl, except pushing characters into a terminal's input (TIOCSTI, TIOCLINUX) — moot while no
+  // terminal is reachable, but refused anyway. The kernel reads the request as 32 bits, so only
+  // 32-bit values are allowed (a value with upper bits set would reach it truncated).
+  GUST_RETURN_IF_ERROR(allowArgRange(ctx, SCMP_SYS(ioctl), 1, 0, TIOCSTI - 1));
+  GUST_RETURN_IF_ERROR(allowArgRange(ctx, SCMP_SYS(ioctl), 1, TIOCSTI + 1, TIOCLINUX - 1));
+  GUST_RETURN_IF_ERROR(allowArgRange(ctx, SCMP_SYS(ioctl), 1, TIOCLINUX + 1, 0xffffffffULL));
 
   // mknod only for FIFOs and regular files; device nodes stay impossible.
   for (unsigned kind : {S_IFIFO, S_IFREG}) {
