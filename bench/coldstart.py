@@ -78,7 +78,7 @@ def run_server(gust, sandbox, work, n):
                 status, _ = get(f"{base}/fn/cold-{name}")
                 client.append((time.perf_counter() - began) * 1000)
                 assert status == 200
-            listing = json.loads(get(f"{base}/api/v1/functions/cold-{name}/activations?limit={n}", token)[1])
+            listing = json.loads(get(f"{base}/api/v1/activations?function=cold-{name}&limit={n}", token)[1])
             activations = listing.get("activations", listing)
             init = [a["init_ms"] for a in activations if a.get("cold")]
             results[name] = (client, init)

@@ -655,6 +655,19 @@ def report_broken(reason):
     print(f"gust python adapter: {reason}", file=sys.stderr, flush=True)
 
 
+def add_virtual_environment():
+    """The host starts us with -S: no site-packages but the function's own. Under -S Python
+    neither sets sys.prefix to a virtual environment nor adds its packages, so when the
+    interpreter runs from one (the version's .venv, built from its requirements.txt at deploy
+    time) add its site-packages, .pth files included."""
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    if not sys.flags.no_site or not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+        return
+    import site
+    site.addsitedir(os.path.join(venv, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                                 "site-packages"))
+
+
 def main():
     if sys.stdout is not None:
         sys.stdout.reconfigure(line_buffering=True)  # print() lines leave promptly even on a pipe
@@ -674,6 +687,7 @@ def main():
         sys.path[0] = code_dir
     else:
         sys.path.insert(0, code_dir)
+    add_virtual_environment()
     version = os.environ.get("GUST_FUNCTION_VERSION", "$LATEST")
     log_stream_name = f"{time.strftime('%Y/%m/%d')}/[{version}]{os.urandom(16).hex()}"
 

@@ -79,7 +79,7 @@ class Sandbox {
 std::unique_ptr<Sandbox> makeUnconfinedSandbox();
 
 struct LinuxSandboxOptions {
-  std::string helper_binary;  // the gust executable (it re-executes itself as the setup helper)
+  std::string helper_binary;  // gust-sandbox, the setup helper (src/sandbox_main.cpp)
   std::string state_dir;      // holds the tenant -> host uid table
 };
 
@@ -93,9 +93,9 @@ Result<std::unique_ptr<Sandbox>> makeLinuxSandbox(const LinuxSandboxOptions& opt
 Status runSelfTest(Sandbox& sandbox, const std::string& python, const std::vector<Mount>& mounts,
                    const std::vector<std::string>& hidden_paths);
 
-// The entry point of `gust sandbox-exec FD`, run by makeLinuxSandbox's start() in a fresh
-// process: reads the spec from FD, builds the sandbox and runs the command in it; returns only
-// on failure (exit status).
+// The entry point of `gust-sandbox FD`, run by makeLinuxSandbox's start() in a fresh process:
+// reads the spec from FD, builds the sandbox and runs the command in it; returns only on
+// failure (exit status).
 int runSandboxHelper(int spec_fd);
 
 }  // namespace gust::sandbox

@@ -184,8 +184,9 @@ int serve(const ServeOptions& options) {
   if (options.sandbox == "none") {
     sandbox = sandbox::makeUnconfinedSandbox();
   } else if (options.sandbox == "linux") {
-    std::string self = fs::read_symlink("/proc/self/exe").string();
-    auto linux_sandbox = sandbox::makeLinuxSandbox({self, data_dir + "/sandbox"});
+    // gust-sandbox is built and installed beside gust.
+    std::string helper = (fs::read_symlink("/proc/self/exe").parent_path() / "gust-sandbox").string();
+    auto linux_sandbox = sandbox::makeLinuxSandbox({helper, data_dir + "/sandbox"});
     if (!linux_sandbox) {
       std::fprintf(stderr, "gust: %s\n", linux_sandbox.status().message().c_str());
       return 1;

@@ -320,7 +320,9 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
   if (spec.runtime == "python3") {
     bool has_venv = fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
     std::string python = has_venv ? paths.code + "/.venv/bin/python" : launch.python;
-    return std::vector<std::string>{python, "-s", "-B", paths.runtimes + "/python/gust_adapter.py"};
+    // -S: only the function's own packages (its .venv, which the adapter adds), never whatever is
+    // installed in the host interpreter's site-packages; it also skips their .pth start-up code.
+    return std::vector<std::string>{python, "-S", "-B", paths.runtimes + "/python/gust_adapter.py"};
   }
   if (spec.runtime == "node") {
     if (launch.node.empty()) return internalError("node is not installed: run scripts/deps.sh");

@@ -1,4 +1,4 @@
-// DESIGN: `gust sandbox-exec FD` is the only code that builds a sandbox. The server starts it
+// DESIGN: `gust-sandbox FD` (src/sandbox_main.cpp) is the only code that builds a sandbox. The server starts it
 // with posix_spawn (safe from a multi-threaded process), handing over the instance's stdio and
 // protocol socket as fds 0-3 and the spec (JSON) in a sealed memfd at FD. It runs as two
 // processes:

@@ -1,5 +1,5 @@
 // The server's side of the Linux sandbox: per instance it creates the cgroup, writes the spec
-// into a sealed memfd and starts `gust sandbox-exec` (helper.cc), which does the namespace work
+// into a sealed memfd and starts `gust-sandbox` (helper.cc), which does the namespace work
 // in a fresh single-threaded process. The multi-threaded server itself never forks.
 
 #include <fcntl.h>
@@ -186,7 +186,7 @@ class LinuxSandbox final : public Sandbox {
       return internalError("sandbox: cannot write the spec");
     }
     os::SpawnSpec spawn;
-    spawn.argv = {options_.helper_binary, "sandbox-exec", "4"};
+    spawn.argv = {options_.helper_binary, "4"};
     spawn.cwd = "/";
     spawn.fds = spec.fds;
     spawn.fds[4] = memfd;
@@ -221,6 +221,10 @@ class LinuxSandbox final : public Sandbox {
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> makeLinuxSandbox(const LinuxSandboxOptions& options) {
+  if (::access(options.helper_binary.c_str(), X_OK) != 0) {
+    return internalError(fmt::format("sandbox: the helper {} is missing: build the gust-sandbox target",
+                                     options.helper_binary));
+  }
   if (::access("/proc/self/ns/user", F_OK) != 0) {
     return internalError("sandbox: this kernel has no user namespaces (CONFIG_USER_NS)");
   }
