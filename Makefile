@@ -43,6 +43,7 @@ test: unit adapters e2e security
 
 bench: release
 	@bash bench/warm.sh
+	@python3 bench/coldstart.py build/release/src/gust
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target (the seed corpora
 # also replay in `make test` under any compiler).
