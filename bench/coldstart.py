@@ -51,12 +51,14 @@ def time_command(argv, n, env=None):
     return out
 
 
-def run_server(gust, sandbox, work, n):
+def run_server(gust, mode, work, n):
     port = free_port()
-    data = work / f"data-{sandbox}"
+    data = work / f"data-{mode}"
+    flags = {"none": ["--sandbox", "none"], "linux": ["--sandbox", "linux", "--no-prestart"],
+             "prestart": ["--sandbox", "linux"]}[mode]
     server = subprocess.Popen([gust, "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data),
-                               "--sandbox", sandbox, "--idle-ttl", "0"],
-                              stdout=subprocess.DEVNULL, stderr=open(work / f"{sandbox}.log", "w"))
+                               "--idle-ttl", "0", *flags],
+                              stdout=subprocess.DEVNULL, stderr=open(work / f"{mode}.log", "w"))
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
@@ -101,16 +103,21 @@ def main():
         rows = []
         bare = {"python": time_command([python, "-S", "-c", "pass"], args.n, env={}),
                 "node": time_command([node, "-e", "0"], args.n, env={})}
-        measured = {sandbox: run_server(args.gust, sandbox, work, args.n) for sandbox in ("none", "linux")}
-        print(f"cold starts, {args.n} each, ms (p50 / p99); machine: {os.cpu_count()} cores")
-        print(f"{'runtime':8} {'interpreter alone':>18} {'no sandbox: init':>17} {'e2e':>13} "
-              f"{'sandbox: init':>15} {'e2e':>13} {'sandbox cost (init p50)':>24}")
+        modes = ("none", "linux", "prestart")
+        measured = {mode: run_server(args.gust, mode, work, args.n) for mode in modes}
+        print(f"cold starts, {args.n} each, ms p50 / p99 (init = until READY; e2e = at the client); "
+              f"machine: {os.cpu_count()} cores")
+        print("  none: --sandbox none; sandbox: full sandbox, --no-prestart; prestarted: full sandbox, "
+              "a pre-started instance per tenant (Python)")
+        fmt = lambda v: f"{pct(v, 50):6.1f} / {pct(v, 99):5.1f}"
+        print(f"{'runtime':8} {'interpreter':>15} " + " ".join(
+            f"{m + ' init':>17} {m + ' e2e':>17}" for m in ("none", "sandbox", "prestarted")))
         for name in ("python", "node"):
-            (n_client, n_init), (s_client, s_init) = measured["none"][name], measured["linux"][name]
-            fmt = lambda v: f"{pct(v, 50):6.1f} / {pct(v, 99):5.1f}"
-            print(f"{name:8} {fmt(bare[name]):>18} {fmt(n_init):>17} {fmt(n_client):>13} "
-                  f"{fmt(s_init):>15} {fmt(s_client):>13} "
-                  f"{pct(s_init, 50) - pct(n_init, 50):+21.1f} ms")
+            row = f"{name:8} {fmt(bare[name]):>15} "
+            for mode in modes:
+                client, init = measured[mode][name]
+                row += f"{fmt(init):>17} {fmt(client):>17} "
+            print(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -2,10 +2,14 @@
 // it as `gust-sandbox FD` for each instance; it is not meant to be run by hand.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "sandbox/sandbox.h"
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--attach") {
+    return gust::sandbox::runAttachHelper(std::atoi(argv[2]), argv[3], std::atoll(argv[4]));
+  }
   if (argc != 2) {
     std::fprintf(stderr, "gust-sandbox: started by `gust serve` for each instance, not by hand\n");
     return 2;

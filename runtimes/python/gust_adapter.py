@@ -635,8 +635,7 @@ def run_activation(invoke, invoke_header, body, log_stream_name):
     return {"type": "RESULT", "id": activation_id}, payload
 
 
-def serve(sock, invoke, log_stream_name):
-    reader = sock.makefile("rb")
+def serve(sock, reader, invoke, log_stream_name):
     while True:
         frame = read_frame(reader)
         if frame is None:
@@ -655,17 +654,33 @@ def report_broken(reason):
     print(f"gust python adapter: {reason}", file=sys.stderr, flush=True)
 
 
-def add_virtual_environment():
+def add_virtual_environment(code_dir):
     """The host starts us with -S: no site-packages but the function's own. Under -S Python
-    neither sets sys.prefix to a virtual environment nor adds its packages, so when the
-    interpreter runs from one (the version's .venv, built from its requirements.txt at deploy
-    time) add its site-packages, .pth files included."""
-    venv = os.path.dirname(os.path.dirname(sys.executable))
-    if not sys.flags.no_site or not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+    neither sets sys.prefix to a virtual environment nor adds its packages, so add the version's
+    .venv (built from its requirements.txt at deploy time), .pth files included — whether this
+    interpreter runs from it or is the base interpreter of a pre-started instance."""
+    if not sys.flags.no_site:
         return
-    import site
-    site.addsitedir(os.path.join(venv, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
-                                 "site-packages"))
+    for venv in (os.path.dirname(os.path.dirname(sys.executable)), os.path.join(code_dir, ".venv")):
+        if os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+            import site
+            site.addsitedir(os.path.join(
+                venv, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages"))
+            return
+
+
+def await_load(reader):
+    """A pre-started instance (GUST_PRESTARTED=1) is started before anyone knows which function
+    it will run: its first frame, LOAD, carries the function's environment. None on a clean EOF
+    (the host retired it unused)."""
+    frame = read_frame(reader)
+    if frame is None:
+        return None
+    header, _ = frame
+    env = header.get("env")
+    if header["type"] != "LOAD" or not isinstance(env, dict):
+        raise BrokenStream("a pre-started instance's first frame must be LOAD with an `env` object")
+    return {str(key): str(value) for key, value in env.items()}
 
 
 def main():
@@ -679,6 +694,21 @@ def main():
     except (KeyError, ValueError, OSError) as exc:
         report_broken(f"no usable GUST_SOCKET_FD: {exc!r}")
         return EXIT_BROKEN_STREAM
+    reader = sock.makefile("rb")
+    if os.environ.pop("GUST_PRESTARTED", None) == "1":
+        try:
+            send_frame(sock, {"type": "STANDBY"})
+            env = await_load(reader)
+        except BrokenStream as exc:
+            report_broken(f"broken stream from the host: {exc}")
+            return EXIT_BROKEN_STREAM
+        except (BrokenPipeError, ConnectionResetError):
+            return EXIT_OK
+        if env is None:
+            return EXIT_OK
+        os.environ.update(env)
+        if os.path.isdir(os.environ.get("GUST_CODE_DIR", "")):
+            os.chdir(os.environ["GUST_CODE_DIR"])
 
     code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
     # sys.path[0] is this adapter's folder when run as a script; user imports must never
@@ -687,7 +717,7 @@ def main():
         sys.path[0] = code_dir
     else:
         sys.path.insert(0, code_dir)
-    add_virtual_environment()
+    add_virtual_environment(code_dir)
     version = os.environ.get("GUST_FUNCTION_VERSION", "$LATEST")
     log_stream_name = f"{time.strftime('%Y/%m/%d')}/[{version}]{os.urandom(16).hex()}"
 
@@ -704,7 +734,7 @@ def main():
     try:
         flush_user_output()
         send_frame(sock, {"type": "READY"})
-        return serve(sock, invoke, log_stream_name)
+        return serve(sock, reader, invoke, log_stream_name)
     except BrokenStream as exc:
         report_broken(f"broken stream from the host: {exc}")
         return EXIT_BROKEN_STREAM

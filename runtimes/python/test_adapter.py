@@ -333,6 +333,40 @@ def test_event_that_is_not_json_is_unmarshal_error(start):
 
 # --- load failures ------------------------------------------------------------------------------
 
+# --- pre-started instances (GUST_PRESTARTED=1: the function arrives with LOAD) -------------
+
+ENV_HANDLER = """
+    import os
+
+    def handler(event, context):
+        return {"mode": os.environ.get("MODE"), "name": os.environ["GUST_FUNCTION_NAME"], "cwd": os.getcwd()}
+"""
+
+
+def test_prestarted_adapter_waits_for_load_then_runs_the_function_it_names(start, tmp_path):
+    code = tmp_path / "code"
+    adapter = start({"code/main.py": ENV_HANDLER}, "", expect_ready=False,
+                    extra_env={"GUST_PRESTARTED": "1", "GUST_CODE_DIR": "", "GUST_FUNCTION_NAME": ""})
+    # STANDBY, then nothing before LOAD: the adapter does not know its function yet.
+    assert adapter.read_frame()[0] == {"type": "STANDBY"}
+    assert not select.select([adapter.sock], [], [], 0.3)[0]
+    adapter.send_frame({"type": "LOAD", "env": {"GUST_CODE_DIR": str(code), "GUST_HANDLER": "main.handler",
+                                                "GUST_FUNCTION_NAME": "loaded", "MODE": "prod"}})
+    header, _ = adapter.read_frame()
+    assert header == {"type": "READY"}
+    invoked, body = adapter.invoke({})
+    assert invoked["type"] == "RESULT", (invoked, body)
+    assert json.loads(body) == {"mode": "prod", "name": "loaded", "cwd": str(code)}
+
+
+def test_prestarted_adapter_refuses_anything_but_load_first(start):
+    adapter = start({}, "", expect_ready=False, extra_env={"GUST_PRESTARTED": "1"})
+    assert adapter.read_frame()[0] == {"type": "STANDBY"}
+    adapter.send_frame({"type": "INVOKE", "id": "a1", "deadline_ms": 0})
+    assert adapter.wait() == 2
+    assert "LOAD" in adapter.stderr_so_far()
+
+
 def init_error(adapter):
     header, body = adapter.read_frame()
     assert header["type"] == "INIT_ERROR", header

@@ -354,6 +354,9 @@ int run(int argc, char** argv) {
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
   serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
   bool no_process_metering = false;
+  bool no_prestart = false;
+  serve->add_flag("--no-prestart", no_prestart,
+                  "Do not keep a pre-started Python instance per tenant for cold starts");
   serve->add_option("--sandbox", serve_options.sandbox,
                      "How functions are isolated: linux (namespaces, cgroups, seccomp; the "
                      "default, needs root) or none (plain processes: trusted code only)")
@@ -480,6 +483,7 @@ int run(int argc, char** argv) {
   if (serve->parsed()) {
     serve_options.idle_ttl = std::chrono::seconds(idle_ttl_s);
     serve_options.meter_process = !no_process_metering;
+    serve_options.prestart = !no_prestart;
     return server::serve(serve_options);
   }
   if (!acting_tenant.empty()) ::setenv("GUST_TENANT", acting_tenant.c_str(), 1);

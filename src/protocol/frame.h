@@ -20,6 +20,8 @@ inline constexpr std::size_t kPrefixBytes = 8;
 
 namespace type {
 inline constexpr std::string_view kReady = "READY";
+inline constexpr std::string_view kStandby = "STANDBY";  // a pre-started adapter, waiting for LOAD
+inline constexpr std::string_view kLoad = "LOAD";
 inline constexpr std::string_view kInitError = "INIT_ERROR";
 inline constexpr std::string_view kInvoke = "INVOKE";
 inline constexpr std::string_view kResult = "RESULT";

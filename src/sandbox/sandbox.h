@@ -59,6 +59,9 @@ class Process {
   virtual void kill() = 0;
   // Read after the handle exited.
   virtual ExitCause exitCause() = 0;
+  // For a process started without its code (a pre-started instance): shows `code_dir` at /code,
+  // read-only, and applies the function's limits. Only where isolatesFilesystem().
+  virtual Status attachCode(const std::string& code_dir, int64_t memory_mb, int64_t tmp_mb) = 0;
 };
 
 class Sandbox {
@@ -97,5 +100,9 @@ Status runSelfTest(Sandbox& sandbox, const std::string& python, const std::vecto
 // reads the spec from FD, builds the sandbox and runs the command in it; returns only on
 // failure (exit status).
 int runSandboxHelper(int spec_fd);
+
+// The entry point of `gust-sandbox --attach PID CODE_DIR TMP_MB`: mounts CODE_DIR read-only at
+// /code in the mount namespace of the sandbox whose PID 1 has host pid PID, and resizes its /tmp.
+int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb);
 
 }  // namespace gust::sandbox

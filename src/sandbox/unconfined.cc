@@ -16,6 +16,9 @@ class UnconfinedProcess final : public Process {
   pid_t commandPid() override { return child_.pid; }
   void kill() override { os::killProcessGroup(child_.pid); }
   ExitCause exitCause() override { return {}; }
+  Status attachCode(const std::string&, int64_t, int64_t) override {
+    return internalError("an unconfined process sees the host's files: nothing to attach");
+  }
 
  private:
   os::Child child_;

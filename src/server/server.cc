@@ -215,7 +215,8 @@ int serve(const ServeOptions& options) {
     std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
     return 1;
   }
-  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process};
+  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
+                              options.prestart};
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.idle_ttl = options.idle_ttl;
   scheduler_options.max_queue_per_function = options.max_queue;

@@ -22,6 +22,7 @@ struct ServeOptions {
   int64_t retain_days = 30;     // activation records older than this are deleted
   int64_t retain_log_mb = 1024; // total log text kept; the oldest logs are emptied first
   bool meter_process = true;  // off only to measure what metering costs (bench)
+  bool prestart = true;       // a pre-started Python instance per tenant (sandbox linux only)
   std::string sandbox = "linux";  // linux | none (no isolation: trusted code, control runs)
   std::string log_format = "json";  // the server's own log on stderr: json | text
   std::string log_level = "info";   // debug | info | warn | error

@@ -23,6 +23,7 @@
 #include <boost/asio/write.hpp>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -74,6 +75,20 @@ class ProcessInstance final : public Instance,
       boost::asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
       sandbox::Sandbox& sandbox, std::chrono::steady_clock::time_point deadline,
       std::string& init_logs);
+  // Starts the process without waiting for READY. A `prestart` instance gets no code and no
+  // function environment: it waits for load().
+  static boost::asio::awaitable<Result<std::shared_ptr<ProcessInstance>>> spawn(
+      boost::asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
+      sandbox::Sandbox& sandbox, bool prestart);
+  // Turns a pre-started instance into `spec`'s: its code at /code, its limits, its environment
+  // (the LOAD frame); then waits for READY.
+  boost::asio::awaitable<Status> load(const InstanceSpec& spec, const LaunchConfig& launch,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      std::string& init_logs);
+  boost::asio::awaitable<Status> awaitReady(std::chrono::steady_clock::time_point deadline,
+                                            std::string& init_logs);
+  // A pre-started instance: until its adapter is up and waiting for LOAD (STANDBY).
+  boost::asio::awaitable<Status> awaitStandby(std::chrono::steady_clock::time_point deadline);
 
   boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) override;
   void kill(const std::string& reason) override;
@@ -86,7 +101,12 @@ class ProcessInstance final : public Instance,
 
 struct ProcessInstance::State {
   explicit State(asio::any_io_executor executor)
-      : socket(executor), out(executor), err(executor), exit_watch(executor), ready(executor) {}
+      : socket(executor),
+        out(executor),
+        err(executor),
+        exit_watch(executor),
+        standby(executor),
+        ready(executor) {}
 
   InstanceSpec spec;
   bool meter_process = false;
@@ -97,6 +117,7 @@ struct ProcessInstance::State {
   asio::posix::stream_descriptor err;
   asio::posix::stream_descriptor exit_watch;
   protocol::FrameDecoder decoder;
+  loop::Completion<Status> standby;  // a pre-started instance is set up and waits for LOAD
   loop::Completion<Status> ready;
   std::map<std::string, std::shared_ptr<loop::Completion<Result<InvokeReply>>>> pending;
   bool dead = false;
@@ -169,6 +190,7 @@ struct ProcessInstance::State {
     for (auto& [id, completion] : waiting) {
       completion->complete(Status(Code::FunctionError, reason));
     }
+    standby.complete(Status(Code::FunctionError, reason));
     ready.complete(Status(Code::FunctionError, reason));
   }
 };
@@ -197,6 +219,8 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
       std::string_view type = frame.type();
       if (type == protocol::type::kReady) {
         s.ready.complete(Status::ok());
+      } else if (type == protocol::type::kStandby) {
+        s.standby.complete(Status::ok());
       } else if (type == protocol::type::kInitError) {
         s.drainPipes();
         s.ready.complete(Status(Code::FunctionError,
@@ -318,7 +342,10 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
   namespace fs = std::filesystem;
   Paths paths = pathsFor(spec, launch, isolated);
   if (spec.runtime == "python3") {
-    bool has_venv = fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
+    // A pre-started instance has no code yet (code_dir ""): it runs the base interpreter and
+    // the adapter adds the version's .venv when LOAD names it.
+    bool has_venv = !spec.code_dir.empty() &&
+                    fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
     std::string python = has_venv ? paths.code + "/.venv/bin/python" : launch.python;
     // -S: only the function's own packages (its .venv, which the adapter adds), never whatever is
     // installed in the host interpreter's site-packages; it also skips their .pth start-up code.
@@ -335,12 +362,31 @@ ProcessInstance::ProcessInstance(std::unique_ptr<State> state) : state_(std::mov
 
 ProcessInstance::~ProcessInstance() = default;  // the sandbox::Process kills what is left
 
-awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor executor,
-                                                             const InstanceSpec& spec,
-                                                             const LaunchConfig& launch,
-                                                             sandbox::Sandbox& sandbox,
-                                                             Clock::time_point deadline,
-                                                             std::string& init_logs) {
+// The environment a function runs with: Lambda's names and Gust's, then the function's own.
+std::map<std::string, std::string> functionEnvironment(const InstanceSpec& spec, const Paths& paths) {
+  std::map<std::string, std::string> env = spec.env;
+  const std::string version = std::to_string(spec.version);
+  const std::string memory = std::to_string(spec.memory_mb);
+  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"GUST_CODE_DIR", paths.code},
+           {"GUST_HANDLER", spec.handler},
+           {"GUST_FUNCTION_NAME", spec.function},
+           {"GUST_FUNCTION_VERSION", version},
+           {"GUST_MEMORY_MB", memory},
+           {"AWS_LAMBDA_FUNCTION_NAME", spec.function},
+           {"AWS_LAMBDA_FUNCTION_VERSION", version},
+           {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
+           {"LAMBDA_TASK_ROOT", paths.code},
+           {"_HANDLER", spec.handler},
+       }) {
+    env[key] = value;
+  }
+  return env;
+}
+
+awaitable<Result<std::shared_ptr<ProcessInstance>>> ProcessInstance::spawn(
+    asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
+    sandbox::Sandbox& sandbox, bool prestart) {
   const bool isolated = sandbox.isolatesFilesystem();
   auto argv = adapterCommand(spec, launch, isolated);
   if (!argv) co_return argv.status();
@@ -359,38 +405,27 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   Paths paths = pathsFor(spec, launch, isolated);
   sandbox::SandboxSpec sandbox_spec;
   sandbox_spec.tenant = spec.tenant;
-  sandbox_spec.instance_id = fmt::format("{}-{}", spec.function.substr(0, 40), randomHex(8));
+  sandbox_spec.instance_id = fmt::format(
+      "{}-{}", prestart ? std::string("prestarted") : spec.function.substr(0, 40), randomHex(8));
   sandbox_spec.runtime = spec.runtime;
   sandbox_spec.argv = *argv;
-  sandbox_spec.cwd = paths.code;
+  sandbox_spec.cwd = prestart ? "/" : paths.code;
   sandbox_spec.mounts = runtimeMounts(launch);
-  sandbox_spec.mounts.push_back({spec.code_dir, "/code"});
+  if (!prestart) sandbox_spec.mounts.push_back({spec.code_dir, "/code"});
   sandbox_spec.memory_mb = spec.memory_mb;
   sandbox_spec.tmp_mb = spec.tmp_mb;
   sandbox_spec.network = spec.network;
   sandbox_spec.fds = {{0, dev_null.fd}, {1, out_write.fd}, {2, err_write.fd}, {3, child_socket.fd}};
-  sandbox_spec.env = spec.env;
-  const std::string version = std::to_string(spec.version);
-  const std::string memory = std::to_string(spec.memory_mb);
-  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
-           {"PATH", "/usr/local/bin:/usr/bin:/bin"},
-           {"LANG", "C.UTF-8"},
-           {"HOME", "/tmp"},
-           {"TMPDIR", "/tmp"},
-           {"PYTHONUNBUFFERED", "1"},
-           {"GUST_SOCKET_FD", "3"},
-           {"GUST_CODE_DIR", paths.code},
-           {"GUST_HANDLER", spec.handler},
-           {"GUST_FUNCTION_NAME", spec.function},
-           {"GUST_FUNCTION_VERSION", version},
-           {"GUST_MEMORY_MB", memory},
-           {"AWS_LAMBDA_FUNCTION_NAME", spec.function},
-           {"AWS_LAMBDA_FUNCTION_VERSION", version},
-           {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
-           {"LAMBDA_TASK_ROOT", paths.code},
-           {"_HANDLER", spec.handler},
-       }) {
-    sandbox_spec.env[key] = value;
+  sandbox_spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                      {"LANG", "C.UTF-8"},
+                      {"HOME", "/tmp"},
+                      {"TMPDIR", "/tmp"},
+                      {"PYTHONUNBUFFERED", "1"},
+                      {"GUST_SOCKET_FD", "3"}};
+  if (prestart) {
+    sandbox_spec.env["GUST_PRESTARTED"] = "1";  // the function's environment comes with LOAD
+  } else {
+    sandbox_spec.env.merge(functionEnvironment(spec, paths));
   }
   auto process = sandbox.start(sandbox_spec);
   if (!process) co_return process.status();
@@ -415,7 +450,23 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   asio::co_spawn(executor, readLogs(instance, s, s.out, "stdout", s.partial_out), asio::detached);
   asio::co_spawn(executor, readLogs(instance, s, s.err, "stderr", s.partial_err), asio::detached);
   asio::co_spawn(executor, watchExit(instance, s), asio::detached);
+  co_return instance;
+}
 
+awaitable<Status> ProcessInstance::awaitStandby(Clock::time_point deadline) {
+  State& s = *state_;
+  auto self = shared_from_this();
+  auto standby = co_await s.standby.wait(deadline);
+  if (!standby || !standby->isOk()) {
+    s.killProcess();
+    co_return standby ? *standby : Status(Code::DeadlineExceeded, "the pre-started instance did not start");
+  }
+  co_return Status::ok();
+}
+
+awaitable<Status> ProcessInstance::awaitReady(Clock::time_point deadline, std::string& init_logs) {
+  State& s = *state_;
+  auto self = shared_from_this();
   auto ready = co_await s.ready.wait(deadline);
   if (!ready) {
     s.death = "the function did not finish loading in time (init counts against timeout_s)";
@@ -429,7 +480,43 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
     init_logs = s.claimLogs(/*include_partial=*/true);
     co_return *ready;
   }
-  co_return InstancePtr(instance);
+  co_return Status::ok();
+}
+
+awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor executor,
+                                                      const InstanceSpec& spec,
+                                                      const LaunchConfig& launch,
+                                                      sandbox::Sandbox& sandbox,
+                                                      Clock::time_point deadline,
+                                                      std::string& init_logs) {
+  auto instance = co_await spawn(executor, spec, launch, sandbox, /*prestart=*/false);
+  if (!instance) co_return instance.status();
+  Status ready = co_await (*instance)->awaitReady(deadline, init_logs);
+  if (!ready.isOk()) co_return ready;
+  co_return InstancePtr(*instance);
+}
+
+awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchConfig& launch,
+                                        Clock::time_point deadline, std::string& init_logs) {
+  State& s = *state_;
+  auto self = shared_from_this();
+  if (s.dead) co_return Status(Code::FunctionError, s.death);
+  Status attached = s.process->attachCode(spec.code_dir, spec.memory_mb, spec.tmp_mb);
+  if (!attached.isOk()) {
+    s.killProcess();
+    co_return attached;
+  }
+  s.spec = spec;
+  nlohmann::json env = functionEnvironment(spec, pathsFor(spec, launch, /*isolated=*/true));
+  nlohmann::json header = {{"type", protocol::type::kLoad}, {"env", std::move(env)}};
+  std::string frame = protocol::encodeFrame(header, "");
+  boost::system::error_code ec;
+  co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    s.killProcess();
+    co_return Status(Code::FunctionError, "the pre-started instance is gone");
+  }
+  co_return co_await awaitReady(deadline, init_logs);
 }
 
 awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
@@ -488,21 +575,75 @@ std::string ProcessInstance::takeUnclaimedLogs() { return state_->claimLogs(true
 
 namespace {
 
+// Pre-started Python instances, at most one per tenant: sandboxed, interpreter and adapter
+// loaded, no code yet. A cold start of one of the tenant's functions takes it (attach the code,
+// LOAD, import the handler) instead of building a sandbox and booting an interpreter; a new one
+// is started in the background. Never shared across tenants: each runs as its tenant's uid.
+struct PrestartPool {
+  std::map<std::string, std::shared_ptr<ProcessInstance>> ready;  // by tenant
+  std::set<std::string> starting;
+};
+
+awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_executor executor,
+                            InstanceSpec spec, LaunchConfig launch, sandbox::Sandbox& sandbox) {
+  auto instance = co_await ProcessInstance::spawn(executor, spec, launch, sandbox, /*prestart=*/true);
+  Status standing_by = instance.status();
+  if (instance) {
+    standing_by = co_await (*instance)->awaitStandby(Clock::now() + std::chrono::seconds(30));
+  }
+  pool->starting.erase(spec.tenant);
+  if (standing_by.isOk()) pool->ready[spec.tenant] = std::move(*instance);
+}
+
 class ProcessLauncher final : public InstanceLauncher {
  public:
   ProcessLauncher(asio::any_io_executor executor, LaunchConfig launch, sandbox::Sandbox& sandbox)
       : executor_(std::move(executor)), launch_(std::move(launch)), sandbox_(sandbox) {}
+  ~ProcessLauncher() override {
+    for (auto& [tenant, instance] : pool_->ready) instance->kill("the server is stopping");
+  }
 
   awaitable<Result<InstancePtr>> start(const InstanceSpec& spec, Clock::time_point deadline,
                                        std::string& init_logs) override {
+    if (prestartable(spec)) {
+      std::shared_ptr<ProcessInstance> pooled;
+      if (auto it = pool_->ready.find(spec.tenant); it != pool_->ready.end()) {
+        pooled = std::move(it->second);
+        pool_->ready.erase(it);
+      }
+      refill(spec.tenant);
+      if (pooled && pooled->alive()) {
+        Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
+        if (!loaded.isOk()) co_return loaded;
+        co_return InstancePtr(pooled);
+      }
+    }
     co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline,
                                               init_logs);
   }
 
  private:
+  // Python only (a fork-free V8 start is a different story), no egress (its network is set up
+  // with the sandbox), and only where code can be attached later.
+  bool prestartable(const InstanceSpec& spec) const {
+    return launch_.prestart && sandbox_.isolatesFilesystem() && spec.runtime == "python3" &&
+           spec.network == "none";
+  }
+
+  void refill(const std::string& tenant) {
+    if (pool_->ready.count(tenant) || pool_->starting.count(tenant)) return;
+    pool_->starting.insert(tenant);
+    InstanceSpec generic;
+    generic.tenant = tenant;
+    generic.runtime = "python3";
+    asio::co_spawn(executor_, prestartFor(pool_, executor_, generic, launch_, sandbox_),
+                   asio::detached);
+  }
+
   asio::any_io_executor executor_;
   LaunchConfig launch_;
   sandbox::Sandbox& sandbox_;
+  std::shared_ptr<PrestartPool> pool_ = std::make_shared<PrestartPool>();
 };
 
 }  // namespace

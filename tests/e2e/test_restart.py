@@ -100,13 +100,19 @@ def test_sigterm_stops_the_server_and_its_instances_promptly(gust_factory, tmp_p
 
 def _instance_pids(function: str) -> list[int]:
     """Host pids of the processes running `function` (inside a sandbox the function sees only
-    its namespace's pids, so find it by the environment the server gave it)."""
+    its namespace's pids): those whose /code mount is the function's code, or, unconfined, whose
+    environment names it."""
     marker = f"GUST_FUNCTION_NAME={function}".encode()
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            with open(f"/proc/{entry}/mountinfo") as f:
+                if any(line.split()[4] == "/code" and f"/{function}/" in line.split()[3]
+                       for line in f if len(line.split()) > 4):
+                    found.append(int(entry))
+                    continue
             with open(f"/proc/{entry}/environ", "rb") as f:
                 if marker in f.read().split(b"\0"):
                     found.append(int(entry))

@@ -91,6 +91,24 @@ def host_cmdline(pid: int | str) -> str:
         return ""
 
 
+def host_function_of(pid: int | str) -> str | None:
+    """The function a host process runs, or None. A sandboxed instance shows it in its /code
+    mount (the host path functions/<tenant>/<name>/vN, see docs/security.md's known gaps), which
+    also holds for a pre-started instance that got its function later; an unconfined one in the
+    environment it was started with."""
+    try:
+        for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == "/code" and "/functions/" in fields[3]:
+                return fields[3].split("/functions/", 1)[1].split("/")[1]
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if item.startswith(b"GUST_FUNCTION_NAME=") and item != b"GUST_FUNCTION_NAME=":
+                return item.split(b"=", 1)[1].decode()
+    except OSError:
+        pass
+    return None
+
+
 def host_processes_with(token: str) -> list[int]:
     """Live (not zombie) host processes whose command line contains `token`."""
     found = []

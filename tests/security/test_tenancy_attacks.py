@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gust_binary, host_cmdline, host_descendants, host_status, unique
+from conftest import gust_binary, host_cmdline, host_descendants, host_function_of, host_status, unique
 
 
 def has_subcommands() -> bool:
@@ -110,10 +110,9 @@ def test_T_PRIV_5_tenants_run_under_different_host_uids(mode, acme):
     for pid in host_descendants(mode.server.proc.pid):
         if "gust_adapter.py" not in host_cmdline(pid):
             continue
-        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        for item in env:
-            if item.startswith(b"GUST_FUNCTION_NAME="):
-                uid_of[item.split(b"=", 1)[1].decode()] = int(host_status(pid)["Uid"].split()[1])
+        function = host_function_of(pid)
+        if function:
+            uid_of[function] = int(host_status(pid)["Uid"].split()[1])
     assert acme["name"] in uid_of and mine in uid_of, uid_of
     assert uid_of[acme["name"]] != uid_of[mine], f"two tenants share host uid {uid_of[mine]}"
     assert min(uid_of.values()) >= 200000, uid_of

@@ -204,6 +204,22 @@ std::string Cgroup::fileIn(const std::string& root, const char* file) const {
   return "";
 }
 
+Status Cgroup::setMemoryLimit(int64_t bytes) {
+  if (layout_.v2) return writeFile(dirs_[0] + "/memory.max", std::to_string(bytes));
+  const std::string memory = fileIn(layout_.memory, "memory.limit_in_bytes");
+  const std::string combined = fileIn(layout_.memory, "memory.memsw.limit_in_bytes");
+  const bool has_combined = fs::exists(combined);
+  // The combined (memory + swap) limit may never be below the memory limit: lower the memory
+  // limit first, raise the combined one first.
+  if (has_combined) {
+    Status raised = writeFile(combined, std::to_string(bytes));
+    GUST_RETURN_IF_ERROR(writeFile(memory, std::to_string(bytes)));
+    if (!raised.isOk()) GUST_RETURN_IF_ERROR(writeFile(combined, std::to_string(bytes)));
+    return Status::ok();
+  }
+  return writeFile(memory, std::to_string(bytes));
+}
+
 Status Cgroup::attach(pid_t pid) {
   for (const auto& dir : dirs_) {
     GUST_RETURN_IF_ERROR(writeFile(dir + "/cgroup.procs", std::to_string(pid)));

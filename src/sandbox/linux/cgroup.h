@@ -49,6 +49,8 @@ class Cgroup final {
   Cgroup(const Cgroup&) = delete;
   Cgroup& operator=(const Cgroup&) = delete;
 
+  // Changes the memory limit (a pre-started instance takes its function's).
+  Status setMemoryLimit(int64_t bytes);
   // Moves `pid` (and its future children) into the group.
   Status attach(pid_t pid);
   // Whether the memory limit killed a process of the group.

@@ -210,7 +210,7 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
   must(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, "make mounts private");
   must(::mount("tmpfs", r.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,nr_inodes=4096,mode=0755") == 0,
        "mount the root tmpfs");
-  for (const char* dir : {"/usr", "/etc", "/tmp", "/proc", "/dev", "/gust"}) {
+  for (const char* dir : {"/usr", "/etc", "/tmp", "/proc", "/dev", "/gust", "/code"}) {
     must(::mkdir((r + dir).c_str(), 0755) == 0, fmt::format("mkdir {}", dir));
   }
   // The runtime's files: /usr read-only, and the merged-/usr links a Debian system has.
@@ -455,6 +455,29 @@ pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
 }
 
 }  // namespace
+
+int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb) {
+  // A detached copy of the code's mount, made read-only, then moved into the sandbox's mount
+  // namespace (the way systemd binds into a running container). setns() of a mount namespace
+  // needs a single-threaded caller: hence this helper rather than the server.
+  int tree = static_cast<int>(::open_tree(AT_FDCWD, code_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  must(tree >= 0, fmt::format("open_tree {}", code_dir));
+  struct mount_attr attributes {};
+  attributes.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  must(::mount_setattr(tree, "", AT_EMPTY_PATH, &attributes, sizeof attributes) == 0,
+       "make the code read-only");
+  int mount_ns = ::open(fmt::format("/proc/{}/ns/mnt", init_pid).c_str(), O_RDONLY | O_CLOEXEC);
+  must(mount_ns >= 0, "open the sandbox's mount namespace");
+  must(::setns(mount_ns, CLONE_NEWNS) == 0, "enter the sandbox's mount namespace");
+  must(::move_mount(tree, "", AT_FDCWD, "/code", MOVE_MOUNT_F_EMPTY_PATH) == 0, "mount /code");
+  const int64_t inodes = std::max<int64_t>(4096, tmp_mb * 256);
+  must(::mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+               fmt::format("size={}m,nr_inodes={}", tmp_mb, inodes).c_str()) == 0,
+       "resize /tmp");
+  // _exit: nothing to clean up, and LeakSanitizer (in sanitizer builds) cannot scan a process
+  // whose /proc is now another PID namespace's.
+  ::_exit(0);
+}
 
 int runSandboxHelper(int spec_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server went away: so does the sandbox

@@ -86,8 +86,8 @@ class TenantUids {
 
 class LinuxProcess final : public Process {
  public:
-  LinuxProcess(os::Child keeper, std::unique_ptr<Cgroup> cgroup)
-      : keeper_(keeper), cgroup_(std::move(cgroup)) {}
+  LinuxProcess(os::Child keeper, std::unique_ptr<Cgroup> cgroup, std::string helper)
+      : keeper_(keeper), cgroup_(std::move(cgroup)), helper_(std::move(helper)) {}
   ~LinuxProcess() override {
     os::killProcessGroup(keeper_.pid);
     cgroup_->killAll();
@@ -120,6 +120,20 @@ class LinuxProcess final : public Process {
   }
   ExitCause exitCause() override { return {cgroup_->oomKilled(), cgroup_->pidsExhausted()}; }
 
+  Status attachCode(const std::string& code_dir, int64_t memory_mb, int64_t tmp_mb) override {
+    pid_t init = initPid();
+    if (init <= 0) return internalError("sandbox: the instance is gone");
+    GUST_RETURN_IF_ERROR(cgroup_->setMemoryLimit(memory_mb << 20));
+    auto done = os::runCommand({helper_, "--attach", std::to_string(init), code_dir,
+                                std::to_string(tmp_mb)},
+                               "/", {}, 10, [](std::string_view) {});
+    if (!done) return done.status();
+    if (done->exit_code != 0) {
+      return internalError(fmt::format("sandbox: attaching the code failed: {}", done->output));
+    }
+    return Status::ok();
+  }
+
  private:
   pid_t initPid() {
     if (init_pid_ > 0) return init_pid_;
@@ -131,6 +145,7 @@ class LinuxProcess final : public Process {
 
   os::Child keeper_;
   std::unique_ptr<Cgroup> cgroup_;
+  std::string helper_;
   pid_t init_pid_ = -1;
   pid_t command_pid_ = -1;
   int init_pidfd_ = -1;  // signals the right process even if its pid is reused
@@ -193,7 +208,8 @@ class LinuxSandbox final : public Sandbox {
     auto child = os::spawn(spawn);
     ::close(memfd);
     if (!child) return child.status();
-    return std::unique_ptr<Process>(std::make_unique<LinuxProcess>(*child, std::move(*cgroup)));
+    return std::unique_ptr<Process>(
+        std::make_unique<LinuxProcess>(*child, std::move(*cgroup), options_.helper_binary));
   }
 
   // Instances are gone by now (the scheduler goes first): leave no empty groups behind.
