@@ -124,6 +124,8 @@ class LinuxProcess final : public Process {
     pid_t init = initPid();
     if (init <= 0) return internalError("sandbox: the instance is gone");
     GUST_RETURN_IF_ERROR(cgroup_->setMemoryLimit(memory_mb << 20));
+    // TODO(perf): this waits ~2 ms on the caller's loop for the helper; an async wait on its
+    // pidfd would free the loop meanwhile.
     auto done = os::runCommand({helper_, "--attach", std::to_string(init), code_dir,
                                 std::to_string(tmp_mb)},
                                "/", {}, 10, [](std::string_view) {});
