@@ -55,6 +55,14 @@ wait_http "http://127.0.0.1:$bare_port/healthz"
 GUST_URL="http://127.0.0.1:$bare_port" GUST_TOKEN=$(cat "$work/bare/admin.token") \
   "$gust" --json deploy bench/functions/hello-py --name bench-py >/dev/null
 
+# The same server without the sandbox: what isolation costs on the warm path.
+open_port=$(free_port)
+"$gust" serve --listen "127.0.0.1:$open_port" --data "$work/open" --sandbox none > "$work/open.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$open_port/healthz"
+GUST_URL="http://127.0.0.1:$open_port" GUST_TOKEN=$(cat "$work/open/admin.token") \
+  "$gust" --json deploy bench/functions/hello-py --name bench-py >/dev/null
+
 peer_port=$(free_port)
 "$python" bench/peers/python_http_server.py "$peer_port" --keep-alive &
 pids+=($!)
@@ -65,7 +73,8 @@ wait_http "http://127.0.0.1:$peer_port/"
 wait_http "http://127.0.0.1:$peer10_port/"
 
 # Warm every instance the 64-connection runs will use.
-for target in "$gust_port/fn/bench-py" "$gust_port/fn/bench-js" "$bare_port/fn/bench-py"; do
+for target in "$gust_port/fn/bench-py" "$gust_port/fn/bench-js" "$bare_port/fn/bench-py" \
+  "$open_port/fn/bench-py"; do
   wrk -t1 -c8 -d1s "http://127.0.0.1:$target" >/dev/null 2>&1 || true
 done
 
@@ -76,6 +85,7 @@ for connections in 64 1; do
   result[gust_py_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-py" "$connections")
   result[gust_js_$connections]=$(measure "http://127.0.0.1:$gust_port/fn/bench-js" "$connections")
   result[gust_bare_$connections]=$(measure "http://127.0.0.1:$bare_port/fn/bench-py" "$connections")
+  result[gust_open_$connections]=$(measure "http://127.0.0.1:$open_port/fn/bench-py" "$connections")
 done
 
 echo
@@ -85,7 +95,7 @@ for connections in 64 1; do
   read -r best_rps _ _ <<<"${result[py_keepalive_$connections]}"
   read -r http10_rps _ _ <<<"${result[py_http10_$connections]}"
   ((http10_rps > best_rps)) && best_rps=$http10_rps
-  for key in py_http10 py_keepalive gust_py gust_js gust_bare; do
+  for key in py_http10 py_keepalive gust_py gust_js gust_bare gust_open; do
     read -r rps p50 p99 <<<"${result[${key}_$connections]}"
     case $key in
       py_http10) name="peer: python http.server HTTP/1.0" ;;
@@ -93,6 +103,7 @@ for connections in 64 1; do
       gust_py) name="gust python3 (warm)" ;;
       gust_js) name="gust node (warm)" ;;
       gust_bare) name="gust python3, no /proc metering" ;;
+      gust_open) name="gust python3, --sandbox none" ;;
     esac
     ratio="-"
     [[ $key == gust_* ]] && ratio=$(awk -v a="$rps" -v b="$best_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')

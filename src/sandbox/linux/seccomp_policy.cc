@@ -116,6 +116,9 @@ Status installSeccompFilter(const SeccompProfile& profile) {
   // Only the native ABI: a foreign one (int 0x80, x32) would be a way around every rule below.
   GUST_RETURN_IF_ERROR(check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
                              "bad-arch action"));
+  // Every syscall of the function runs through this filter: a binary tree of syscall numbers
+  // instead of libseccomp's default linear list (~300 allowed calls).
+  GUST_RETURN_IF_ERROR(check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "optimize"));
   for (const char* name : kAllowed) GUST_RETURN_IF_ERROR(allow(ctx, name));
   if (profile.runtime == "node") {
     for (const char* name : kNodeExtras) GUST_RETURN_IF_ERROR(allow(ctx, name));
