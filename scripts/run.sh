@@ -7,7 +7,13 @@ listen=$2
 data=$3
 url="http://$listen"
 
-"$gust" serve --listen "$listen" --data "$data" &
+# The sandbox needs root (a host uid per tenant, cgroups); without it, say so and run unconfined.
+isolation=()
+if [ "$(id -u)" != 0 ]; then
+  echo "make run: not root, so functions run WITHOUT the sandbox (--sandbox none); run as root to isolate them" >&2
+  isolation=(--sandbox none)
+fi
+"$gust" serve --listen "$listen" --data "$data" "${isolation[@]}" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 
