@@ -614,8 +614,10 @@ class ProcessLauncher final : public InstanceLauncher {
       refill(spec.tenant);
       if (pooled && pooled->alive()) {
         Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
-        if (!loaded.isOk()) co_return loaded;
-        co_return InstancePtr(pooled);
+        if (loaded.isOk()) co_return InstancePtr(pooled);
+        // The function's own failure (its import raised, it timed out) is the answer; a failure
+        // of the attach itself falls back to a sandbox built for this function.
+        if (loaded.code() != Code::Internal) co_return loaded;
       }
     }
     co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline,
