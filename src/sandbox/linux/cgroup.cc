@@ -137,6 +137,13 @@ Result<CgroupLayout> detectCgroups(const std::string& server_key) {
   return layout;
 }
 
+// Whether `dir` has been there for a while: a group some server is setting up right now is new.
+bool olderThan(const std::string& dir, std::chrono::minutes age) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return false;
+  return std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime) > age;
+}
+
 void removeStaleCgroups(const CgroupLayout& layout) {
   for (const auto& root : layout.roots()) {
     std::error_code ec;
@@ -145,6 +152,24 @@ void removeStaleCgroups(const CgroupLayout& layout) {
       if (layout.v2) (void)writeFile(entry.path().string() + "/cgroup.kill", "1");
       killPidsIn(entry.path().string());
       removeDir(entry.path().string());
+    }
+    // Servers that were killed (and whose data directories may be gone) leave empty groups
+    // behind. Remove the ones that hold no process and are old; never a live one's: an
+    // instance's group holds its processes, and a new group is young.
+    const std::string all = fs::path(root).parent_path().string();
+    for (const auto& server : fs::directory_iterator(all, ec)) {
+      if (!server.is_directory() || server.path().string() == root) continue;
+      // Judged before its groups go: removing them makes the directory look new.
+      const bool old_server = olderThan(server.path().string(), std::chrono::minutes(10));
+      std::error_code inner;
+      for (const auto& group : fs::directory_iterator(server.path(), inner)) {
+        const std::string dir = group.path().string();
+        if (group.is_directory() && readFile(dir + "/cgroup.procs").empty() &&
+            olderThan(dir, std::chrono::minutes(10))) {
+          ::rmdir(dir.c_str());
+        }
+      }
+      if (old_server) ::rmdir(server.path().c_str());  // fails, as it should, while it has groups
     }
   }
 }
@@ -158,6 +183,15 @@ Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const
   for (const auto& root : layout.roots()) dirs.push_back(root + "/" + name);
   std::unique_ptr<Cgroup> group(new Cgroup(layout, {}));
   for (const auto& dir : dirs) {
+    // This server's parent may have been swept as old and empty by another server's start.
+    if (!fs::exists(fs::path(dir).parent_path())) {
+      std::error_code ec;
+      fs::create_directories(fs::path(dir).parent_path(), ec);
+      if (layout.v2) {
+        (void)writeFile(fs::path(dir).parent_path().string() + "/cgroup.subtree_control",
+                        "+memory +pids +cpu");
+      }
+    }
     if (::mkdir(dir.c_str(), 0755) != 0) {
       return internalError(fmt::format("cgroup: mkdir {}: {}", dir, strerror(errno)));
     }
