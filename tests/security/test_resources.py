@@ -8,7 +8,10 @@ import uuid
 
 import pytest
 
-from conftest import error_of, start_server, host_descendants, host_processes_with, host_status, kill_pids, wait_until
+from pathlib import Path
+
+from conftest import (error_of, start_server, host_descendants, host_function_of, host_processes_with,
+                      host_status, kill_pids, wait_until)
 
 MiB = 1 << 20
 PIDS_MAX = 64
@@ -59,6 +62,38 @@ def test_T_RES_2_memory_hog_is_killed_at_memory_mb(mode, how):
         assert mode.probe("hello", name=name)["calls"] == 1, "a fresh instance should answer"
     else:
         assert r.status_code == 200, (r.status_code, r.text[:500])
+    mode.assert_healthy()
+
+
+def test_instance_cgroup_has_the_functions_limits(mode):
+    """Host side: the instance's own cgroup limits memory to its memory_mb (no swap), processes
+    to 64 and CPU to one core — whether it was started for the function or pre-started and
+    given the function later. Control: unconfined, instances stay in the server's cgroup."""
+    name = mode.deploy("limits", memory_mb=96)
+    assert mode.probe("hello", name=name)["calls"] >= 1
+    pids = [pid for pid in host_descendants(mode.server.proc.pid) if host_function_of(pid) == name]
+    assert pids, "cannot find the instance's processes on the host"
+    groups = dict(line.split(":", 2)[1:] for line in Path(f"/proc/{pids[0]}/cgroup").read_text().splitlines())
+    if not mode.sandboxed:
+        assert "/gust/" not in "".join(groups.values()), groups
+        return
+    root = Path("/sys/fs/cgroup")
+    if "memory" in groups:  # cgroup v1: one hierarchy per controller
+        memory = root / "memory" / groups["memory"].lstrip("/")
+        cpu = root / "cpu" / groups["cpu"].lstrip("/")
+        assert int((memory / "memory.limit_in_bytes").read_text()) == 96 << 20
+        combined = memory / "memory.memsw.limit_in_bytes"
+        if combined.exists():
+            assert int(combined.read_text()) == 96 << 20
+        assert (root / "pids" / groups["pids"].lstrip("/") / "pids.max").read_text().strip() == "64"
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == int((cpu / "cpu.cfs_period_us").read_text())
+    else:  # cgroup v2
+        group = root / groups[""].lstrip("/")
+        assert int((group / "memory.max").read_text()) == 96 << 20
+        assert (group / "memory.swap.max").read_text().strip() == "0"
+        assert (group / "pids.max").read_text().strip() == "64"
+        quota, period = (group / "cpu.max").read_text().split()
+        assert quota == period
     mode.assert_healthy()
 
 

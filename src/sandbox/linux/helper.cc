@@ -80,16 +80,17 @@ struct HelperSpec {
   ::_exit(kSetupFailed);
 }
 
-// `step` is built before the check runs, so keep the errno of the call being checked.
-#define must(ok, step)                    \
-  do {                                    \
-    bool must_ok_ = (ok);                 \
-    int must_errno_ = errno;              \
-    if (!must_ok_) fail(step, must_errno_); \
+// Keeps the errno of the checked call: building the step's message may change it.
+#define GUST_MUST(ok, step)                  \
+  do {                                       \
+    bool must_ok_ = (ok);                    \
+    int must_errno_ = errno;                 \
+    if (!must_ok_) fail(step, must_errno_);  \
   } while (0)
 
-bool writeAll(const std::string& path, std::string_view content) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+// Writes `content` to `path`; `flags` adds O_CREAT/O_TRUNC for files setup makes.
+bool writeFile(const std::string& path, std::string_view content, int flags = 0, mode_t mode = 0) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | flags, mode);
   if (fd < 0) return false;
   bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
   ::close(fd);
@@ -97,11 +98,7 @@ bool writeAll(const std::string& path, std::string_view content) {
 }
 
 bool createFile(const std::string& path, std::string_view content, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  ::close(fd);
-  return ok;
+  return writeFile(path, content, O_CREAT | O_TRUNC, mode);
 }
 
 HelperSpec readSpec(int fd) {
@@ -181,7 +178,7 @@ HostFiles openHostFiles(const HelperSpec& spec) {
   return files;
 }
 
-void bindReadOnly(const std::string& source, const std::string& target, unsigned long extra = 0) {
+void bindReadOnly(const std::string& source, const std::string& target) {
   struct stat st {};
   if (::stat(source.c_str(), &st) != 0) fail(fmt::format("mount {}", source));
   std::error_code ec;
@@ -194,7 +191,7 @@ void bindReadOnly(const std::string& source, const std::string& target, unsigned
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     fail(fmt::format("bind {} on {}", source, target));
   }
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | extra |
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
                         lockedFlags(target);
   if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0) {
     fail(fmt::format("make {} read-only", target));
@@ -207,11 +204,11 @@ void symlinkOrFail(const std::string& to, const std::string& at) {
 
 void buildRoot(const HelperSpec& spec, const HostFiles& host) {
   const std::string& r = spec.root;
-  must(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, "make mounts private");
-  must(::mount("tmpfs", r.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,nr_inodes=4096,mode=0755") == 0,
+  GUST_MUST(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, "make mounts private");
+  GUST_MUST(::mount("tmpfs", r.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,nr_inodes=4096,mode=0755") == 0,
        "mount the root tmpfs");
   for (const char* dir : {"/usr", "/etc", "/tmp", "/proc", "/dev", "/gust", "/code"}) {
-    must(::mkdir((r + dir).c_str(), 0755) == 0, fmt::format("mkdir {}", dir));
+    GUST_MUST(::mkdir((r + dir).c_str(), 0755) == 0, fmt::format("mkdir {}", dir));
   }
   // The runtime's files: /usr read-only, and the merged-/usr links a Debian system has.
   bindReadOnly(host.at("/usr"), r + "/usr");
@@ -228,42 +225,42 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
 
   // /etc: only what programs need to run, generated here.
   const bool egress = spec.network == "egress";
-  must(createFile(r + "/etc/passwd",
+  GUST_MUST(createFile(r + "/etc/passwd",
                   "root:x:0:0:root:/tmp:/usr/sbin/nologin\n"
                   "gust:x:1000:1000:function:/tmp:/usr/sbin/nologin\n"
                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
                   0644),
        "write /etc/passwd");
-  must(createFile(r + "/etc/group", "root:x:0:\ngust:x:1000:\nnogroup:x:65534:\n", 0644),
+  GUST_MUST(createFile(r + "/etc/group", "root:x:0:\ngust:x:1000:\nnogroup:x:65534:\n", 0644),
        "write /etc/group");
-  must(createFile(r + "/etc/hosts", fmt::format("127.0.0.1 localhost {}\n::1 localhost\n", spec.hostname), 0644),
+  GUST_MUST(createFile(r + "/etc/hosts", fmt::format("127.0.0.1 localhost {}\n::1 localhost\n", spec.hostname), 0644),
        "write /etc/hosts");
-  must(createFile(r + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n", 0644),
+  GUST_MUST(createFile(r + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n", 0644),
        "write /etc/nsswitch.conf");
   if (host.fds.count("/etc/ld.so.cache")) {
     bindReadOnly(host.at("/etc/ld.so.cache"), r + "/etc/ld.so.cache");
   }
   if (egress) {
     // slirp4netns answers DNS at 10.0.2.3.
-    must(createFile(r + "/etc/resolv.conf", "nameserver 10.0.2.3\n", 0644), "write /etc/resolv.conf");
+    GUST_MUST(createFile(r + "/etc/resolv.conf", "nameserver 10.0.2.3\n", 0644), "write /etc/resolv.conf");
     if (host.fds.count("/etc/ssl/certs")) bindReadOnly(host.at("/etc/ssl/certs"), r + "/etc/ssl/certs");
   }
 
   // A private /tmp, limited in bytes and files; its pages count against the memory limit.
   const int64_t inodes = std::max<int64_t>(4096, spec.tmp_mb * 256);
-  must(::mount("tmpfs", (r + "/tmp").c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+  GUST_MUST(::mount("tmpfs", (r + "/tmp").c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
                fmt::format("size={}m,nr_inodes={},mode=1777", spec.tmp_mb, inodes).c_str()) == 0,
        "mount /tmp");
 
   // /dev: the harmless character devices, bound from the host's (a user namespace cannot mknod).
-  must(::mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") == 0,
+  GUST_MUST(::mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") == 0,
        "mount /dev");
   for (const char* device : {"null", "zero", "full", "random", "urandom"}) {
     std::string target = r + "/dev/" + device;
-    must(createFile(target, "", 0666), fmt::format("create /dev/{}", device));
-    must(::mount(host.at(std::string("/dev/") + device).c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
+    GUST_MUST(createFile(target, "", 0666), fmt::format("create /dev/{}", device));
+    GUST_MUST(::mount(host.at(std::string("/dev/") + device).c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
          fmt::format("bind /dev/{}", device));
-    must(::mount(nullptr, target.c_str(), nullptr,
+    GUST_MUST(::mount(nullptr, target.c_str(), nullptr,
                  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | lockedFlags(target), nullptr) == 0,
          fmt::format("remount /dev/{}", device));
   }
@@ -271,69 +268,69 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
   symlinkOrFail("/proc/self/fd/0", r + "/dev/stdin");
   symlinkOrFail("/proc/self/fd/1", r + "/dev/stdout");
   symlinkOrFail("/proc/self/fd/2", r + "/dev/stderr");
-  must(::mount(nullptr, (r + "/dev").c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+  GUST_MUST(::mount(nullptr, (r + "/dev").c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
                "size=64k,nr_inodes=64,mode=0755") == 0,
        "make /dev read-only");
 
   // A /proc of this PID namespace only, with the kernel's windows masked.
-  must(::mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0,
+  GUST_MUST(::mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0,
        "mount /proc");
   for (const char* masked : {"kcore", "sysrq-trigger", "kallsyms", "timer_list", "keys", "kmsg"}) {
     std::string target = r + "/proc/" + masked;
     if (!fs::exists(target)) continue;
-    must(::mount((r + "/dev/null").c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
+    GUST_MUST(::mount((r + "/dev/null").c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
          fmt::format("mask /proc/{}", masked));
   }
   for (const char* read_only : {"sys", "bus", "fs", "irq"}) {
     std::string target = r + "/proc/" + read_only;
     if (!fs::exists(target)) continue;
-    must(::mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0,
+    GUST_MUST(::mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0,
          fmt::format("bind /proc/{}", read_only));
-    must(::mount(nullptr, target.c_str(), nullptr,
+    GUST_MUST(::mount(nullptr, target.c_str(), nullptr,
                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0,
          fmt::format("make /proc/{} read-only", read_only));
   }
 
   // Into the new root; the host's tree is detached and gone from this namespace.
-  must(::chdir(r.c_str()) == 0, "chdir to the new root");
-  must(::syscall(SYS_pivot_root, ".", ".") == 0, "pivot_root");
-  must(::umount2(".", MNT_DETACH) == 0, "detach the host's root");
-  must(::chdir("/") == 0, "chdir /");
-  must(::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+  GUST_MUST(::chdir(r.c_str()) == 0, "chdir to the new root");
+  GUST_MUST(::syscall(SYS_pivot_root, ".", ".") == 0, "pivot_root");
+  GUST_MUST(::umount2(".", MNT_DETACH) == 0, "detach the host's root");
+  GUST_MUST(::chdir("/") == 0, "chdir /");
+  GUST_MUST(::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
                "size=2m,nr_inodes=4096,mode=0755") == 0,
        "make / read-only");
 }
 
 void bringUpLoopback() {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  must(fd >= 0, "socket for loopback");
+  GUST_MUST(fd >= 0, "socket for loopback");
   struct ifreq request {};
   std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  must(::ioctl(fd, SIOCGIFFLAGS, &request) == 0, "read loopback flags");
+  GUST_MUST(::ioctl(fd, SIOCGIFFLAGS, &request) == 0, "read loopback flags");
   request.ifr_flags |= IFF_UP | IFF_RUNNING;
-  must(::ioctl(fd, SIOCSIFFLAGS, &request) == 0, "bring loopback up");
+  GUST_MUST(::ioctl(fd, SIOCSIFFLAGS, &request) == 0, "bring loopback up");
   ::close(fd);
 }
 
 void setLimit(int resource, rlim_t value, std::string_view name) {
   struct rlimit limit {value, value};
-  must(::setrlimit(resource, &limit) == 0, fmt::format("setrlimit {}", name));
+  GUST_MUST(::setrlimit(resource, &limit) == 0, fmt::format("setrlimit {}", name));
 }
 
 void dropPrivileges() {
   // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
   for (int cap = 0; cap <= 63; ++cap) {
     if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;
-    must(::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0, "drop the bounding capabilities");
+    GUST_MUST(::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0, "drop the bounding capabilities");
   }
-  must(::setgroups(0, nullptr) == 0 || errno == EPERM, "clear supplementary groups");
-  must(::setresgid(kInsideId, kInsideId, kInsideId) == 0, "setresgid");
-  must(::setresuid(kInsideId, kInsideId, kInsideId) == 0, "setresuid");
+  GUST_MUST(::setgroups(0, nullptr) == 0 || errno == EPERM, "clear supplementary groups");
+  GUST_MUST(::setresgid(kInsideId, kInsideId, kInsideId) == 0, "setresgid");
+  GUST_MUST(::setresuid(kInsideId, kInsideId, kInsideId) == 0, "setresuid");
   struct __user_cap_header_struct header {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2] {};
-  must(::syscall(SYS_capset, &header, data) == 0, "clear capabilities");
-  must(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0, "clear ambient capabilities");
-  must(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
+  GUST_MUST(::syscall(SYS_capset, &header, data) == 0, "clear capabilities");
+  GUST_MUST(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0, "clear ambient capabilities");
+  GUST_MUST(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
 }
 
 [[noreturn]] void runInit(const HelperSpec& spec, int go_fd, int status_fd) {
@@ -344,36 +341,36 @@ void dropPrivileges() {
   ::close(go_fd);
   HostFiles host = openHostFiles(spec);
   // Become the namespace's root (host nobody): an unmapped id cannot own the files setup makes.
-  must(::setresgid(0, 0, 0) == 0, "setresgid 0");
-  must(::setresuid(0, 0, 0) == 0, "setresuid 0");
+  GUST_MUST(::setresgid(0, 0, 0) == 0, "setresgid 0");
+  GUST_MUST(::setresuid(0, 0, 0) == 0, "setresuid 0");
   ::prctl(PR_SET_DUMPABLE, 1);  // keeps /proc/self/fd usable after the id change
-  must(::unshare(CLONE_NEWCGROUP) == 0, "new cgroup namespace");
+  GUST_MUST(::unshare(CLONE_NEWCGROUP) == 0, "new cgroup namespace");
   buildRoot(spec, host);
-  must(::sethostname(spec.hostname.data(), spec.hostname.size()) == 0, "sethostname");
+  GUST_MUST(::sethostname(spec.hostname.data(), spec.hostname.size()) == 0, "sethostname");
   bringUpLoopback();
   const rlim_t tmp_bytes = static_cast<rlim_t>(spec.tmp_mb) << 20;
   setLimit(RLIMIT_NOFILE, 1024, "nofile");
   setLimit(RLIMIT_CORE, 0, "core");
   setLimit(RLIMIT_FSIZE, tmp_bytes, "fsize");
-  must(::setsid() >= 0, "setsid");
+  GUST_MUST(::setsid() >= 0, "setsid");
   dropPrivileges();
   // Everything but stdio, the protocol socket and the status pipe (moved to fd 4).
-  must(::dup2(status_fd, 4) == 4, "move the status pipe");
+  GUST_MUST(::dup2(status_fd, 4) == 4, "move the status pipe");
   status_fd = 4;
-  must(::syscall(SYS_close_range, 5U, ~0U, 0U) == 0, "close inherited descriptors");
-  must(::chdir(spec.cwd.c_str()) == 0, fmt::format("chdir {}", spec.cwd));
+  GUST_MUST(::syscall(SYS_close_range, 5U, ~0U, 0U) == 0, "close inherited descriptors");
+  GUST_MUST(::chdir(spec.cwd.c_str()) == 0, fmt::format("chdir {}", spec.cwd));
   std::vector<char*> argv, envp;
   for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   for (const auto& var : spec.env) envp.push_back(const_cast<char*>(var.c_str()));
   envp.push_back(nullptr);
-  Status filter = installSeccompFilter({spec.runtime, spec.network == "egress"});
+  Status filter = installSeccompFilter({spec.runtime});
   if (!filter.isOk()) fail(filter.message(), EPERM);
   // PID 1 stays ours: it reaps orphans (a daemonised child of the function would otherwise
   // linger as a zombie against the pids limit) and hands the command's exit status to the
   // keeper. Its own exit ends every process left in the namespace.
   pid_t command = ::fork();
-  must(command >= 0, "fork the command");
+  GUST_MUST(command >= 0, "fork the command");
   if (command == 0) {
     ::close(status_fd);
     ::execve(argv[0], argv.data(), envp.data());
@@ -399,11 +396,11 @@ void dropPrivileges() {
 // host's own addresses and every private, loopback and link-local range.
 pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
   int ready[2];
-  must(::pipe2(ready, O_CLOEXEC) == 0, "pipe for slirp4netns");
+  GUST_MUST(::pipe2(ready, O_CLOEXEC) == 0, "pipe for slirp4netns");
   std::string pid = std::to_string(init_pid);
   std::string ready_fd = std::to_string(ready[1]);
   pid_t slirp = ::fork();
-  must(slirp >= 0, "fork slirp4netns");
+  GUST_MUST(slirp >= 0, "fork slirp4netns");
   if (slirp == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(ready[1], 5);
@@ -430,9 +427,9 @@ pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
   }
   rules += "COMMIT\n";
   int pipe_fds[2];
-  must(::pipe2(pipe_fds, O_CLOEXEC) == 0, "pipe for iptables-restore");
+  GUST_MUST(::pipe2(pipe_fds, O_CLOEXEC) == 0, "pipe for iptables-restore");
   pid_t iptables = ::fork();
-  must(iptables >= 0, "fork iptables-restore");
+  GUST_MUST(iptables >= 0, "fork iptables-restore");
   if (iptables == 0) {
     int netns = ::open(fmt::format("/proc/{}/ns/net", init_pid).c_str(), O_RDONLY | O_CLOEXEC);
     if (netns < 0 || ::setns(netns, CLONE_NEWNET) != 0) ::_exit(126);
@@ -461,17 +458,17 @@ int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb)
   // namespace (the way systemd binds into a running container). setns() of a mount namespace
   // needs a single-threaded caller: hence this helper rather than the server.
   int tree = static_cast<int>(::open_tree(AT_FDCWD, code_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  must(tree >= 0, fmt::format("open_tree {}", code_dir));
+  GUST_MUST(tree >= 0, fmt::format("open_tree {}", code_dir));
   struct mount_attr attributes {};
   attributes.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-  must(::mount_setattr(tree, "", AT_EMPTY_PATH, &attributes, sizeof attributes) == 0,
+  GUST_MUST(::mount_setattr(tree, "", AT_EMPTY_PATH, &attributes, sizeof attributes) == 0,
        "make the code read-only");
   int mount_ns = ::open(fmt::format("/proc/{}/ns/mnt", init_pid).c_str(), O_RDONLY | O_CLOEXEC);
-  must(mount_ns >= 0, "open the sandbox's mount namespace");
-  must(::setns(mount_ns, CLONE_NEWNS) == 0, "enter the sandbox's mount namespace");
-  must(::move_mount(tree, "", AT_FDCWD, "/code", MOVE_MOUNT_F_EMPTY_PATH) == 0, "mount /code");
+  GUST_MUST(mount_ns >= 0, "open the sandbox's mount namespace");
+  GUST_MUST(::setns(mount_ns, CLONE_NEWNS) == 0, "enter the sandbox's mount namespace");
+  GUST_MUST(::move_mount(tree, "", AT_FDCWD, "/code", MOVE_MOUNT_F_EMPTY_PATH) == 0, "mount /code");
   const int64_t inodes = std::max<int64_t>(4096, tmp_mb * 256);
-  must(::mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+  GUST_MUST(::mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
                fmt::format("size={}m,nr_inodes={}", tmp_mb, inodes).c_str()) == 0,
        "resize /tmp");
   // _exit: nothing to clean up, and LeakSanitizer (in sanitizer builds) cannot scan a process
@@ -483,8 +480,8 @@ int runSandboxHelper(int spec_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server went away: so does the sandbox
   HelperSpec spec = readSpec(spec_fd);
   int go[2], exit_status[2];
-  must(::pipe2(go, O_CLOEXEC) == 0, "pipe");
-  must(::pipe2(exit_status, O_CLOEXEC) == 0, "pipe");
+  GUST_MUST(::pipe2(go, O_CLOEXEC) == 0, "pipe");
+  GUST_MUST(::pipe2(exit_status, O_CLOEXEC) == 0, "pipe");
   const long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
                      CLONE_NEWNET | SIGCHLD;
   pid_t init = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
@@ -501,14 +498,14 @@ int runSandboxHelper(int spec_fd) {
     fail(step, error);
   };
   for (const auto& procs : spec.cgroup_procs) {
-    if (!writeAll(procs, std::to_string(init))) abort(fmt::format("join cgroup {}", procs), errno);
+    if (!writeFile(procs, std::to_string(init))) abort(fmt::format("join cgroup {}", procs), errno);
   }
   const std::string proc = fmt::format("/proc/{}/", init);
   // Root inside is nobody outside; the function's uid 1000 is the tenant's host uid.
   const std::string id_map = fmt::format("0 65534 1\n{} {} 1\n", kInsideId, spec.host_uid);
-  if (!writeAll(proc + "setgroups", "deny")) abort("deny setgroups", errno);
-  if (!writeAll(proc + "uid_map", id_map)) abort("write uid_map", errno);
-  if (!writeAll(proc + "gid_map", id_map)) abort("write gid_map", errno);
+  if (!writeFile(proc + "setgroups", "deny")) abort("deny setgroups", errno);
+  if (!writeFile(proc + "uid_map", id_map)) abort("write uid_map", errno);
+  if (!writeFile(proc + "gid_map", id_map)) abort("write gid_map", errno);
   pid_t slirp = spec.network == "egress" ? startEgress(spec, init) : -1;
   if (::write(go[1], "g", 1) != 1) abort("release the sandbox", errno);
   ::close(go[1]);

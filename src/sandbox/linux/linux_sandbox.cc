@@ -159,7 +159,6 @@ class LinuxSandbox final : public Sandbox {
       : options_(std::move(options)),
         cgroups_(std::move(cgroups)),
         uids_(options_.state_dir + "/tenant-uids"),
-        root_(kRootMountpoint),
         blocked_(blockedAddresses()) {}
 
   Result<std::unique_ptr<Process>> start(const SandboxSpec& spec) override {
@@ -182,7 +181,7 @@ class LinuxSandbox final : public Sandbox {
                            {"env", spec.env},
                            {"mounts", mounts},
                            {"cwd", spec.cwd},
-                           {"root", root_},
+                           {"root", kRootMountpoint},
                            {"runtime", spec.runtime},
                            {"network", spec.network},
                            {"hostname", "gust"},
@@ -232,7 +231,6 @@ class LinuxSandbox final : public Sandbox {
   LinuxSandboxOptions options_;
   CgroupLayout cgroups_;
   TenantUids uids_;
-  std::string root_;
   std::vector<std::string> blocked_;
 };
 

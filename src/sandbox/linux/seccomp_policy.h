@@ -14,7 +14,6 @@ namespace gust::sandbox {
 
 struct SeccompProfile {
   std::string runtime;  // python3 | node | ...: adds what that runtime needs beyond the base list
-  bool egress = false;  // network "egress": nothing changes in the filter today (see .cc)
 };
 
 // Installs the filter on the calling thread (and the threads and processes it creates). Must be
