@@ -70,6 +70,7 @@ struct HelperSpec {
   std::string hostname;
   int64_t tmp_mb = 64;
   uid_t host_uid = 0;
+  pid_t server_pid = 0;  // the keeper's parent: if it is gone already, PDEATHSIG came too late
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to write the first pid to
   std::vector<std::string> blocked_addresses;  // egress firewall: CIDRs never reachable
 };
@@ -124,6 +125,7 @@ HelperSpec readSpec(int fd) {
     spec.hostname = json.at("hostname");
     spec.tmp_mb = json.at("tmp_mb");
     spec.host_uid = json.at("host_uid");
+    spec.server_pid = json.value("server_pid", 0);
     spec.cgroup_procs = json.at("cgroup_procs").get<std::vector<std::string>>();
     spec.blocked_addresses = json.value("blocked_addresses", std::vector<std::string>{});
   } catch (const std::exception& e) {
@@ -479,6 +481,9 @@ int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb)
 int runSandboxHelper(int spec_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server went away: so does the sandbox
   HelperSpec spec = readSpec(spec_fd);
+  // A server killed between posix_spawn and the prctl above never signals: the keeper was
+  // re-parented already, and must not build a sandbox nobody owns.
+  if (spec.server_pid != 0 && ::getppid() != spec.server_pid) fail("the server exited", ESRCH);
   int go[2], exit_status[2];
   GUST_MUST(::pipe2(go, O_CLOEXEC) == 0, "pipe");
   GUST_MUST(::pipe2(exit_status, O_CLOEXEC) == 0, "pipe");

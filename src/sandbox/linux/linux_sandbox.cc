@@ -187,6 +187,7 @@ class LinuxSandbox final : public Sandbox {
                            {"hostname", "gust"},
                            {"tmp_mb", spec.tmp_mb},
                            {"host_uid", *uid},
+                           {"server_pid", ::getpid()},
                            {"cgroup_procs", procs}};
     if (spec.network == "egress") json["blocked_addresses"] = blocked_;
 
