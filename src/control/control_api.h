@@ -15,6 +15,7 @@
 #include "auth/failure_limiter.h"
 #include "bundle/deployer.h"
 #include "gateway/catalog.h"
+#include "gateway/gateway.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "metering/metering.h"
@@ -28,6 +29,7 @@ struct ControlDeps {
   store::Store& store;
   gateway::Catalog& catalog;
   gateway::Invoker& invoker;
+  gateway::Gateway& gateway;
   bundle::Deployer& deployer;
   scheduler::Scheduler& scheduler;
   boost::asio::thread_pool& blocking;  // store calls
@@ -85,6 +87,8 @@ class ControlApi final {
   boost::asio::awaitable<void> tokens(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> secrets(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
+  // gateway_api.cc: routes, client keys, shares and the access log.
+  boost::asio::awaitable<void> gatewayApi(http::Exchange& exchange, const Caller& caller);
   // Writes one audit entry (on the blocking pool); a failure to write is logged, not answered.
   // Build the entry with auditEntry() in a statement of its own (GCC 12 destroys temporaries
   // of a co_await expression twice).
