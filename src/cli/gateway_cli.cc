@@ -56,7 +56,7 @@ std::shared_ptr<GatewayCli> addGatewayCommands(CLI::App& app) {
   add->add_option("--host", cli->route_host, "Serve only requests for this Host (a custom domain)");
   add->add_option("--auth", cli->route_auth, "public (default) | key | keys:ID,ID");
   add->add_option("--rate", cli->route_rate, "Token-bucket rate for the whole route, e.g. 100/s");
-  add->add_option("--burst", cli->route_burst, "Bucket size (default: one second's rate)");
+  add->add_option("--burst", cli->route_burst, "Bucket size (default: the rate's count)");
   add->add_option("--cors-origin", cli->cors_origins, "Allowed origin (repeat, or *)");
   add->add_option("--cors-methods", cli->cors_methods, "Allowed methods (default: the route's)")->delimiter(',');
   add->add_option("--cors-headers", cli->cors_headers, "Allowed request headers")->delimiter(',');
@@ -77,7 +77,7 @@ std::shared_ptr<GatewayCli> addGatewayCommands(CLI::App& app) {
   create->add_option("--scope", cli->key_scopes, "Only these functions or routes ('GET /x'); repeat");
   create->add_option("--expires", cli->key_expires, "A lifetime like 30d or 12h, or a time");
   create->add_option("--rate", cli->key_rate, "Token-bucket rate for this key, e.g. 100/s");
-  create->add_option("--burst", cli->key_burst, "Bucket size (default: one second's rate)");
+  create->add_option("--burst", cli->key_burst, "Bucket size (default: the rate's count)");
   create->add_option("--quota", cli->key_quota, "Requests per day or month, e.g. 10000/day");
   cli->key_ls = key->add_subcommand("ls", "List keys (never their secrets)");
   cli->key_revoke = key->add_subcommand("revoke", "Revoke a key; it is refused from the next request on");

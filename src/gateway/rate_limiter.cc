@@ -31,7 +31,9 @@ Result<RateSpec> parseRate(std::string_view text, int64_t burst) {
   else if (unit == "h" || unit == "hour") seconds = 3600;
   else return bad();
   if (burst < 0) return invalidArgument("burst must be positive");
-  return RateSpec{static_cast<double>(count) / seconds, burst};
+  // Without a burst, the bucket holds one unit's worth: "100/s" lets 100 through at once,
+  // "3/m" three.
+  return RateSpec{static_cast<double>(count) / seconds, burst > 0 ? burst : count};
 }
 
 std::string formatRate(const RateSpec& spec) {

@@ -17,12 +17,13 @@ namespace gust::gateway {
 
 struct RateSpec {
   double per_second = 0;  // 0: unlimited
-  int64_t burst = 0;      // bucket size; 0 means "as many as one second's rate" (at least 1)
+  int64_t burst = 0;      // bucket size; parseRate makes it the rate's count when not given
   bool limited() const { return per_second > 0; }
   int64_t capacity() const;
 };
 
-// "100/s", "6000/m", "10/h" (with an optional burst): the forms `--rate` takes.
+// "100/s", "6000/m", "10/h" (with an optional burst; default: the count, so "3/m" allows three
+// at once): the forms `--rate` takes.
 Result<RateSpec> parseRate(std::string_view text, int64_t burst = 0);
 std::string formatRate(const RateSpec& spec);
 

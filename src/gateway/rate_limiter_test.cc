@@ -13,7 +13,8 @@ TEST(Rate, Parses) {
   EXPECT_DOUBLE_EQ(rate->per_second, 100);
   EXPECT_EQ(rate->capacity(), 200);
   EXPECT_DOUBLE_EQ(parseRate("60/m")->per_second, 1);
-  EXPECT_EQ(parseRate("60/m")->capacity(), 1);
+  EXPECT_EQ(parseRate("60/m")->capacity(), 60);
+  EXPECT_EQ(parseRate("3/m")->capacity(), 3);
   EXPECT_EQ(formatRate(*parseRate("6000/m")), "100/s");
   EXPECT_EQ(formatRate(*parseRate("5/m")), "5/m");
   EXPECT_FALSE(parseRate("100").isOk());
@@ -44,7 +45,8 @@ TEST(TokenBucket, BurstThenRefillAtTheRate) {
 }
 
 TEST(TokenBucket, SlowRatesSayHowLongToWait) {
-  TokenBucket bucket(*parseRate("2/m"), 0);  // capacity 1, one token per 30 s
+  TokenBucket bucket(*parseRate("2/m"), 0);  // capacity 2, one token per 30 s
+  EXPECT_TRUE(bucket.take(0).allowed);
   EXPECT_TRUE(bucket.take(0).allowed);
   auto refused = bucket.take(0);
   EXPECT_FALSE(refused.allowed);
