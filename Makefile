@@ -43,6 +43,8 @@ test: unit adapters e2e security
 
 bench: release
 	@bash bench/warm.sh
+	@bash bench/gateway.sh
+	@build/release/bench/route_bench
 	@python3 bench/coldstart.py build/release/src/gust
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target (the seed corpora
