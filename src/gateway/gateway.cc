@@ -166,6 +166,7 @@ void Gateway::flushQuotas() {
   std::vector<std::tuple<std::string, int64_t, int64_t>> writes;
   {
     std::lock_guard lock(mutex_);
+    writes.swap(rolled_over_);
     for (auto& [id, counter] : quotas_) {
       if (counter.pending > 0) {
         writes.emplace_back(id, counter.period_start_us, counter.pending);
@@ -190,9 +191,9 @@ bool Gateway::takeQuota(const std::string& client_id, const QuotaSpec& quota, in
   std::lock_guard lock(mutex_);
   QuotaCounter& counter = quotas_[client_id];
   if (counter.period_start_us != start) {
-    // A new period. The old one's unflushed counts still belong to it.
+    // A new period. The old one's unflushed counts still belong to it: the next flush writes them.
     if (counter.pending > 0 && counter.period_start_us != 0) {
-      (void)store_.addQuotaUse(client_id, counter.period_start_us, counter.pending);
+      rolled_over_.emplace_back(client_id, counter.period_start_us, counter.pending);
     }
     counter = {start, 0, 0};
   }
@@ -218,9 +219,10 @@ uint64_t Gateway::bodyLimit(const http::RequestHead& head) const {
   return default_max_body_;
 }
 
-awaitable<RunnablePtr> Gateway::functionConfig(const std::string& tenant, const std::string& function) {
-  if (auto hit = catalog_.cached(tenant, function, "")) co_return hit;
-  auto lookup = [this, &tenant, &function] { return catalog_.resolve(tenant, function, ""); };
+awaitable<RunnablePtr> Gateway::functionConfig(const std::string& tenant, const std::string& function,
+                                               const std::string& qualifier) {
+  if (auto hit = catalog_.cached(tenant, function, qualifier)) co_return hit;
+  auto lookup = [this, &tenant, &function, &qualifier] { return catalog_.resolve(tenant, function, qualifier); };
   auto executor = blocking_.get_executor();
   auto resolved = co_await loop::offload(executor, lookup);
   if (!resolved) co_return nullptr;
@@ -279,7 +281,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     invoke.qualifier = address->qualifier;
     invoke.rest = address->rest;
     request.route_key = fmt::format("/fn/{}", address->name);
-    if (RunnablePtr version = co_await functionConfig(address->tenant, address->name)) {
+    if (RunnablePtr version = co_await functionConfig(address->tenant, address->name, address->qualifier)) {
       access = version->config.access;
       if (!version->config.cors.is_null()) {
         auto policy = corsFromJson(version->config.cors);
@@ -290,6 +292,12 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   } else {
     std::string_view method = preflight ? preflight_method : std::string_view(request.method);
     auto match = current->table->match(request.host, method, request.path);
+    if (preflight && (match.route < 0 || !current->routes[static_cast<std::size_t>(match.route)].cors.enabled())) {
+      // No CORS for what the browser asks about: the OPTIONS request is an ordinary request.
+      preflight = false;
+      method = request.method;
+      match = current->table->match(request.host, method, request.path);
+    }
     if (match.route >= 0) {
       route = &current->routes[static_cast<std::size_t>(match.route)];
       invoke.tenant = route->record.tenant;
@@ -306,7 +314,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       invoke.rest = project->entry;
       invoke.route_key = fmt::format("ANY {}", project->route);
       request.route_key = invoke.route_key;
-      if (RunnablePtr version = co_await functionConfig(project->tenant, project->function)) {
+      if (RunnablePtr version = co_await functionConfig(project->tenant, project->function, "")) {
         access = version->config.access;
         if (!version->config.cors.is_null()) {
           auto policy = corsFromJson(version->config.cors);

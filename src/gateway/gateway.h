@@ -15,7 +15,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -56,8 +58,10 @@ class Gateway final {
   };
   std::shared_ptr<const Snapshot> snapshot() const;
   boost::asio::awaitable<void> pipeline(http::Exchange& exchange, Request& request);
-  boost::asio::awaitable<RunnablePtr> functionConfig(const std::string& tenant, const std::string& function);
-  // False and a 429 sent when the key is over its quota.
+  // The version a /fn address or project route runs, for its access mode and CORS; null if none.
+  boost::asio::awaitable<RunnablePtr> functionConfig(const std::string& tenant, const std::string& function,
+                                                     const std::string& qualifier);
+  // Counts one request against the key's quota; false (and when to retry) if it is used up.
   bool takeQuota(const std::string& client_id, const QuotaSpec& quota, int64_t now_us, int64_t& retry_after_s);
   void logAccess(http::Exchange& exchange, const Request& request);
 
@@ -70,6 +74,8 @@ class Gateway final {
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_;                // GUARDED_BY(mutex_)
   std::unordered_map<std::string, QuotaCounter> quotas_;    // GUARDED_BY(mutex_)
+  // Unflushed counts of periods that ended: (client id, period start, count).
+  std::vector<std::tuple<std::string, int64_t, int64_t>> rolled_over_;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace gust::gateway
