@@ -320,7 +320,8 @@ class Store {
   virtual Status addQuotaUse(const std::string& client_id, int64_t period_start_us, int64_t count) = 0;
   virtual Result<int64_t> quotaUse(const std::string& client_id, int64_t period_start_us) = 0;
 
-  // Enqueued for the writer thread like activations (committed in the same batches).
+  // Enqueued for the writer thread like activations (committed in the same batches; flushed by
+  // flushActivations() too).
   virtual void recordAccess(AccessRecord record) = 0;
   // Newest first (oldest first with after_seq, for following).
   virtual Result<std::vector<AccessRecord>> listAccess(const AccessQuery& query) = 0;
@@ -337,7 +338,7 @@ class Store {
   // Callers answer a request only after that, so no answered activation is ever lost.
   virtual void recordActivation(ActivationRecord record,
                                 std::function<void()> on_committed = nullptr) = 0;
-  // Records enqueued but not yet committed (the writer's lag).
+  // Records (activations and access-log lines) enqueued but not yet committed (the writer's lag).
   virtual std::size_t pendingActivations() = 0;
   virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;
   // Blocks until every record enqueued before the call is committed.

@@ -504,3 +504,32 @@ def test_a_preflight_to_a_route_without_cors_is_an_ordinary_options_request(gust
     add_route(gust, f"OPTIONS {path}", echo)
     handled = gust.request("OPTIONS", path, headers=preflight)
     assert handled.status_code == 200 and handled.json()["method"] == "OPTIONS"
+
+
+def test_connections_beyond_the_limit_are_closed_and_room_comes_back(tmp_path):
+    server = GustServer(_binary(), tmp_path / "data", tmp_path / "work",
+                        extra_args=("--max-connections", "8")).start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(8)]
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            refused = extra.recv(100) == b""
+        except ConnectionResetError:
+            refused = True
+        extra.close()
+        assert refused, "a connection beyond --max-connections was served"
+        for s in held:
+            s.close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                if requests.get(server.url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "closing connections did not make room again"
+            time.sleep(0.1)
+    finally:
+        server.stop()

@@ -827,6 +827,7 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(queue_mutex_);
       access_queue_.push_back(std::move(record));
+      ++enqueued_;  // so flushActivations() waits for access records too
     }
     queue_cv_.notify_all();
   }
