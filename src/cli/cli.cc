@@ -386,7 +386,7 @@ int run(int argc, char** argv) {
   login->add_option("url", login_url)->required();
   login->add_option("token", login_token)->required();
 
-  auto* routes = app.add_subcommand("routes", "List project routes");
+  auto* routes = app.add_subcommand("routes", "List routes, project and gateway (see also `gust route ls`)");
 
   std::string usage_by = "function", usage_since = "24h", usage_until, usage_format = "table";
   auto* usage = app.add_subcommand("usage", "Invocations, billed time, GB-s, CPU and cost");

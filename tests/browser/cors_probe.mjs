@@ -3,6 +3,7 @@
 //   node cors_probe.mjs --page http://127.0.0.1:A/ --url http://127.0.0.1:G/path
 //        [--method PUT] [--header 'X-Custom: 1' ...] [--credentials omit|same-origin|include]
 //        [--body TEXT] [--chromium /usr/bin/chromium] [--timeout-ms 18000]
+//        [--ws ENDPOINT]   (connect to browser_server.mjs's chromium instead of launching one)
 //
 // Opens --page in Debian's headless chromium (driven by playwright-core, which downloads no
 // browser of its own), runs fetch(--url, ...) from that page's origin, and prints one JSON line:
@@ -34,6 +35,7 @@ const { values: opts } = parseArgs({
     credentials: { type: "string", default: "omit" },
     body: { type: "string" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
+    ws: { type: "string" },
     "timeout-ms": { type: "string", default: "18000" },
   },
 });
@@ -78,12 +80,15 @@ async function main() {
     timeoutMs: Math.max(1000, deadlineMs - 8000),
   };
 
-  browser = await chromium.launch({
-    executablePath: opts.chromium,
-    timeout: 10000,
-    // --no-sandbox: the tests run as root, where Chromium's own sandbox refuses to start.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
-  });
+  // With --ws, a browser_server.mjs is running: connect to it (closing then only disconnects).
+  browser = opts.ws
+    ? await chromium.connect(opts.ws, { timeout: 10000 })
+    : await chromium.launch({
+        executablePath: opts.chromium,
+        timeout: 10000,
+        // --no-sandbox: the tests run as root, where Chromium's own sandbox refuses to start.
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+      });
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(5000);

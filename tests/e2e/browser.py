@@ -14,6 +14,7 @@ Fixtures are defined here, not in conftest.py; a test module imports the ones it
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import pytest
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 PROBE = BROWSER_DIR / "cors_probe.mjs"
+BROWSER_SERVER = BROWSER_DIR / "browser_server.mjs"
 CHROMIUM = os.environ.get("GUST_CHROMIUM", "/usr/bin/chromium")
 
 PROBE_TIMEOUT_MS = 18000  # the probe's own watchdog
@@ -48,6 +50,27 @@ def require_browser(chromium: str = CHROMIUM) -> None:
                     "(make test runs it first)", pytrace=False)
 
 
+_shared: dict[str, object] = {}
+
+
+def _browser_endpoint() -> str:
+    """The WebSocket endpoint of one chromium shared by the session's probes (started on first
+    use; it exits when this process does, since its stdin is our pipe)."""
+    if "endpoint" not in _shared:
+        server = subprocess.Popen(["node", str(BROWSER_SERVER), "--chromium", CHROMIUM],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=BROWSER_DIR)
+        line = server.stdout.readline().strip()
+        if not line.startswith("ws://"):
+            server.kill()
+            pytest.fail(f"browser_server.mjs did not start chromium: {line} {server.stderr.read()[-4000:]}",
+                        pytrace=False)
+        _shared["process"] = server
+        _shared["endpoint"] = line
+        atexit.register(lambda: (server.stdin.close(), server.wait(10)))
+    return str(_shared["endpoint"])
+
+
 def browser_fetch(page_origin: str, url: str, method: str = "GET",
                   headers: dict[str, str] | None = None, credentials: str = "omit",
                   body: str | None = None) -> dict:
@@ -61,7 +84,7 @@ def browser_fetch(page_origin: str, url: str, method: str = "GET",
     require_browser()
     args = ["node", str(PROBE), "--page", page_origin.rstrip("/") + "/", "--url", url,
             "--method", method, "--credentials", credentials, "--chromium", CHROMIUM,
-            "--timeout-ms", str(PROBE_TIMEOUT_MS)]
+            "--timeout-ms", str(PROBE_TIMEOUT_MS), "--ws", _browser_endpoint()]
     for name, value in (headers or {}).items():
         args += ["--header", f"{name}: {value}"]
     if body is not None:
