@@ -80,11 +80,13 @@ struct Gateway::Request {
   std::string route_key;
   std::string key_id;
   bool limited = false;
+  std::string kind = "none";  // function | route | project | none
+  std::string refusal;        // why the gateway answered instead of the function, if it did
 };
 
 Gateway::Gateway(store::Store& store, Catalog& catalog, Invoker& invoker, asio::thread_pool& blocking,
-                 uint64_t default_max_body)
-    : store_(store), catalog_(catalog), invoker_(invoker), blocking_(blocking),
+                 observe::Registry& metrics, uint64_t default_max_body)
+    : store_(store), catalog_(catalog), invoker_(invoker), blocking_(blocking), metrics_(metrics),
       default_max_body_(default_max_body) {
   auto empty = std::make_shared<Snapshot>();
   empty->table = std::make_unique<RouteTable>(std::vector<RouteTable::Entry>{});
@@ -255,6 +257,17 @@ void Gateway::logAccess(http::Exchange& exchange, const Request& request) {
   record.client_ip = exchange.peerAddress();
   record.user_agent = std::string(exchange.request()[http::Field::user_agent]);
   record.limited = request.limited;
+  // Labels stay few whatever clients send: the kind of target and the status class.
+  static constexpr const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  int status_class = record.status / 100;
+  metrics_.counter("gust_gateway_requests_total", "Requests through the gateway by target kind and status class",
+                   {{"kind", request.kind}, {"class", status_class >= 1 && status_class <= 5 ? kClasses[status_class - 1] : "other"}})
+      .inc();
+  if (!request.refusal.empty()) {
+    metrics_.counter("gust_gateway_refused_total", "Requests the gateway answered itself, by reason",
+                     {{"reason", request.refusal}})
+        .inc();
+  }
   store_.recordAccess(std::move(record));
 }
 
@@ -281,6 +294,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     invoke.qualifier = address->qualifier;
     invoke.rest = address->rest;
     request.route_key = fmt::format("/fn/{}", address->name);
+    request.kind = "function";
     if (RunnablePtr version = co_await functionConfig(address->tenant, address->name, address->qualifier)) {
       access = version->config.access;
       if (!version->config.cors.is_null()) {
@@ -305,6 +319,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       invoke.route_key = route->key;
       for (auto& [name, value] : match.parameters) invoke.path_parameters[name] = value;
       request.route_key = route->key;
+      request.kind = "route";
       access = route->record.auth;
       cors = route->cors;
       methods_here = routeMethods(route->record.method);
@@ -314,6 +329,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       invoke.rest = project->entry;
       invoke.route_key = fmt::format("ANY {}", project->route);
       request.route_key = invoke.route_key;
+      request.kind = "project";
       if (RunnablePtr version = co_await functionConfig(project->tenant, project->function, "")) {
         access = version->config.access;
         if (!version->config.cors.is_null()) {
@@ -328,9 +344,11 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       http::Response response =
           http::errorResponse(http::beast::http::status::method_not_allowed, "method_not_allowed", message);
       response.set(http::Field::allow, fmt::format("{}", fmt::join(match.allowed_methods, ", ")));
+      request.refusal = "method_not_allowed";
       co_await exchange.respond(std::move(response));
       co_return;
     } else {
+      request.refusal = "not_found";
       co_await exchange.respond(errorResponseFor(notFound(fmt::format(
           "nothing at {}: functions are at /fn/<name>; routes are listed by `gust route ls`", request.path))));
       co_return;
@@ -341,6 +359,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
 
   // 2. A CORS preflight is answered here, whoever asks: it carries no credentials.
   if (preflight && cors.enabled()) {
+    request.refusal = "preflight";
     http::Response response(http::beast::http::status::no_content, 11);
     for (auto& [name, value] : preflightHeaders(cors, origin, preflight_method,
                                                 http_request["Access-Control-Request-Headers"], methods_here)) {
@@ -389,6 +408,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
                                         request.route_key)
                           : refusal);
       response.set(http::Field::www_authenticate, "Bearer realm=\"gust\"");
+      request.refusal = "unauthenticated";
       co_await exchange.respond(std::move(response));
       co_return;
     }
@@ -416,6 +436,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       }
     }
     if (!denied.empty()) {
+      request.refusal = "forbidden";
       co_await exchange.respond(errorWith(Code::PermissionDenied, std::move(denied)));
       co_return;
     }
@@ -436,6 +457,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     exchange.addResponseHeader("RateLimit-Reset", std::to_string(shown->reset_s));
     if (!shown->allowed) {
       request.limited = true;
+      request.refusal = "rate_limited";
       http::Response response = errorWith(
           Code::RateLimited, fmt::format("rate limit reached on {}: retry in {} s", request.route_key,
                                          shown->retry_after_s));
@@ -448,6 +470,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     int64_t retry_after = 0;
     if (!takeQuota(key->record.client_id, key->quota, now, retry_after)) {
       request.limited = true;
+      request.refusal = "quota_exceeded";
       std::string message = fmt::format("API key {} used its quota of {} requests per {}",
                                         key->record.client_id, key->quota.limit, key->quota.period);
       http::Response response =

@@ -28,6 +28,7 @@
 #include "gateway/rate_limiter.h"
 #include "gateway/route_table.h"
 #include "http/server.h"
+#include "observe/metrics.h"
 #include "store/store.h"
 
 namespace gust::gateway {
@@ -38,7 +39,7 @@ bool isReservedPath(std::string_view path);
 class Gateway final {
  public:
   Gateway(store::Store& store, Catalog& catalog, Invoker& invoker,
-          boost::asio::thread_pool& blocking, uint64_t default_max_body);
+          boost::asio::thread_pool& blocking, observe::Registry& metrics, uint64_t default_max_body);
   ~Gateway();
 
   Status reload();
@@ -69,6 +70,7 @@ class Gateway final {
   Catalog& catalog_;
   Invoker& invoker_;
   boost::asio::thread_pool& blocking_;
+  observe::Registry& metrics_;
   uint64_t default_max_body_;
   RateLimiter limiter_;
   mutable std::mutex mutex_;

@@ -233,7 +233,7 @@ int serve(const ServeOptions& options) {
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   observe::Registry metrics;
   gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
-  gateway::Gateway gateway(**store, catalog, invoker, blocking, options.max_body_bytes);
+  gateway::Gateway gateway(**store, catalog, invoker, blocking, metrics, options.max_body_bytes);
   if (Status loaded = gateway.reload(); !loaded.isOk()) {
     std::fprintf(stderr, "gust: %s\n", loaded.message().c_str());
     return 1;

@@ -533,3 +533,21 @@ def test_connections_beyond_the_limit_are_closed_and_room_comes_back(tmp_path):
             time.sleep(0.1)
     finally:
         server.stop()
+
+
+def test_metrics_count_gateway_traffic_and_refusals(gust, echo):
+    path = "/" + unique("metered")
+    add_route(gust, f"GET {path}", echo, "--auth", "key")
+
+    def counter(line_start: str) -> float:
+        text = gust.get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start))
+
+    refused = 'gust_gateway_refused_total{reason="unauthenticated"}'
+    routed = 'gust_gateway_requests_total{class="2xx",kind="route"}'
+    before_refused, before_routed = counter(refused), counter(routed)
+    assert gust.get(path).status_code == 401
+    key = create_key(gust, "metered")
+    assert gust.get(path, headers=bearer(key)).status_code == 200
+    assert counter(refused) == before_refused + 1
+    assert counter(routed) == before_routed + 1
