@@ -42,6 +42,7 @@ security: asan
 test: unit adapters e2e security
 
 bench: release
+	@bash bench/run.sh
 	@bash bench/warm.sh
 	@bash bench/gateway.sh
 	@build/release/bench/route_bench

@@ -8,25 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 gust=${1:-build/release/src/gust}
-duration=${DURATION:-5}
 runs=${RUNS:-3}
-python=$(python3 -c 'import sys; print(sys.executable)')
+source bench/lib.sh
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps.sh" >&2; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 "$gust" serve --listen "127.0.0.1:$port" --data "$work/gust" > "$work/gust.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$port/healthz"
 export GUST_URL="http://127.0.0.1:$port"
 GUST_TOKEN=$(cat "$work/gust/admin.token")
 export GUST_TOKEN
@@ -35,20 +24,6 @@ export GUST_TOKEN
   --cors-origin https://app.example.com >/dev/null
 key=$("$gust" --json key create bench --rate 1000000/s)
 credentials=$(echo "$key" | "$python" -c 'import json,sys; k=json.load(sys.stdin); print(k["client_id"] + "." + k["secret"])')
-
-# Prints "requests/s p50_ms p99_ms" for one wrk run.
-measure() {
-  local url=$1 connections=$2
-  shift 2
-  wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url" > "$work/wrk.txt" 2>&1 || true
-  grep -q "Non-2xx" "$work/wrk.txt" && { echo "non-2xx answers from $url:" >&2; cat "$work/wrk.txt" >&2; exit 1; }
-  awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }' "$work/wrk.txt"
-}
-median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 wrk -t1 -c8 -d1s "http://127.0.0.1:$port/fn/bench-py" >/dev/null 2>&1 || true
 echo

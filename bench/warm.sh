@@ -8,35 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 gust=${1:-build/release/src/gust}
-duration=${DURATION:-5}
-python=$(python3 -c 'import sys; print(sys.executable)')
+source bench/lib.sh
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps.sh" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 100); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "nothing answered at $1" >&2; return 1
-}
-
-# Prints "requests/s p50_ms p99_ms" for one wrk run.
-measure() {
-  local url=$1 connections=$2
-  wrk -t1 -c"$connections" -d"${duration}s" --latency "$url" > "$work/wrk.txt" 2>&1 || true
-  awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    END { printf "%.0f %.2f %.2f\n", rps, ms(p50), ms(p99) }' "$work/wrk.txt"
-}
 
 gust_port=$(free_port)
 "$gust" serve --listen "127.0.0.1:$gust_port" --data "$work/gust" > "$work/gust.log" 2>&1 &

@@ -1,0 +1,41 @@
+# Helpers shared by the bench/*.sh scripts; source it after `cd` to the repository root.
+# Sets $python, $work (a temp dir removed on exit) and $pids (killed on exit), and defines
+# free_port, wait_http, measure and median. DURATION is seconds per wrk run (default 5).
+duration=${DURATION:-5}
+python=$(python3 -c 'import sys; print(sys.executable)')
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Waits up to 10 s for an HTTP answer at $1.
+wait_http() {
+  for _ in $(seq 1 100); do curl -fsS --max-time 1 "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "nothing answered at $1" >&2; return 1
+}
+
+# Prints "requests/s p50_ms p99_ms" for one wrk run; extra arguments go to wrk. Fails on any
+# non-2xx answer, so a broken target never passes for a fast one.
+measure() {
+  local url=$1 connections=$2
+  shift 2
+  timeout $((duration + 30)) wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url" \
+    > "$work/wrk.txt" 2>&1 || true
+  grep -q "Non-2xx" "$work/wrk.txt" && { echo "non-2xx answers from $url:" >&2; cat "$work/wrk.txt" >&2; exit 1; }
+  awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }' "$work/wrk.txt"
+}
+
+# The median of the numbers on stdin, one a line.
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
