@@ -1,0 +1,94 @@
+#pragma once
+// Events: the part that makes invocations out of things other than a waiting HTTP client —
+// asynchronous invocations (`X-Gust-Invocation-Type: Event`, `gust invoke --async`), cron
+// triggers, and (later) Kafka triggers. Every event becomes a durable asynchronous invocation
+// in the store and runs through the gateway's Invoker, so through the scheduler; nothing here
+// starts a process.
+//
+// Owned by the server's composition root. It owns one event loop ("gust-events") on which the
+// AsyncQueue and the CronRunner live; accept() and serveHttp() are called from any I/O loop
+// (they offload store calls to the blocking pool and post to the events loop).
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "events/async_queue.h"
+#include "gateway/catalog.h"
+#include "gateway/function_path.h"
+#include "gateway/invoker.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace gust::loop {
+class EventLoop;
+}
+namespace gust::events::cron {
+class CronRunner;
+}
+
+namespace gust::events {
+
+// The invocation-type header (Lambda's X-Amz-Invocation-Type twin): "Event" is asynchronous,
+// "RequestResponse" (or no header) synchronous.
+inline constexpr std::string_view kInvocationTypeHeader = "X-Gust-Invocation-Type";
+
+// True when the request asks for anything but a synchronous invocation (serveHttp() then
+// answers: 202, or 400 for an unknown type).
+bool wantsEventInvocation(const http::Request& request);
+
+struct AsyncRequest {
+  std::string id;  // "" = a new one
+  std::string tenant{store::kDefaultTenant};
+  std::string function;
+  std::string qualifier;
+  std::string entry;
+  std::string payload;  // the event, JSON
+  std::string trace_id;
+};
+
+struct EventsOptions {
+  AsyncOptions async;
+  std::chrono::milliseconds cron_tick{250};
+};
+
+class Events final {
+ public:
+  Events(store::Store& store, gateway::Catalog& catalog, gateway::Invoker& invoker,
+         boost::asio::thread_pool& blocking, EventsOptions options = {});
+  ~Events();
+
+  // Requeues the invocations a killed server was running, then starts the loop, the queue and
+  // the cron runner.
+  Status start();
+  // Stops taking new work and joins the loop: attempts in flight end first (stop the HTTP
+  // server before, shut the scheduler down after stopTaking()).
+  void stopTaking();
+  void join();
+
+  // Validates and stores the invocation; its id once it is durable. NotFound when the function
+  // (or the project entry) does not exist.
+  boost::asio::awaitable<Result<std::string>> accept(AsyncRequest request);
+  // `/fn/...` and `/t/{tenant}/fn/...` with an invocation-type header: 202 with
+  // X-Gust-Activation-Id once durable (the event is the same HTTP event a synchronous call
+  // gets), or the error.
+  boost::asio::awaitable<void> serveHttp(http::Exchange& exchange,
+                                         const gateway::FunctionAddress& address);
+  // The queue should look for work now (a dead letter was replayed).
+  void wake();
+
+ private:
+  store::Store& store_;
+  gateway::Catalog& catalog_;
+  boost::asio::thread_pool& blocking_;
+  std::unique_ptr<loop::EventLoop> loop_;
+  std::unique_ptr<AsyncQueue> queue_;
+  std::unique_ptr<cron::CronRunner> cron_;
+  bool started_ = false;
+};
+
+}  // namespace gust::events
