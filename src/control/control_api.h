@@ -11,9 +11,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/failure_limiter.h"
 #include "bundle/deployer.h"
+#include "events/events.h"
 #include "gateway/catalog.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
@@ -35,6 +37,7 @@ struct ControlDeps {
   std::string admin_token;
   metering::PriceTable prices;
   const secrets::SecretBox& secret_box;
+  gust::events::Events& events;
 };
 
 // Who is calling and which tenant they act on.
@@ -85,6 +88,11 @@ class ControlApi final {
   boost::asio::awaitable<void> tokens(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> secrets(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
+  // events_api.cc: asynchronous invocations, dead letters and triggers.
+  static bool isEventsResource(const std::vector<std::string>& segments);
+  boost::asio::awaitable<void> eventsApi(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> asyncInvoke(http::Exchange& exchange, const Caller& caller,
+                                           const std::string& function);
   // Writes one audit entry (on the blocking pool); a failure to write is logged, not answered.
   // Build the entry with auditEntry() in a statement of its own (GCC 12 destroys temporaries
   // of a co_await expression twice).

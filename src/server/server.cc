@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "control/control_api.h"
+#include "events/events.h"
 #include "gateway/catalog.h"
 #include "gateway/function_path.h"
 #include "gateway/http_status.h"
@@ -233,8 +234,10 @@ int serve(const ServeOptions& options) {
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   observe::Registry metrics;
   gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
+  events::Events events(**store, catalog, invoker, blocking);
   control::ControlApi control(
-      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices, secret_box});
+      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices, secret_box,
+       events});
 
   http::ServerOptions http_options;
   http_options.host = host;
@@ -283,6 +286,10 @@ int serve(const ServeOptions& options) {
       co_return;
     }
     if (auto address = gateway::parseFunctionPath(path)) {
+      if (events::wantsEventInvocation(exchange.request())) {
+        co_await events.serveHttp(exchange, *address);
+        co_return;
+      }
       co_await invoker.serveFunction(exchange, *address);
       co_return;
     }
@@ -296,6 +303,12 @@ int serve(const ServeOptions& options) {
   http::Server http_server(http_options, io_loop_ptrs, handler);
   for (auto& loop : io_loops) loop->start();
   scheduler_loop.start();
+  if (Status started = events.start(); !started.isOk()) {
+    std::fprintf(stderr, "gust: %s\n", started.message().c_str());
+    for (auto& loop : io_loops) loop->stop();
+    scheduler_loop.stop();
+    return 1;
+  }
   if (Status started = http_server.start(); !started.isOk()) {
     std::fprintf(stderr, "gust: %s\n", started.message().c_str());
     for (auto& loop : io_loops) loop->stop();
@@ -351,6 +364,7 @@ int serve(const ServeOptions& options) {
 
   // Drain: stop accepting, let invocations in flight finish (bounded), then stop instances.
   http_server.stop();
+  events.stopTaking();
   auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < drain_deadline) {
     std::promise<int> busy;
@@ -368,6 +382,7 @@ int serve(const ServeOptions& options) {
     stopped.set_value();
   });
   stopped.get_future().wait();
+  events.join();
   for (auto& loop : io_loops) loop->stop();
   scheduler_loop.stop();
   blocking.join();
