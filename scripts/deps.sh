@@ -9,6 +9,7 @@ debian_packages=(
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libseccomp-dev slirp4netns iptables libicu-dev
+  librdkafka-dev kcat default-jdk-headless maven
   python3 python3-venv python3-pip nodejs npm wrk curl
 )
 
