@@ -141,6 +141,31 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
     printTrigger(*created);
     return 0;
   }
+  if (c.trigger_kafka->parsed()) {
+    json body = {{"kind", "kafka"}, {"function", c.function}, {"topic", c.topic},
+                 {"brokers", c.brokers}, {"batch", c.batch}, {"window", c.window},
+                 {"start", c.start}, {"max_retries", c.max_retries}};
+    if (!c.group.empty()) body["group"] = c.group;
+    if (!c.dlq_topic.empty()) body["dlq"] = c.dlq_topic;
+    json properties = json::object();
+    for (const auto& property : c.properties) {
+      auto eq = property.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return fail(invalidArgument(fmt::format(
+            "--property takes KEY=VALUE (a librdkafka setting, e.g. security.protocol=SASL_SSL), not '{}'",
+            property)));
+      }
+      properties[property.substr(0, eq)] = property.substr(eq + 1);
+    }
+    if (!properties.empty()) body["properties"] = properties;
+    auto created = call(connection, "POST", "/api/v1/triggers", body);
+    if (!created) return fail(created.status());
+    if (as_json) return std::printf("%s\n", created->dump(2).c_str()), 0;
+    std::printf("Trigger %s: kafka %s @ %s (group %s, batch %lld) -> %s\n",
+                created->value("id", "").c_str(), c.topic.c_str(), c.brokers.c_str(),
+                created->value("group", "").c_str(), static_cast<long long>(c.batch), c.function.c_str());
+    return 0;
+  }
   if (c.trigger_ls->parsed()) {
     std::string target = "/api/v1/triggers";
     if (!c.function.empty()) target += "?function=" + encode(c.function);
@@ -152,12 +177,24 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
       return 0;
     }
     std::vector<std::vector<std::string>> rows = {
-        {"ID", "KIND", "FUNCTION", "SCHEDULE", "TZ", "STATE", "LAST SLOT", "NEXT SLOT"}};
+        {"ID", "KIND", "FUNCTION", "SOURCE", "STATE", "LAST SLOT", "NEXT SLOT", "LAG"}};
     for (const auto& t : (*body)["triggers"]) {
-      rows.push_back({t.value("id", ""), t.value("kind", ""), t.value("function", ""),
-                      t.value("schedule", ""), t.value("tz", ""),
+      bool kafka = t.value("kind", "") == "kafka";
+      std::string source = kafka ? fmt::format("{} @ {}", t.value("topic", ""), t.value("brokers", ""))
+                                 : fmt::format("{} ({})", t.value("schedule", ""), t.value("tz", ""));
+      std::string lag = "-";
+      if (kafka && t.contains("lag") && t["lag"].is_object()) {
+        lag = std::to_string(t["lag"].value("total", 0));
+        std::string parts;
+        for (const auto& p : t["lag"].value("partitions", json::array())) {
+          parts += fmt::format("{}{}:{}", parts.empty() ? "" : " ", p.value("partition", 0), p.value("lag", 0));
+        }
+        if (!parts.empty()) lag += " (" + parts + ")";
+      }
+      rows.push_back({t.value("id", ""), t.value("kind", ""), t.value("function", ""), source,
                       t.value("paused", false) ? "paused" : "active",
-                      shortTime(t.value("last_slot", json())), shortTime(t.value("next_slot", json()))});
+                      kafka ? "-" : shortTime(t.value("last_slot", json())),
+                      kafka ? "-" : shortTime(t.value("next_slot", json())), lag});
     }
     printTable(rows);
     return 0;
@@ -218,7 +255,7 @@ void addEventCommands(CLI::App& app, EventCommands& c) {
   c.dlq_purge->add_option("name", c.function, "The function")->required();
   c.dlq_purge->add_option("--id", c.ids, "Only these invocations");
 
-  c.trigger = app.add_subcommand("trigger", "Triggers: events that invoke a function (cron)");
+  c.trigger = app.add_subcommand("trigger", "Triggers: events that invoke a function (cron, kafka)");
   c.trigger->require_subcommand(1);
   c.trigger_cron = c.trigger->add_subcommand("cron", "Invoke a function on a schedule");
   c.trigger_cron->add_option("schedule", c.schedule,
@@ -229,7 +266,23 @@ void addEventCommands(CLI::App& app, EventCommands& c) {
   c.trigger_cron->add_option("--payload", c.payload, "JSON sent in the event's \"payload\"");
   c.trigger_cron->add_flag("--catch-up", c.catch_up,
                            "After the server was down, fire one missed slot on start");
-  c.trigger_ls = c.trigger->add_subcommand("ls", "List triggers with their last and next slots");
+  c.trigger_kafka = c.trigger->add_subcommand("kafka", "Invoke a function with batches of a topic's records");
+  c.trigger_kafka->add_option("topic", c.topic, "The topic")->required();
+  c.trigger_kafka->add_option("--fn", c.function, "The function to invoke")->required();
+  c.trigger_kafka->add_option("--brokers", c.brokers, "HOST:PORT[,HOST:PORT...]")->required();
+  c.trigger_kafka->add_option("--group", c.group, "Consumer group (default: gust-<trigger id>)");
+  c.trigger_kafka->add_option("--batch", c.batch, "Records per invocation, at most")->capture_default_str();
+  c.trigger_kafka->add_option("--window", c.window, "How long a batch may wait to fill (500ms, 2s)")
+      ->capture_default_str();
+  c.trigger_kafka->add_option("--start", c.start, "Where a new group starts")
+      ->check(CLI::IsMember({"earliest", "latest"}))
+      ->capture_default_str();
+  c.trigger_kafka->add_option("--dlq", c.dlq_topic, "Topic for records that fail every retry");
+  c.trigger_kafka->add_option("--max-retries", c.max_retries, "Retries of a failing record")
+      ->capture_default_str();
+  c.trigger_kafka->add_option("--property", c.properties,
+                              "KEY=VALUE passed to librdkafka (SASL, TLS), repeatable");
+  c.trigger_ls = c.trigger->add_subcommand("ls", "List triggers: slots (cron), lag per partition (kafka)");
   c.trigger_ls->add_option("--fn", c.function, "Only this function's");
   c.trigger_rm = c.trigger->add_subcommand("rm", "Remove a trigger");
   c.trigger_rm->add_option("id", c.id)->required();

@@ -1,5 +1,5 @@
 #pragma once
-// The event subcommands of `gust`: `dlq ls|replay|purge NAME`, `trigger cron|ls|rm|pause|resume`
+// The event subcommands of `gust`: `dlq ls|replay|purge NAME`, `trigger cron|kafka|ls|rm|pause|resume`
 // and `invocation ID` (an asynchronous invocation and its attempts), over the control API.
 
 #include <optional>
@@ -19,6 +19,7 @@ struct EventCommands {
   CLI::App* dlq_purge = nullptr;
   CLI::App* trigger = nullptr;
   CLI::App* trigger_cron = nullptr;
+  CLI::App* trigger_kafka = nullptr;
   CLI::App* trigger_ls = nullptr;
   CLI::App* trigger_rm = nullptr;
   CLI::App* trigger_pause = nullptr;
@@ -32,6 +33,16 @@ struct EventCommands {
   bool catch_up = false;
   std::string id;
   int limit = 100;
+  // trigger kafka
+  std::string topic;
+  std::string brokers;
+  std::string group;
+  int64_t batch = 100;
+  std::string window = "500ms";
+  std::string start = "latest";
+  std::string dlq_topic;
+  int64_t max_retries = 2;
+  std::vector<std::string> properties;  // KEY=VALUE
 };
 
 // Declares the subcommands on `app`; `commands` must outlive the parse.

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,6 +92,8 @@ class ControlApi final {
   // events_api.cc: asynchronous invocations, dead letters and triggers.
   static bool isEventsResource(const std::vector<std::string>& segments);
   boost::asio::awaitable<void> eventsApi(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> createKafkaTrigger(http::Exchange& exchange, const Caller& caller,
+                                                  const nlohmann::json& body);
   boost::asio::awaitable<void> asyncInvoke(http::Exchange& exchange, const Caller& caller,
                                            const std::string& function);
   // Writes one audit entry (on the blocking pool); a failure to write is logged, not answered.

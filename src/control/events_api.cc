@@ -16,6 +16,8 @@
 #include "events/cron/cron_runner.h"
 #include "events/cron/schedule.h"
 #include "events/events.h"
+#include "events/kafka/kafka_config.h"
+#include "events/kafka/kafka_runner.h"
 #include "gateway/http_status.h"
 #include "loop/offload.h"
 #include "observe/log.h"
@@ -61,7 +63,8 @@ json attemptJson(const store::AsyncAttemptRecord& a) {
           {"finished_at", rfc3339(a.finished_at_us)}};
 }
 
-json triggerJson(const store::TriggerRecord& t, int64_t now_us) {
+json triggerJson(const store::TriggerRecord& t, int64_t now_us,
+                 const std::optional<std::vector<events::kafka::PartitionLag>>& lag = std::nullopt) {
   json out = {{"id", t.id},
               {"kind", t.kind},
               {"function", t.function},
@@ -81,6 +84,37 @@ json triggerJson(const store::TriggerRecord& t, int64_t now_us) {
       }
     }
     out["last_slot"] = t.last_slot_us ? json(rfc3339(t.last_slot_us)) : json(nullptr);
+  }
+  if (t.kind == "kafka") {
+    auto config = events::kafka::kafkaConfigFromJson(json::parse(t.config_json, nullptr, false));
+    if (config) {
+      out["topic"] = config->topic;
+      out["brokers"] = config->brokers;
+      out["group"] = config->group.empty() ? "gust-" + t.id : config->group;
+      out["batch"] = config->batch;
+      out["window_ms"] = config->window_ms;
+      out["start"] = config->start;
+      out["dlq"] = config->dlq_topic.empty() ? json(nullptr) : json(config->dlq_topic);
+      out["max_retries"] = config->max_retries;
+      // Values may be credentials (sasl.password): only the names are shown.
+      json names = json::array();
+      for (const auto& [name, value] : config->properties) names.push_back(name);
+      out["properties"] = names;
+    }
+    if (lag) {
+      json partitions = json::array();
+      int64_t total = 0;
+      for (const auto& p : *lag) {
+        partitions.push_back({{"partition", p.partition},
+                              {"committed", p.committed},
+                              {"high_watermark", p.high_watermark},
+                              {"lag", p.lag}});
+        total += p.lag;
+      }
+      out["lag"] = {{"total", total}, {"partitions", partitions}};
+    } else {
+      out["lag"] = nullptr;
+    }
   }
   return out;
 }
@@ -238,7 +272,7 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
     int64_t now = nowMicros();
     for (const auto& t : *list) {
       if (!target.query["function"].empty() && t.function != target.query["function"]) continue;
-      items.push_back(triggerJson(t, now));
+      items.push_back(triggerJson(t, now, t.kind == "kafka" ? deps_.events.kafkaLag(t.id) : std::nullopt));
     }
     json body = {{"triggers", items}};
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
@@ -252,9 +286,10 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
           "\"tz\": \"UTC\", \"payload\": {...}, \"catch_up\": false}"));
     }
     std::string kind = body["kind"].get<std::string>();
+    if (kind == "kafka") co_return co_await createKafkaTrigger(exchange, caller, body);
     if (kind != "cron") {
       co_return co_await fail(invalidArgument(fmt::format(
-          "unknown trigger kind '{}': this server makes cron triggers (kafka is not built yet)", kind)));
+          "unknown trigger kind '{}': use cron or kafka", kind)));
     }
     events::cron::CronConfig config;
     if (!body.contains("schedule") || !body["schedule"].is_string()) {
@@ -302,7 +337,8 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
   if (method == http::Verb::get) {
     auto trigger = co_await loop::offload(blocking, [&] { return store.getTrigger(tenant, id); });
     if (!trigger) co_return co_await fail(trigger.status());
-    json out = triggerJson(*trigger, nowMicros());
+    auto lag = trigger->kind == "kafka" ? deps_.events.kafkaLag(id) : std::nullopt;
+    json out = triggerJson(*trigger, nowMicros(), lag);
     co_return co_await respondJson(exchange, bhttp::status::ok, out);
   }
   if (method == http::Verb::delete_) {
@@ -341,6 +377,36 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
     co_return co_await respondJson(exchange, bhttp::status::ok, out);
   }
   co_await fail(notFound("no such control API resource"));
+}
+
+awaitable<void> ControlApi::createKafkaTrigger(http::Exchange& exchange, const Caller& caller,
+                                               const json& body) {
+  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto config = events::kafka::kafkaConfigFromJson(body);
+  if (!config) co_return co_await fail(config.status());
+  auto& store = deps_.store;
+  store::TriggerRecord record;
+  record.id = "trg_" + randomHex(6);
+  record.tenant = caller.tenant;
+  record.kind = "kafka";
+  record.function = body["function"].get<std::string>();
+  record.config_json = events::kafka::toJson(*config).dump();
+  record.created_at_us = nowMicros();
+  auto create = [&]() -> Status {
+    auto exists = store.getFunction(record.tenant, record.function);
+    if (!exists) return exists.status();
+    return store.createTrigger(record);
+  };
+  Status created = co_await loop::offload(deps_.blocking.get_executor(), create);
+  std::string detail = fmt::format("kafka {} @ {} -> {}", config->topic, config->brokers, record.function);
+  store::AuditRecord audit_entry = auditEntry(caller, "trigger.create", record.id, created, detail);
+  co_await audit(audit_entry);
+  if (!created.isOk()) co_return co_await fail(created);
+  observe::logEvent(observe::LogLevel::Info, "trigger.created",
+                    {{"trigger", record.id}, {"tenant", record.tenant}, {"function", record.function},
+                     {"topic", config->topic}});
+  json out = triggerJson(record, nowMicros());
+  co_return co_await respondJson(exchange, bhttp::status::created, out);
 }
 
 awaitable<void> ControlApi::asyncInvoke(http::Exchange& exchange, const Caller& caller,

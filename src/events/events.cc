@@ -1,6 +1,8 @@
 #include "events/events.h"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 #include <future>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "events/cron/cron_runner.h"
+#include "events/kafka/kafka_runner.h"
 #include "gateway/codec.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
@@ -34,6 +37,15 @@ Events::Events(store::Store& store, gateway::Catalog& catalog, gateway::Invoker&
   queue_ = std::make_unique<AsyncQueue>(loop_->executor(), store, invoker, blocking, options.async);
   cron_ = std::make_unique<cron::CronRunner>(
       loop_->executor(), store, blocking, [queue = queue_.get()] { queue->wake(); }, options.cron_tick);
+  // Kafka consumers block in librdkafka on threads of their own; each batch hops onto this
+  // loop to run through the Invoker and back.
+  auto executor = loop_->executor();
+  kafka::InvokeFn invoke = [executor, &invoker](gateway::DirectInvocation invocation) {
+    auto work = invoker.invokeDirect(std::move(invocation));
+    auto result = asio::co_spawn(executor, std::move(work), asio::use_future);
+    return result.get();
+  };
+  kafka_ = std::make_unique<kafka::KafkaRunner>(store, std::move(invoke));
 }
 
 Events::~Events() { join(); }
@@ -52,12 +64,14 @@ Status Events::start() {
     started.set_value();
   });
   started.get_future().wait();
+  kafka_->start();
   started_ = true;
   return Status::ok();
 }
 
 void Events::stopTaking() {
   if (!started_) return;
+  kafka_->stop();  // each consumer finishes its batch in flight (the loop still runs)
   std::promise<void> stopped;
   asio::post(loop_->executor(), [this, &stopped] {
     queue_->stop();
@@ -72,6 +86,10 @@ void Events::join() {
   stopTaking();
   loop_->stop();
   started_ = false;
+}
+
+std::optional<std::vector<kafka::PartitionLag>> Events::kafkaLag(const std::string& trigger_id) {
+  return kafka_->lag(trigger_id);
 }
 
 void Events::wake() {

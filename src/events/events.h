@@ -1,12 +1,13 @@
 #pragma once
 // Events: the part that makes invocations out of things other than a waiting HTTP client —
 // asynchronous invocations (`X-Gust-Invocation-Type: Event`, `gust invoke --async`), cron
-// triggers, and (later) Kafka triggers. Every event becomes a durable asynchronous invocation
+// triggers and Kafka triggers. Every event becomes a durable asynchronous invocation
 // in the store and runs through the gateway's Invoker, so through the scheduler; nothing here
 // starts a process.
 //
 // Owned by the server's composition root. It owns one event loop ("gust-events") on which the
-// AsyncQueue and the CronRunner live; accept() and serveHttp() are called from any I/O loop
+// AsyncQueue and the CronRunner live (the KafkaRunner's consumers have threads of their own and
+// hop onto that loop to invoke); accept() and serveHttp() are called from any I/O loop
 // (they offload store calls to the blocking pool and post to the events loop).
 
 #include <utility>
@@ -14,7 +15,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "events/async_queue.h"
@@ -29,6 +32,10 @@ class EventLoop;
 }
 namespace gust::events::cron {
 class CronRunner;
+}
+namespace gust::events::kafka {
+class KafkaRunner;
+struct PartitionLag;
 }
 
 namespace gust::events {
@@ -80,6 +87,8 @@ class Events final {
                                          const gateway::FunctionAddress& address);
   // The queue should look for work now (a dead letter was replayed).
   void wake();
+  // A Kafka trigger's lag per partition (nullopt: not consuming now). Any thread.
+  std::optional<std::vector<kafka::PartitionLag>> kafkaLag(const std::string& trigger_id);
 
  private:
   store::Store& store_;
@@ -88,6 +97,7 @@ class Events final {
   std::unique_ptr<loop::EventLoop> loop_;
   std::unique_ptr<AsyncQueue> queue_;
   std::unique_ptr<cron::CronRunner> cron_;
+  std::unique_ptr<kafka::KafkaRunner> kafka_;
   bool started_ = false;
 };
 
