@@ -11,6 +11,7 @@ debian_packages=(
   libseccomp-dev slirp4netns iptables libicu-dev
   librdkafka-dev kcat default-jdk-headless maven
   python3 python3-venv python3-pip nodejs npm wrk curl
+  chromium
 )
 
 # `deps.sh --fuzz` adds clang and its libFuzzer runtime for `make fuzz`.
@@ -56,4 +57,13 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import requests' 2>/d
   echo "deps: creating $venv with pytest and requests"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check pytest requests
+fi
+
+# playwright-core (no browser download of its own) drives Debian's chromium in tests/e2e's CORS
+# tests. npm's hidden lockfile is rewritten by every install, so an older one means a stale tree.
+browser=tests/browser
+if [ ! -f "$browser/node_modules/playwright-core/package.json" ] ||
+   [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+  echo "deps: npm ci in $browser"
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

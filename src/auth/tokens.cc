@@ -40,6 +40,18 @@ NewToken generateToken() {
   return out;
 }
 
+NewClientKey generateClientKey() {
+  NewClientKey out;
+  out.client_id = "ck_" + randomHexBytes(8);
+  out.secret = "cs_" + randomHexBytes(kSecretBytes);
+  out.hash = hashToken(out.secret);
+  return out;
+}
+
+bool isClientId(std::string_view text) {
+  return text.size() == 19 && text.starts_with("ck_") && isLowerHex(text.substr(3));
+}
+
 std::optional<std::string> tokenId(std::string_view token) {
   if (!token.starts_with(kPrefix)) return std::nullopt;
   std::string_view rest = token.substr(kPrefix.size());

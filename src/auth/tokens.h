@@ -20,6 +20,17 @@ struct NewToken {
 
 NewToken generateToken();
 
+// API gateway client keys ("client id and secret"): the id "ck_<16 hex>" is public (it names the
+// key in logs and policies), the secret "cs_<64 hex>" is 256 random bits shown once; the store
+// keeps hashSecret(secret). Clients send "<id>.<secret>".
+struct NewClientKey {
+  std::string client_id;
+  std::string secret;
+  std::string hash;
+};
+NewClientKey generateClientKey();
+bool isClientId(std::string_view text);
+
 // The id part of a token string, or nullopt if it does not have a token's shape.
 std::optional<std::string> tokenId(std::string_view token);
 

@@ -153,6 +153,65 @@ Status validateFunctionName(std::string_view name) {
       name));
 }
 
+Status validateAccessMode(std::string_view access) {
+  if (access == "public" || access == "key") return Status::ok();
+  if (access.starts_with("keys:") && access.size() > 5) {
+    std::string_view list = access.substr(5);
+    for (;;) {
+      auto comma = list.find(',');
+      std::string_view id = list.substr(0, comma);
+      if (id.size() != 19 || !id.starts_with("ck_") ||
+          id.substr(3).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+        return invalidArgument(fmt::format("'{}' in access '{}' is not a client id (ck_ and 16 hex digits, "
+                                           "as `gust key create` prints)", id, access));
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+    return Status::ok();
+  }
+  return invalidArgument(fmt::format("access '{}' must be public, key or keys:<client id>,<client id>", access));
+}
+
+namespace {
+// [cors] origins = [...], methods = [...], headers = [...], expose = [...], credentials, max_age.
+Result<nlohmann::json> parseCorsTable(const toml::node& node) {
+  const toml::table* table = node.as_table();
+  if (!table) return atLine(node, "'cors' must be a table, e.g. [cors] origins = [\"https://app.example.com\"]");
+  nlohmann::json cors = {{"origins", nlohmann::json::array()}};
+  for (auto&& [key, value] : *table) {
+    std::string_view k = key.str();
+    if (k == "origins" || k == "methods" || k == "headers" || k == "expose") {
+      const toml::array* items = value.as_array();
+      if (!items) return atLine(value, fmt::format("cors.{} must be an array of strings", k));
+      nlohmann::json list = nlohmann::json::array();
+      for (auto&& item : *items) {
+        auto text = item.value<std::string>();
+        if (!text) return atLine(item, fmt::format("cors.{} must be an array of strings", k));
+        if (k == "origins" && *text != "*" && text->find("://") == std::string::npos) {
+          return atLine(item, fmt::format("CORS origin '{}' must be scheme://host[:port], e.g. "
+                                          "https://app.example.com, or *", *text));
+        }
+        list.push_back(*text);
+      }
+      cors[std::string(k)] = list;
+    } else if (k == "credentials") {
+      auto v = value.value<bool>();
+      if (!v) return atLine(value, "cors.credentials must be true or false");
+      cors["credentials"] = *v;
+    } else if (k == "max_age") {
+      auto v = integerField(value, "cors.max_age", 0, 86400);
+      if (!v) return v.status();
+      cors["max_age"] = *v;
+    } else {
+      return atLine(value, fmt::format("unknown key cors.{} (known: origins, methods, headers, expose, "
+                                       "credentials, max_age)", k));
+    }
+  }
+  return cors;
+}
+}  // namespace
+
 Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::string& default_name) {
   toml::table table;
   try {
@@ -247,10 +306,19 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
         if (!v) return atLine(item, "'secrets' must be an array of strings");
         config.secrets.push_back(*v);
       }
+    } else if (k == "access") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (Status valid = validateAccessMode(*v); !valid.isOk()) return atLine(node, valid.message());
+      config.access = *v;
+    } else if (k == "cors") {
+      auto cors = parseCorsTable(node);
+      if (!cors) return cors.status();
+      config.cors = std::move(*cors);
     } else {
       return invalidArgument(fmt::format(
           "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
-          "concurrency, max_instances, tmp_mb, network, env, secrets, max_retries, max_event_age)",
+          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, max_event_age)",
           key.source().begin.line, k));
     }
   }
@@ -285,6 +353,8 @@ nlohmann::json toJson(const FunctionConfig& c) {
           {"network", c.network},
           {"env", c.env},
           {"secrets", c.secrets},
+          {"access", c.access},
+          {"cors", c.cors},
           {"max_retries", c.max_retries},
           {"max_event_age_s", c.max_event_age_s},
           {"entries", entries}};
@@ -305,6 +375,8 @@ Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
     c.network = j.at("network").get<std::string>();
     c.env = j.at("env").get<std::map<std::string, std::string>>();
     c.secrets = j.at("secrets").get<std::vector<std::string>>();
+    c.access = j.value("access", std::string("public"));  // versions deployed before the gateway
+    if (j.contains("cors")) c.cors = j.at("cors");
     // Versions deployed before asynchronous invocations existed have the defaults.
     c.max_retries = j.value("max_retries", int64_t{2});
     c.max_event_age_s = j.value("max_event_age_s", int64_t{21600});

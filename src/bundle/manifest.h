@@ -34,6 +34,12 @@ struct FunctionConfig {
   std::string network = "none";
   std::map<std::string, std::string> env;
   std::vector<std::string> secrets;
+  // Who may call it through the gateway: "public" (default, like a Vercel deployment), "key"
+  // (any client key of the tenant or of a tenant it is shared with), "keys:<id>,<id>".
+  std::string access = "public";
+  // {"origins": [...], "methods": [...], "headers": [...], "expose": [...], "credentials": bool,
+  //  "max_age": s}; null = no CORS. The gateway interprets it (gateway/cors.h).
+  nlohmann::json cors;
   // Asynchronous invocations (X-Gust-Invocation-Type: Event, cron): retries after the first
   // attempt fails or times out, and how old an event may get before it goes to the dead letters.
   int64_t max_retries = 2;
@@ -57,6 +63,9 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
 // Reads the deployable directory's config: gust.toml if present, else the shape of the files.
 Result<FunctionConfig> loadFunctionConfig(const std::string& code_dir,
                                           const std::string& default_name);
+
+// "public", "key" or "keys:<client id>,..."; the access mode of a function or route.
+Status validateAccessMode(std::string_view access);
 
 // Function names: 1-63 of [a-z0-9-_], starting with a letter or digit.
 Status validateFunctionName(std::string_view name);

@@ -17,6 +17,8 @@
 #include "bundle/manifest.h"
 #include "cli/connection.h"
 #include "cli/events_cli.h"
+#include "cli/gateway_cli.h"
+#include "cli/output.h"
 #include "server/server.h"
 
 namespace gust::cli {
@@ -24,57 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-int fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
-  return 1;
-}
-
-std::string urlEncode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
-Result<json> getJson(const Connection& connection, const std::string& target) {
-  http::ClientRequest request;
-  request.target = target;
-  auto response = callApi(connection, request);
-  if (!response) return response.status();
-  auto body = json::parse(response->body, nullptr, false);
-  if (body.is_discarded()) return internalError("the server answered with something that is not JSON");
-  return body;
-}
-
-// Shortens RFC 3339 "2026-11-28T15:45:42.123456Z" to "2026-11-28 15:45:42".
-std::string shortTime(const std::string& rfc3339) {
-  if (rfc3339.size() < 19) return rfc3339;
-  std::string out = rfc3339.substr(0, 19);
-  out[10] = ' ';
-  return out;
-}
-
-void printTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
-}
 
 void printActivation(const json& a) {
   std::string detail = a.value("cold", false)
@@ -375,6 +326,17 @@ int run(int argc, char** argv) {
   serve->add_option("--retain-log-mb", serve_options.retain_log_mb,
                     "Keep at most this much activation log text (oldest logs go first)")
       ->capture_default_str();
+  serve->add_option("--retain-access-days", serve_options.retain_access_days,
+                    "Delete gateway access-log records older than this")
+      ->capture_default_str();
+  double header_timeout_s = 10;
+  serve->add_option("--header-timeout", header_timeout_s,
+                    "Seconds a client has to send a whole request head (slow clients are cut off)")
+      ->capture_default_str();
+  serve->add_option("--max-connections", serve_options.max_connections,
+                    "Open connections at most; more are closed at accept")
+      ->capture_default_str();
+  auto gateway_cli = addGatewayCommands(app);
 
   std::string deploy_dir, deploy_name;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
@@ -432,8 +394,8 @@ int run(int argc, char** argv) {
 
   std::string usage_by = "function", usage_since = "24h", usage_until, usage_format = "table";
   auto* usage = app.add_subcommand("usage", "Invocations, billed time, GB-s, CPU and cost");
-  usage->add_option("--by", usage_by, "tenant | function | version | key | hour")
-      ->check(CLI::IsMember({"tenant", "function", "version", "key", "hour"}))
+  usage->add_option("--by", usage_by, "tenant | function | version | key | route | hour")
+      ->check(CLI::IsMember({"tenant", "function", "version", "key", "route", "hour"}))
       ->capture_default_str();
   usage->add_option("--since", usage_since, "A duration back (24h, 7d) or a time (2026-11-28T00:00Z)")
       ->capture_default_str();
@@ -489,6 +451,7 @@ int run(int argc, char** argv) {
 
   if (serve->parsed()) {
     serve_options.idle_ttl = std::chrono::seconds(idle_ttl_s);
+    serve_options.header_timeout = std::chrono::milliseconds(static_cast<int64_t>(header_timeout_s * 1000));
     serve_options.meter_process = !no_process_metering;
     serve_options.prestart = !no_prestart;
     return server::serve(serve_options);
@@ -677,24 +640,40 @@ int run(int argc, char** argv) {
     auto body = getJson(*connection, target);
     if (!body) return fail(body.status());
     if (as_json || usage_format == "json") return std::printf("%s\n", body->dump(2).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {{usage_by == "version" ? "FUNCTION@VERSION" : [&] {
-                                                     std::string h = usage_by;
-                                                     for (auto& c : h) c = static_cast<char>(std::toupper(c));
-                                                     return h;
-                                                   }(),
-                                                   "INVOCATIONS", "ERRORS", "BILLED_MS", "GB_S",
-                                                   "CPU_USER_MS", "CPU_SYS_MS", "COST"}};
+    std::string group_header = usage_by == "version" ? "FUNCTION@VERSION" : usage_by;
+    for (auto& c : group_header) c = static_cast<char>(std::toupper(c));
+    // The gateway's traffic (requests, status classes, rate-limited, latency) where it is kept;
+    // billing where it is kept (not per route).
+    bool traffic = usage_by == "key" || usage_by == "route" || usage_by == "function";
+    bool billing = usage_by != "route";
+    std::vector<std::string> header = {group_header};
+    if (traffic) header.insert(header.end(), {"REQUESTS", "2XX", "4XX", "5XX", "LIMITED", "P50_MS", "P95_MS", "P99_MS"});
+    if (billing) header.insert(header.end(), {"INVOCATIONS", "ERRORS", "BILLED_MS", "GB_S", "CPU_USER_MS", "CPU_SYS_MS", "COST"});
+    std::vector<std::vector<std::string>> rows = {header};
     auto add = [&](const json& r) {
       std::string group = r.value("group", "");
       if (group.empty()) group = "-";
-      rows.push_back({group, std::to_string(r.value("invocations", 0)), std::to_string(r.value("errors", 0)),
-                      std::to_string(r.value("billed_ms", 0)), fmt::format("{:.6f}", r.value("gb_s", 0.0)),
-                      fmt::format("{:.1f}", r.value("cpu_user_ms", 0.0)),
-                      fmt::format("{:.1f}", r.value("cpu_sys_ms", 0.0)),
-                      fmt::format("{:.8f}", r.value("cost", 0.0))});
+      std::vector<std::string> row = {group};
+      if (traffic) {
+        json t = r.contains("traffic") ? r["traffic"] : json::object();
+        json latency = t.contains("latency_ms") ? t["latency_ms"] : json::object();
+        bool seen = t.contains("requests");
+        auto count = [&](const char* field) { return seen ? std::to_string(t.value(field, 0)) : "-"; };
+        auto ms = [&](const char* field) { return seen ? fmt::format("{:.1f}", latency.value(field, 0.0)) : "-"; };
+        row.insert(row.end(), {count("requests"), count("status_2xx"), count("status_4xx"), count("status_5xx"),
+                               count("rate_limited"), ms("p50"), ms("p95"), ms("p99")});
+      }
+      if (billing) {
+        row.insert(row.end(), {std::to_string(r.value("invocations", 0)), std::to_string(r.value("errors", 0)),
+                               std::to_string(r.value("billed_ms", 0)), fmt::format("{:.6f}", r.value("gb_s", 0.0)),
+                               fmt::format("{:.1f}", r.value("cpu_user_ms", 0.0)),
+                               fmt::format("{:.1f}", r.value("cpu_sys_ms", 0.0)),
+                               fmt::format("{:.8f}", r.value("cost", 0.0))});
+      }
+      rows.push_back(std::move(row));
     };
     for (const auto& r : (*body)["rows"]) add(r);
-    add((*body)["total"]);
+    if (billing) add((*body)["total"]);
     if (usage_format == "csv") {
       for (auto& row : rows) {
         std::string line;
@@ -712,12 +691,14 @@ int run(int argc, char** argv) {
       return 0;
     }
     printTable(rows);
+    if (!billing) return 0;
     std::printf("\ncost after the free tier: %.8f (prices per GB-s %g, per 1M requests %g, per CPU-s %g)\n",
                 (*body)["total"].value("cost_after_free_tier", 0.0),
                 (*body)["prices"].value("per_gb_s", 0.0), (*body)["prices"].value("per_million_requests", 0.0),
                 (*body)["prices"].value("per_cpu_s", 0.0));
     return 0;
   }
+  if (auto handled = runGatewayCommand(*gateway_cli, *connection, as_json)) return *handled;
   if (tenant_cmd->parsed()) return tenantCommand(*connection, tenant_create->parsed(),
                                                  tenant_rm->parsed(), tenant_ls->parsed(),
                                                  tenant_name, as_json);

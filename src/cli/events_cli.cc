@@ -1,5 +1,7 @@
 #include "cli/events_cli.h"
 
+#include "cli/output.h"
+
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -9,23 +11,6 @@ namespace gust::cli {
 namespace {
 
 using nlohmann::json;
-
-int fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
-  return 1;
-}
-
-std::string encode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 Result<json> call(const Connection& connection, const std::string& method, const std::string& target,
                   const json& body = nullptr) {
@@ -43,29 +28,9 @@ Result<json> call(const Connection& connection, const std::string& method, const
   return parsed;
 }
 
-std::string shortTime(const json& value) {
-  if (!value.is_string()) return "-";
-  std::string text = value.get<std::string>();
-  if (text.size() < 19) return text.empty() ? "-" : text;
-  text = text.substr(0, 19);
-  text[10] = ' ';
-  return text;
-}
-
-void printTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
+// A time field that may be null: "-" then.
+std::string shortTimeOf(const json& value) {
+  return value.is_string() && !value.get<std::string>().empty() ? shortTime(value.get<std::string>()) : "-";
 }
 
 std::string oneLine(std::string text, std::size_t max = 60) {
@@ -77,7 +42,7 @@ std::string oneLine(std::string text, std::size_t max = 60) {
 }
 
 int deadLetters(const EventCommands& c, const Connection& connection, bool as_json) {
-  std::string base = fmt::format("/api/v1/functions/{}/dead-letters", encode(c.function));
+  std::string base = fmt::format("/api/v1/functions/{}/dead-letters", urlEncode(c.function));
   if (c.dlq_ls->parsed()) {
     auto body = call(connection, "GET", fmt::format("{}?limit={}", base, c.limit));
     if (!body) return fail(body.status());
@@ -89,7 +54,7 @@ int deadLetters(const EventCommands& c, const Connection& connection, bool as_js
     std::vector<std::vector<std::string>> rows = {
         {"ID", "TRIGGER", "RECEIVED", "ATTEMPTS", "REASON", "LAST ERROR"}};
     for (const auto& d : (*body)["dead_letters"]) {
-      rows.push_back({d.value("id", ""), d.value("trigger", ""), shortTime(d["received_at"]),
+      rows.push_back({d.value("id", ""), d.value("trigger", ""), shortTimeOf(d["received_at"]),
                       std::to_string(d.value("attempts", 0)),
                       d["dead_reason"].is_string() ? d["dead_reason"].get<std::string>() : "-",
                       oneLine(d.value("last_error", ""))});
@@ -168,7 +133,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
   }
   if (c.trigger_ls->parsed()) {
     std::string target = "/api/v1/triggers";
-    if (!c.function.empty()) target += "?function=" + encode(c.function);
+    if (!c.function.empty()) target += "?function=" + urlEncode(c.function);
     auto body = call(connection, "GET", target);
     if (!body) return fail(body.status());
     if (as_json) return std::printf("%s\n", (*body)["triggers"].dump(2).c_str()), 0;
@@ -193,13 +158,13 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
       }
       rows.push_back({t.value("id", ""), t.value("kind", ""), t.value("function", ""), source,
                       t.value("paused", false) ? "paused" : "active",
-                      kafka ? "-" : shortTime(t.value("last_slot", json())),
-                      kafka ? "-" : shortTime(t.value("next_slot", json())), lag});
+                      kafka ? "-" : shortTimeOf(t.value("last_slot", json())),
+                      kafka ? "-" : shortTimeOf(t.value("next_slot", json())), lag});
     }
     printTable(rows);
     return 0;
   }
-  std::string target = "/api/v1/triggers/" + encode(c.id);
+  std::string target = "/api/v1/triggers/" + urlEncode(c.id);
   if (c.trigger_rm->parsed()) {
     auto removed = call(connection, "DELETE", target);
     if (!removed) return fail(removed.status());
@@ -217,7 +182,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
 }
 
 int invocation(const EventCommands& c, const Connection& connection, bool as_json) {
-  auto body = call(connection, "GET", "/api/v1/invocations/" + encode(c.id));
+  auto body = call(connection, "GET", "/api/v1/invocations/" + urlEncode(c.id));
   if (!body) return fail(body.status());
   if (as_json) return std::printf("%s\n", body->dump(2).c_str()), 0;
   const json& r = *body;
@@ -226,14 +191,14 @@ int invocation(const EventCommands& c, const Connection& connection, bool as_jso
               static_cast<long long>(r.value("attempts", 0)), r.value("attempts", 0) == 1 ? "" : "s",
               static_cast<long long>(r.value("max_retries", 0)));
   if (r["next_attempt_at"].is_string()) {
-    std::printf("  next attempt: %s\n", shortTime(r["next_attempt_at"]).c_str());
+    std::printf("  next attempt: %s\n", shortTimeOf(r["next_attempt_at"]).c_str());
   }
   if (r["dead_reason"].is_string()) {
     std::printf("  dead letter: %s\n", r["dead_reason"].get<std::string>().c_str());
   }
   for (const auto& a : r.value("attempt_history", json::array())) {
     std::printf("  #%lld  %s  %s  %s%s\n", static_cast<long long>(a.value("attempt", 0)),
-                shortTime(a["started_at"]).c_str(), a.value("activation_id", "").c_str(),
+                shortTimeOf(a["started_at"]).c_str(), a.value("activation_id", "").c_str(),
                 a.value("status", "").c_str(),
                 a.value("error", "").empty() ? "" : ("  " + oneLine(a.value("error", ""), 100)).c_str());
   }
@@ -308,8 +273,8 @@ int invokeAsync(const Connection& connection, const std::string& function,
                 bool as_json) {
   http::ClientRequest request;
   request.method = "POST";
-  request.target = fmt::format("/api/v1/functions/{}/invoke?qualifier={}&entry={}", encode(function),
-                               encode(qualifier), encode(entry));
+  request.target = fmt::format("/api/v1/functions/{}/invoke?qualifier={}&entry={}", urlEncode(function),
+                               urlEncode(qualifier), urlEncode(entry));
   request.headers["Content-Type"] = "application/json";
   request.headers["X-Gust-Invocation-Type"] = "Event";
   request.body = data.empty() ? "{}" : data;

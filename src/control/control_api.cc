@@ -369,6 +369,9 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     co_return co_await fail(notFound("no such control API resource"));
   }
 
+  if (!seg.empty() && (seg[0] == "routes" || seg[0] == "keys" || seg[0] == "shares" || seg[0] == "access-log")) {
+    co_return co_await gatewayApi(exchange, caller);
+  }
   if (!seg.empty() && seg[0] == "tenants") co_return co_await tenants(exchange, caller);
   if (!seg.empty() && seg[0] == "tokens") co_return co_await tokens(exchange, caller);
   if (!seg.empty() && seg[0] == "secrets") co_return co_await secrets(exchange, caller);
@@ -416,10 +419,10 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     static const std::map<std::string, store::UsageGrouping> kGroupings = {
         {"tenant", store::UsageGrouping::Tenant}, {"function", store::UsageGrouping::Function},
         {"version", store::UsageGrouping::Version}, {"key", store::UsageGrouping::Key},
-        {"hour", store::UsageGrouping::Hour}};
+        {"hour", store::UsageGrouping::Hour}, {"route", store::UsageGrouping::Function}};
     auto grouping = kGroupings.find(by);
     if (grouping == kGroupings.end()) {
-      co_return co_await fail(invalidArgument("by must be tenant, function, version, key or hour"));
+      co_return co_await fail(invalidArgument("by must be tenant, function, version, key, route or hour"));
     }
     query.by = grouping->second;
     int64_t now = nowMicros();
@@ -439,11 +442,35 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     if (query.until_us % kHourUs != 0) query.until_us += kHourUs - query.until_us % kHourUs;
     auto rows = co_await loop::offload(blocking, [&] { return store.usage(query); });
     if (!rows) co_return co_await fail(rows.status());
+    if (by == "route") rows->clear();  // billing is not kept per route: the traffic below is
+    // Gateway traffic (requests, status classes, rate-limited, latency) by key, route or function.
+    std::map<std::string, json> traffic;
+    if (by == "key" || by == "route" || by == "function") {
+      store::TrafficGrouping traffic_by = by == "key"     ? store::TrafficGrouping::Key
+                                        : by == "route" ? store::TrafficGrouping::Route
+                                                        : store::TrafficGrouping::Function;
+      auto counted = co_await loop::offload(blocking, [&] { return store.traffic(query.tenant, traffic_by, query.since_us); });
+      if (!counted) co_return co_await fail(counted.status());
+      for (const auto& t : *counted) {
+        traffic[t.group] = {{"requests", t.requests},
+                            {"status_2xx", t.status_2xx},
+                            {"status_4xx", t.status_4xx},
+                            {"status_5xx", t.status_5xx},
+                            {"rate_limited", t.limited},
+                            {"latency_ms", {{"p50", t.latency_p50_ms}, {"p95", t.latency_p95_ms}, {"p99", t.latency_p99_ms}}},
+                            {"request_bytes", t.bytes_in},
+                            {"response_bytes", t.bytes_out}};
+      }
+    }
     json items = json::array();
     store::UsageRow total;
     total.group = "total";
     for (const auto& row : *rows) {
       items.push_back(usageJson(row, deps_.prices));
+      if (auto it = traffic.find(row.group); it != traffic.end()) {
+        items.back()["traffic"] = it->second;
+        traffic.erase(it);
+      }
       total.invocations += row.invocations;
       total.errors += row.errors;
       total.billed_ms += row.billed_ms;
@@ -452,6 +479,12 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       total.cpu_sys_us += row.cpu_sys_us;
       total.bytes_in += row.bytes_in;
       total.bytes_out += row.bytes_out;
+    }
+    for (auto& [group, counts] : traffic) {  // routes (and keys) seen by the gateway only
+      store::UsageRow only;
+      only.group = group;
+      items.push_back(usageJson(only, deps_.prices));
+      items.back()["traffic"] = counts;
     }
     json totals = usageJson(total, deps_.prices);
     totals["cost_after_free_tier"] = metering::costOf(total, deps_.prices, true).total();
@@ -475,21 +508,6 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     if (!activation) co_return co_await fail(activation.status());
     {
       http::Response reply = jsonResponse(bhttp::status::ok, activationJson(*activation, true));
-      co_await exchange.respond(std::move(reply));
-      co_return;
-    }
-  }
-  if (seg.size() == 1 && seg[0] == "routes" && method == http::Verb::get) {
-    auto routes = co_await loop::offload(blocking, [&] { return store.listRoutes(); });
-    if (!routes) co_return co_await fail(routes.status());
-    json items = json::array();
-    for (const auto& r : *routes) {
-      if (r.tenant != tenant) continue;  // another tenant's routes are not ours to show
-      items.push_back({{"route", "ANY " + r.path}, {"path", r.path}, {"function", r.function},
-                       {"entry", r.entry}, {"tenant", r.tenant}});
-    }
-    {
-      http::Response reply = jsonResponse(bhttp::status::ok, {{"routes", items}});
       co_await exchange.respond(std::move(reply));
       co_return;
     }

@@ -18,6 +18,7 @@
 #include "bundle/deployer.h"
 #include "events/events.h"
 #include "gateway/catalog.h"
+#include "gateway/gateway.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "metering/metering.h"
@@ -31,6 +32,7 @@ struct ControlDeps {
   store::Store& store;
   gateway::Catalog& catalog;
   gateway::Invoker& invoker;
+  gateway::Gateway& gateway;
   bundle::Deployer& deployer;
   scheduler::Scheduler& scheduler;
   boost::asio::thread_pool& blocking;  // store calls
@@ -89,6 +91,8 @@ class ControlApi final {
   boost::asio::awaitable<void> tokens(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> secrets(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
+  // gateway_api.cc: routes, client keys, shares and the access log.
+  boost::asio::awaitable<void> gatewayApi(http::Exchange& exchange, const Caller& caller);
   // events_api.cc: asynchronous invocations, dead letters and triggers.
   static bool isEventsResource(const std::vector<std::string>& segments);
   boost::asio::awaitable<void> eventsApi(http::Exchange& exchange, const Caller& caller);

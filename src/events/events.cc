@@ -130,7 +130,7 @@ awaitable<Result<std::string>> Events::accept(AsyncRequest request) {
   co_return record.id;
 }
 
-awaitable<void> Events::serveHttp(http::Exchange& exchange, const gateway::FunctionAddress& address) {
+awaitable<void> Events::serveAsync(http::Exchange& exchange, gateway::HttpTarget target) {
   http::Request& request = exchange.request();
   std::string type(request[kInvocationTypeHeader]);
   if (type != "Event") {
@@ -141,9 +141,9 @@ awaitable<void> Events::serveHttp(http::Exchange& exchange, const gateway::Funct
     co_return;
   }
   AsyncRequest async;
-  async.tenant = address.tenant;
-  async.function = address.name;
-  async.qualifier = address.qualifier;
+  async.tenant = target.tenant;
+  async.function = target.function;
+  async.qualifier = target.qualifier;
   async.trace_id = gateway::traceIdFromTraceparent(request["traceparent"]);
   if (async.trace_id.empty()) {
     async.trace_id = randomHex(16);
@@ -161,10 +161,10 @@ awaitable<void> Events::serveHttp(http::Exchange& exchange, const gateway::Funct
   }
   const bundle::Entry* entry = nullptr;
   if ((*version)->config.isProject()) {
-    entry = (*version)->config.findEntry(address.rest);
+    entry = (*version)->config.findEntry(target.rest);
     if (!entry) {
       auto response = gateway::errorResponseFor(notFound(
-          fmt::format("project '{}' has no function at /{}", address.name, address.rest)));
+          fmt::format("project '{}' has no function at /{}", target.function, target.rest)));
       co_await exchange.respond(std::move(response));
       co_return;
     }
@@ -172,9 +172,10 @@ awaitable<void> Events::serveHttp(http::Exchange& exchange, const gateway::Funct
   }
   gateway::EventContext context;
   context.request_id = async.id = newActivationId();
-  context.route_key = "$default";
-  if (!address.rest.empty() && !entry) {
-    context.path_parameters["proxy"] = gateway::urlDecode(address.rest, false);
+  context.route_key = std::move(target.route_key);
+  context.path_parameters = std::move(target.path_parameters);
+  if (!target.rest.empty() && !entry) {
+    context.path_parameters["proxy"] = gateway::urlDecode(target.rest, false);
   }
   context.source_ip = exchange.peerAddress();
   context.time_epoch_ms = nowMicros() / 1000;

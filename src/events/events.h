@@ -22,7 +22,7 @@
 #include "common/status.h"
 #include "events/async_queue.h"
 #include "gateway/catalog.h"
-#include "gateway/function_path.h"
+#include "gateway/gateway.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -63,11 +63,11 @@ struct EventsOptions {
   std::chrono::milliseconds cron_tick{250};
 };
 
-class Events final {
+class Events final : public gateway::AsyncSink {
  public:
   Events(store::Store& store, gateway::Catalog& catalog, gateway::Invoker& invoker,
          boost::asio::thread_pool& blocking, EventsOptions options = {});
-  ~Events();
+  ~Events() override;
 
   // Requeues the invocations a killed server was running, then starts the loop, the queue and
   // the cron runner.
@@ -80,11 +80,11 @@ class Events final {
   // Validates and stores the invocation; its id once it is durable. NotFound when the function
   // (or the project entry) does not exist.
   boost::asio::awaitable<Result<std::string>> accept(AsyncRequest request);
-  // `/fn/...` and `/t/{tenant}/fn/...` with an invocation-type header: 202 with
-  // X-Gust-Activation-Id once durable (the event is the same HTTP event a synchronous call
-  // gets), or the error.
-  boost::asio::awaitable<void> serveHttp(http::Exchange& exchange,
-                                         const gateway::FunctionAddress& address);
+  // gateway::AsyncSink: a request with an invocation-type header that passed the gateway
+  // (`/fn/...`, `/t/{tenant}/fn/...`, routes): 202 with X-Gust-Activation-Id once durable (the
+  // event is the same HTTP event a synchronous call gets), or the error.
+  bool wantsAsync(const http::Request& request) const override { return wantsEventInvocation(request); }
+  boost::asio::awaitable<void> serveAsync(http::Exchange& exchange, gateway::HttpTarget target) override;
   // The queue should look for work now (a dead letter was replayed).
   void wake();
   // A Kafka trigger's lag per partition (nullopt: not consuming now). Any thread.

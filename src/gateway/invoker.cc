@@ -128,6 +128,7 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
   r.bytes_in = meter.bytes_in;
   r.bytes_out = meter.bytes_out;
   r.trace_id = meter.trace_id;
+  r.key_id = meter.key_id;
   r.error = outcome.status.isOk() ? "" : outcome.status.message();
   r.logs = outcome.logs;
 
@@ -167,21 +168,10 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
   co_return done.has_value();
 }
 
-awaitable<void> Invoker::serveFunction(http::Exchange& exchange, const FunctionAddress& address) {
-  co_await serveHttp(exchange, address.tenant, address.name, address.qualifier, address.rest,
-                     "$default");
-}
-
-awaitable<void> Invoker::serveRoute(http::Exchange& exchange, const RouteMatch& route) {
-  co_await serveHttp(exchange, route.tenant, route.function, "", route.entry,
-                     fmt::format("ANY {}", route.route));
-}
-
-awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& tenant,
-                                   const std::string& function, const std::string& qualifier,
-                                   std::string rest, std::string route_key) {
+awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) {
   Meter meter;
   meter.trigger = "http";
+  meter.key_id = target.key_id;
   meter.received_at_us = nowMicros();
   meter.activation_id = newActivationId();
   http::Request& request = exchange.request();
@@ -191,7 +181,7 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& 
     meter.trace_id = randomHex(16);
     request.set("traceparent", fmt::format("00-{}-{}-01", meter.trace_id, randomHex(8)));
   }
-  auto version = co_await resolve(tenant, function, qualifier);
+  auto version = co_await resolve(target.tenant, target.function, target.qualifier);
   if (!version) {
     co_await exchange.respond(withActivation(errorResponseFor(version.status()), meter.activation_id));
     co_return;
@@ -199,19 +189,20 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, const std::string& 
   const RunnableVersion& v = **version;
   const bundle::Entry* entry = nullptr;
   if (v.config.isProject()) {
-    entry = v.config.findEntry(rest);
+    entry = v.config.findEntry(target.rest);
     if (!entry) {
       co_await exchange.respond(withActivation(
-          errorResponseFor(notFound(fmt::format("project '{}' has no function at /{}", function, rest))),
+          errorResponseFor(notFound(fmt::format("project '{}' has no function at /{}", target.function, target.rest))),
           meter.activation_id));
       co_return;
     }
   }
   EventContext context;
   context.request_id = meter.activation_id;
-  context.route_key = std::move(route_key);
+  context.route_key = std::move(target.route_key);
+  context.path_parameters = std::move(target.path_parameters);
   // Decoded, as API Gateway delivers path parameters.
-  if (!rest.empty() && !entry) context.path_parameters["proxy"] = urlDecode(rest, false);
+  if (!target.rest.empty() && !entry) context.path_parameters["proxy"] = urlDecode(target.rest, false);
   context.source_ip = exchange.peerAddress();
   context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);

@@ -4,6 +4,7 @@
 // HTTP requests to /fn/... and project routes, and by the control API's direct invoke.
 // Thread-safe: every I/O loop calls it; it hops to the scheduler loop and the blocking pool.
 
+#include <map>
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
@@ -30,6 +31,17 @@ struct DirectInvocation {
   int64_t received_at_us = 0;      // 0 = now (events pass when the event was accepted)
 };
 
+// Where an HTTP request goes, as the gateway resolved it.
+struct HttpTarget {
+  std::string tenant;
+  std::string function;
+  std::string qualifier;
+  std::string rest;  // a project's entry path, or the tail after /fn/<name>/
+  std::string route_key = "$default";
+  std::map<std::string, std::string> path_parameters;
+  std::string key_id;  // the client key that called, if any: metered with the activation
+};
+
 struct DirectResult {
   Status status;
   std::string activation_id;
@@ -43,8 +55,7 @@ class Invoker final {
   Invoker(Catalog& catalog, scheduler::Scheduler& scheduler, store::Store& store,
           boost::asio::thread_pool& blocking, observe::Registry& metrics);
 
-  boost::asio::awaitable<void> serveFunction(http::Exchange& exchange, const FunctionAddress& address);
-  boost::asio::awaitable<void> serveRoute(http::Exchange& exchange, const RouteMatch& route);
+  boost::asio::awaitable<void> serveHttp(http::Exchange& exchange, HttpTarget target);
   boost::asio::awaitable<DirectResult> invokeDirect(DirectInvocation invocation);
 
  private:
@@ -52,9 +63,6 @@ class Invoker final {
   boost::asio::awaitable<Result<RunnablePtr>> resolve(const std::string& tenant,
                                                       const std::string& function,
                                                       const std::string& qualifier);
-  boost::asio::awaitable<void> serveHttp(http::Exchange& exchange, const std::string& tenant,
-                                         const std::string& function, const std::string& qualifier,
-                                         std::string rest, std::string route_key);
   boost::asio::awaitable<scheduler::InvocationOutcome> run(const RunnableVersion& version,
                                                            const bundle::Entry* entry,
                                                            std::string activation_id,
@@ -66,6 +74,7 @@ class Invoker final {
     std::string activation_id;
     std::string trace_id;
     std::string trigger;
+    std::string key_id;
     int64_t received_at_us = 0;
     int64_t bytes_in = 0;
     int64_t bytes_out = 0;

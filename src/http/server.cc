@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdio>
@@ -25,7 +26,44 @@ using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
-constexpr std::size_t kHeaderLimit = 64 * 1024;
+// Closes the connection's socket when an armed deadline passes (which fails the pending read).
+// Re-arming or disarming makes an earlier expiry harmless: each arm has its own generation, and
+// the state outlives the watchdog, so a late handler never touches a closed connection.
+class Watchdog {
+ public:
+  explicit Watchdog(tcp::socket& socket)
+      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
+    state_->socket = &socket;
+  }
+  ~Watchdog() { state_->socket = nullptr; }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void arm(std::chrono::milliseconds after) {
+    uint64_t generation = ++state_->generation;
+    timer_.expires_after(after);
+    timer_.async_wait([state = state_, generation](beast::error_code ec) {
+      if (ec || state->socket == nullptr || state->generation != generation) return;
+      state->fired = true;
+      beast::error_code ignored;
+      state->socket->close(ignored);
+    });
+  }
+  void disarm() {
+    ++state_->generation;
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    tcp::socket* socket = nullptr;
+    uint64_t generation = 0;
+    bool fired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
 
 awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
   beast::error_code ec;
@@ -34,7 +72,13 @@ awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
 }
 
 awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options,
-                                const Handler& handler) {
+                                const Handler& handler,
+                                std::shared_ptr<std::atomic<std::size_t>> open_connections) {
+  struct Release {
+    std::shared_ptr<std::atomic<std::size_t>> count;
+    ~Release() { --*count; }
+  } release{std::move(open_connections)};
+  Watchdog watchdog(socket);
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   std::string peer;
@@ -43,10 +87,20 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(kHeaderLimit);
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    watchdog.arm(options.header_timeout);
     co_await bhttp::async_read_header(socket, buffer, parser,
                                       asio::redirect_error(use_awaitable, ec));
+    if (watchdog.fired()) break;  // too slow: the socket is closed already
+    if (ec == bhttp::error::header_limit) {
+      Response too_large = errorResponse(
+          bhttp::status::request_header_fields_too_large, "too_large",
+          fmt::format("request head is over the {} byte limit", options.max_header_bytes));
+      too_large.keep_alive(false);
+      co_await writeResponse(socket, too_large);
+      break;
+    }
     if (ec) {
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
           ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
@@ -58,7 +112,20 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       break;
     }
     auto& head = parser.get();
-    uint64_t limit = options.body_limit(head.target());
+    if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_fields) {
+      Response too_many = errorResponse(
+          bhttp::status::request_header_fields_too_large, "too_large",
+          fmt::format("request has more than {} header fields", options.max_header_fields));
+      too_many.keep_alive(false);
+      co_await writeResponse(socket, too_many);
+      break;
+    }
+    uint64_t limit = options.body_limit(head.base());
+    if (parser.is_done()) {
+      watchdog.disarm();
+    } else {
+      watchdog.arm(options.body_timeout);
+    }
     auto length = parser.content_length();
     if (length && *length > limit) {
       Response too_large = errorResponse(
@@ -75,7 +142,11 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
                                  asio::redirect_error(use_awaitable, ec));
       if (ec) break;
     }
-    co_await bhttp::async_read(socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (!parser.is_done()) {
+      co_await bhttp::async_read(socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      watchdog.disarm();
+      if (watchdog.fired()) break;
+    }
     if (ec == bhttp::error::body_limit) {
       Response too_large = errorResponse(bhttp::status::payload_too_large, "too_large",
                                          fmt::format("request body is over the {} byte limit", limit));
@@ -120,8 +191,16 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
 
 }  // namespace
 
+void Exchange::decorate(beast::http::fields& fields, unsigned status) {
+  for (auto& [name, value] : extra_headers_) fields.set(name, value);
+  response_status_ = static_cast<int>(status);
+  if (!noted_header_.empty()) noted_value_ = std::string(fields[noted_header_]);
+}
+
 awaitable<void> Exchange::respond(Response response) {
   responded_ = true;
+  decorate(response.base(), response.result_int());
+  response_bytes_ += static_cast<int64_t>(response.body().size());
   keep_alive_ = keep_alive_ && request_.keep_alive() && response.keep_alive();
   response.keep_alive(keep_alive_);
   response.version(request_.version());
@@ -130,6 +209,7 @@ awaitable<void> Exchange::respond(Response response) {
 
 awaitable<Status> Exchange::startChunked(Response head) {
   responded_ = true;
+  decorate(head.base(), head.result_int());
   keep_alive_ = keep_alive_ && request_.keep_alive();
   head.keep_alive(keep_alive_);
   head.version(request_.version());
@@ -147,6 +227,7 @@ awaitable<Status> Exchange::startChunked(Response head) {
 
 awaitable<Status> Exchange::writeChunk(std::string_view data) {
   if (data.empty()) co_return Status::ok();
+  response_bytes_ += static_cast<int64_t>(data.size());
   beast::error_code ec;
   co_await asio::async_write(socket_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
                              asio::redirect_error(use_awaitable, ec));
@@ -209,7 +290,14 @@ Status Server::start() {
               owner->context(), asio::redirect_error(use_awaitable, accept_ec));
           if (accept_ec == asio::error::operation_aborted || !listener->acceptor.is_open()) break;
           if (accept_ec) continue;  // EMFILE and friends: keep serving the connections we have
-          asio::co_spawn(socket.get_executor(), serveConnection(std::move(socket), options_, handler_),
+          if (open_connections_->load() >= options_.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);
+            continue;
+          }
+          ++*open_connections_;
+          asio::co_spawn(socket.get_executor(),
+                         serveConnection(std::move(socket), options_, handler_, open_connections_),
                          asio::detached);
         }
       },

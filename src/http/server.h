@@ -9,6 +9,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +27,7 @@ using Request = beast::http::request<beast::http::string_body>;
 using Response = beast::http::response<beast::http::string_body>;
 using Field = beast::http::field;
 using Verb = beast::http::verb;
+using RequestHead = beast::http::request_header<>;
 
 // One request and the means to answer it. Lives for one request on one loop.
 class Exchange {
@@ -38,6 +41,17 @@ class Exchange {
   bool responded() const { return responded_; }
   bool keepAlive() const { return keep_alive_; }
 
+  // Headers added to whatever response goes out (the gateway's CORS and RateLimit headers).
+  void addResponseHeader(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
+  // What went out, for the access log: status, body bytes (streamed ones included) and the
+  // value the response had for the header named with noteResponseHeader().
+  int responseStatus() const { return response_status_; }
+  int64_t responseBytes() const { return response_bytes_; }
+  void noteResponseHeader(std::string name) { noted_header_ = std::move(name); }
+  const std::string& notedHeaderValue() const { return noted_value_; }
+
   asio::awaitable<void> respond(Response response);
   // Streaming: a head with `Transfer-Encoding: chunked`, chunks, then the last chunk.
   asio::awaitable<Status> startChunked(Response head);
@@ -50,6 +64,13 @@ class Exchange {
   std::string peer_address_;
   bool responded_ = false;
   bool keep_alive_ = true;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
+  int response_status_ = 0;
+  int64_t response_bytes_ = 0;
+  std::string noted_header_;
+  std::string noted_value_;
+
+  void decorate(beast::http::fields& fields, unsigned status);
 };
 
 using Handler = std::function<asio::awaitable<void>(Exchange&)>;
@@ -57,10 +78,20 @@ using Handler = std::function<asio::awaitable<void>(Exchange&)>;
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  // The largest body accepted for a request target; larger bodies get 413 before they are read.
-  std::function<uint64_t(std::string_view target)> body_limit = [](std::string_view) {
+  // The largest body accepted for a request; larger bodies get 413 before they are read.
+  std::function<uint64_t(const RequestHead& head)> body_limit = [](const RequestHead&) {
     return uint64_t{6} << 20;
   };
+  // A request head larger than this, or with more fields, gets 431.
+  std::size_t max_header_bytes = 32 * 1024;
+  std::size_t max_header_fields = 100;
+  // A request head must arrive whole within this (from the connection's start or the end of the
+  // previous response): a client trickling bytes (slowloris) is cut off. A body must arrive
+  // within body_timeout.
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{60000};
+  // Connections beyond this are closed at accept, so a flood cannot exhaust descriptors.
+  std::size_t max_connections = 10000;
 };
 
 class Server final {
@@ -81,6 +112,7 @@ class Server final {
   std::vector<loop::EventLoop*> loops_;
   Handler handler_;
   std::vector<std::shared_ptr<Listener>> listeners_;
+  std::shared_ptr<std::atomic<std::size_t>> open_connections_ = std::make_shared<std::atomic<std::size_t>>(0);
   uint16_t bound_port_ = 0;
 };
 

@@ -24,7 +24,7 @@
 #include "control/control_api.h"
 #include "events/events.h"
 #include "gateway/catalog.h"
-#include "gateway/function_path.h"
+#include "gateway/gateway.h"
 #include "gateway/http_status.h"
 #include "gateway/invoker.h"
 #include "http/server.h"
@@ -234,21 +234,31 @@ int serve(const ServeOptions& options) {
   scheduler::Scheduler scheduler(scheduler_loop.executor(), *launcher, scheduler_options);
   observe::Registry metrics;
   gateway::Invoker invoker(catalog, scheduler, **store, blocking, metrics);
+  gateway::Gateway gateway(**store, catalog, invoker, blocking, options.max_body_bytes);
+  if (Status loaded = gateway.reload(); !loaded.isOk()) {
+    std::fprintf(stderr, "gust: %s\n", loaded.message().c_str());
+    return 1;
+  }
   events::Events events(**store, catalog, invoker, blocking);
+  // Requests that ask for an asynchronous invocation pass the gateway's keys, policies and
+  // limits, then become durable events.
+  gateway.setAsyncSink(&events);
   control::ControlApi control(
-      {**store, catalog, invoker, deployer, scheduler, blocking, builds, *token, *prices, secret_box,
+      {**store, catalog, invoker, gateway, deployer, scheduler, blocking, builds, *token, *prices, secret_box,
        events});
 
   http::ServerOptions http_options;
   http_options.host = host;
   http_options.port = port;
-  uint64_t max_body = options.max_body_bytes;
   uint64_t max_bundle = options.max_bundle_bytes;
-  http_options.body_limit = [max_body, max_bundle](std::string_view target) {
+  http_options.body_limit = [max_bundle, &gateway](const http::RequestHead& head) {
+    std::string_view target = head.target();
     std::string_view path = target.substr(0, target.find('?'));
     bool deploy = path.starts_with("/api/v1/functions/") && path.ends_with("/versions");
-    return deploy ? max_bundle : max_body;
+    return deploy ? max_bundle : gateway.bodyLimit(head);
   };
+  http_options.header_timeout = options.header_timeout;
+  http_options.max_connections = options.max_connections;
   auto handler = [&](http::Exchange& exchange) -> asio::awaitable<void> {
     std::string_view target = exchange.request().target();
     std::string_view path = target.substr(0, target.find('?'));
@@ -285,20 +295,7 @@ int serve(const ServeOptions& options) {
       co_await control.handle(exchange);
       co_return;
     }
-    if (auto address = gateway::parseFunctionPath(path)) {
-      if (events::wantsEventInvocation(exchange.request())) {
-        co_await events.serveHttp(exchange, *address);
-        co_return;
-      }
-      co_await invoker.serveFunction(exchange, *address);
-      co_return;
-    }
-    if (auto route = catalog.matchRoute(path)) {
-      co_await invoker.serveRoute(exchange, *route);
-      co_return;
-    }
-    co_await exchange.respond(gateway::errorResponseFor(notFound(fmt::format(
-        "nothing at {}: functions are at /fn/<name>, project routes at /api/<path>", path))));
+    co_await gateway.serve(exchange);
   };
   http::Server http_server(http_options, io_loop_ptrs, handler);
   for (auto& loop : io_loops) loop->start();
@@ -343,11 +340,25 @@ int serve(const ServeOptions& options) {
       lock.unlock();
       int64_t cutoff = nowMicros() - options.retain_days * 86400LL * 1000000;
       auto pruned = (**store).pruneActivations(cutoff, options.retain_log_mb << 20);
+      auto pruned_access = (**store).pruneAccess(nowMicros() - options.retain_access_days * 86400LL * 1000000);
+      if (!pruned_access) {
+        observe::logEvent(observe::LogLevel::Error, "retention.failed", {{"error", pruned_access.status().message()}});
+      }
       if (!pruned) {
         observe::logEvent(observe::LogLevel::Error, "retention.failed", {{"error", pruned.status().message()}});
       } else if (*pruned > 0) {
         observe::logEvent(observe::LogLevel::Info, "retention.pruned", {{"records", *pruned}});
       }
+      lock.lock();
+    }
+  });
+
+  // Quota counts reach the store every second, so usage plans survive a restart.
+  std::thread quota_flusher([&] {
+    std::unique_lock lock(retention_mutex);
+    while (!retention_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
+      lock.unlock();
+      gateway.flushQuotas();
       lock.lock();
     }
   });
@@ -360,6 +371,7 @@ int serve(const ServeOptions& options) {
   }
   retention_cv.notify_all();
   retention.join();
+  quota_flusher.join();
   observe::logEvent(observe::LogLevel::Info, "server.draining", {{"signal", strsignal(received)}});
 
   // Drain: stop accepting, let invocations in flight finish (bounded), then stop instances.
@@ -387,6 +399,7 @@ int serve(const ServeOptions& options) {
   scheduler_loop.stop();
   blocking.join();
   builds.join();
+  gateway.flushQuotas();
   (**store).flushActivations();
   observe::logEvent(observe::LogLevel::Info, "server.stopped");
   return 0;

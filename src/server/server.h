@@ -21,6 +21,11 @@ struct ServeOptions {
   std::string config_path;   // optional server config (TOML): [prices]
   int64_t retain_days = 30;     // activation records older than this are deleted
   int64_t retain_log_mb = 1024; // total log text kept; the oldest logs are emptied first
+  int64_t retain_access_days = 7;  // gateway access-log records older than this are deleted
+  // A request head must arrive within this (slowloris); connections beyond max_connections are
+  // closed at accept.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::size_t max_connections = 10000;
   bool meter_process = true;  // off only to measure what metering costs (bench)
   bool prestart = true;       // a pre-started Python instance per tenant (sandbox linux only)
   std::string sandbox = "linux";  // linux | none (no isolation: trusted code, control runs)

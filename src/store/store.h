@@ -157,6 +157,97 @@ struct AuditRecord {
   std::string detail;     // e.g. "version 3"; never a secret value
 };
 
+// An API gateway route: method + path template (+ optional Host) onto a function of the same
+// tenant, with its policy. (RouteRecord above is a project's file route, made by deploys.)
+struct GatewayRouteRecord {
+  std::string id;        // "rt_<hex>"
+  std::string tenant;
+  std::string method;    // GET ... or ANY
+  std::string path;      // the template, "/users/{id}"
+  std::string shape;     // the template without parameter names: the uniqueness key
+  std::string host;      // "" = any host
+  std::string function;
+  std::string auth = "public";  // public | key | keys:<id>,<id>
+  std::string rate;      // "100/s" or ""
+  int64_t burst = 0;
+  std::string cors_json; // "" = no CORS
+  int64_t max_body_bytes = 0;  // 0 = the server's default
+  int64_t created_at_us = 0;
+};
+
+// An API key of the gateway ("client id and secret"). Only a hash of the secret is kept.
+struct ClientKeyRecord {
+  std::string client_id;
+  std::string tenant;
+  std::string name;
+  std::string hash;
+  std::vector<std::string> scopes;  // function names or route keys ("GET /x"); empty = all
+  std::string rate;                 // "100/s" or ""
+  int64_t burst = 0;
+  std::string quota;                // "10000/day" or ""
+  int64_t expires_at_us = 0;        // 0 = never
+  int64_t created_at_us = 0;
+  int64_t revoked_at_us = 0;        // 0 = live
+};
+
+// `tenant` lets the keys of `with_tenant` call its function `function`.
+struct ShareRecord {
+  std::string tenant;
+  std::string function;
+  std::string with_tenant;
+  int64_t created_at_us = 0;
+};
+
+// One line of the gateway's access log: every request, whatever became of it.
+struct AccessRecord {
+  int64_t seq = 0;
+  int64_t at_us = 0;
+  std::string tenant;     // "" when no route or function was found
+  std::string function;
+  std::string method;
+  std::string host;
+  std::string path;
+  std::string route;      // the matched route key, "GET /users/{id}", or "/fn/<name>"
+  std::string key_id;
+  int status = 0;
+  int64_t latency_us = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  std::string activation_id;
+  std::string client_ip;
+  std::string user_agent;
+  bool limited = false;   // turned away by a rate limit or quota
+};
+
+struct AccessQuery {
+  std::optional<std::string> tenant;  // nullopt: every tenant
+  std::string route;
+  std::string key_id;
+  std::string function;
+  int status_class = 0;  // 2 for 2xx ... 5 for 5xx; 0 = any
+  int status = 0;        // an exact status; 0 = any
+  int64_t since_us = 0;
+  int64_t after_seq = 0;  // newer than this (for -f)
+  int limit = 100;
+};
+
+enum class TrafficGrouping { Key, Route, Function };
+
+// Gateway traffic summed over the access log.
+struct TrafficRow {
+  std::string group;
+  int64_t requests = 0;
+  int64_t status_2xx = 0;
+  int64_t status_4xx = 0;
+  int64_t status_5xx = 0;
+  int64_t limited = 0;
+  double latency_p50_ms = 0;
+  double latency_p95_ms = 0;
+  double latency_p99_ms = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
 struct AuditQuery {
   std::optional<std::string> tenant;  // nullopt: every tenant
   int64_t since_us = 0;
@@ -265,6 +356,34 @@ class Store {
   virtual Result<std::vector<SecretRecord>> listSecrets(const std::string& tenant) = 0;
   virtual Status deleteSecret(const std::string& tenant, const std::string& name) = 0;
 
+  // Gateway routes. putGatewayRoute creates or replaces (same tenant, host, method and shape);
+  // a route another tenant holds is a Conflict.
+  virtual Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route) = 0;
+  virtual Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) = 0;
+  virtual Status deleteGatewayRoute(const std::string& tenant, const std::string& id) = 0;
+
+  virtual Status createClientKey(const ClientKeyRecord& key) = 0;
+  virtual Result<std::vector<ClientKeyRecord>> listClientKeys(const std::optional<std::string>& tenant) = 0;
+  virtual Status revokeClientKey(const std::string& tenant, const std::string& client_id) = 0;
+
+  virtual Status putShare(const ShareRecord& share) = 0;
+  virtual Result<std::vector<ShareRecord>> listShares(const std::optional<std::string>& tenant) = 0;
+  virtual Status deleteShare(const std::string& tenant, const std::string& function,
+                             const std::string& with_tenant) = 0;
+
+  // Quota counters: requests a key made in the period starting at `period_start_us`.
+  virtual Status addQuotaUse(const std::string& client_id, int64_t period_start_us, int64_t count) = 0;
+  virtual Result<int64_t> quotaUse(const std::string& client_id, int64_t period_start_us) = 0;
+
+  // Enqueued for the writer thread like activations (committed in the same batches; flushed by
+  // flushActivations() too).
+  virtual void recordAccess(AccessRecord record) = 0;
+  // Newest first (oldest first with after_seq, for following).
+  virtual Result<std::vector<AccessRecord>> listAccess(const AccessQuery& query) = 0;
+  virtual Result<std::vector<TrafficRow>> traffic(const std::optional<std::string>& tenant,
+                                                  TrafficGrouping by, int64_t since_us) = 0;
+  virtual Result<int64_t> pruneAccess(int64_t older_than_us) = 0;
+
   virtual Status appendAudit(const AuditRecord& record) = 0;
   // Newest first.
   virtual Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) = 0;
@@ -314,7 +433,7 @@ class Store {
   // Callers answer a request only after that, so no answered activation is ever lost.
   virtual void recordActivation(ActivationRecord record,
                                 std::function<void()> on_committed = nullptr) = 0;
-  // Records enqueued but not yet committed (the writer's lag).
+  // Records (activations and access-log lines) enqueued but not yet committed (the writer's lag).
   virtual std::size_t pendingActivations() = 0;
   virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;
   // Blocks until every record enqueued before the call is committed.

@@ -254,3 +254,29 @@ def test_accepted_invocations_survive_kill_9_and_run_after_restart(gust_factory,
     # Each ran to success once after the restart (one may also have been cut short by the kill).
     runs = again.api("GET", f"/api/v1/activations?function={name}&limit=100").json()["activations"]
     assert sum(1 for a in runs if a["status"] == "success") == len(ids)
+
+
+def test_event_invocations_pass_the_gateway_keys_and_routes(gust):
+    """An asynchronous request is checked like any other (key, policy) before it is queued, and
+    a gateway route's key and parameters reach the event."""
+    name = unique("async-gw")
+    deploy(gust, name, bundle(ECHO, 'access = "key"\n'))
+    event_header = {"X-Gust-Invocation-Type": "Event"}
+    refused = gust.post(f"/fn/{name}", headers=event_header)
+    assert refused.status_code == 401, refused.text
+    assert gust.api("GET", f"/api/v1/invocations?function={name}").json()["invocations"] == []
+
+    made = gust.cli("--json", "key", "create", unique("async-key"))
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    auth = {"Authorization": f"Bearer {key['client_id']}.{key['secret']}"}
+    base = "/" + unique("jobs")
+    route = gust.cli("--json", "route", "add", f"POST {base}/{{job}}", name, "--auth", "key")
+    assert route.returncode == 0, route.stderr
+    r = gust.post(f"{base}/resize", data=b"{}", headers={**event_header, **auth})
+    assert r.status_code == 202, r.text
+    invocation_id = r.headers["X-Gust-Activation-Id"]
+    wait_state(gust, invocation_id, {"succeeded"})
+    event = json.loads(gust.activation(invocation_id)["logs"].split("EVENT ", 1)[1].splitlines()[0])
+    assert event["routeKey"] == f"POST {base}/{{job}}"
+    assert event["pathParameters"] == {"job": "resize"}

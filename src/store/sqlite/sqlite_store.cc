@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/time.h"
 
@@ -136,6 +137,72 @@ CREATE TABLE audit (
   detail TEXT NOT NULL
 );
 CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+)sql",
+    // v4: the API gateway — routes, client keys, shares, quota counters, the access log.
+    R"sql(
+CREATE TABLE gateway_routes (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  shape TEXT NOT NULL,
+  host TEXT NOT NULL,
+  function TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  rate TEXT NOT NULL,
+  burst INTEGER NOT NULL,
+  cors_json TEXT NOT NULL,
+  max_body_bytes INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  UNIQUE (host, method, shape)
+);
+CREATE TABLE client_keys (
+  client_id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  scopes_json TEXT NOT NULL,
+  rate TEXT NOT NULL,
+  burst INTEGER NOT NULL,
+  quota TEXT NOT NULL,
+  expires_at_us INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE shares (
+  tenant TEXT NOT NULL,
+  function TEXT NOT NULL,
+  with_tenant TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  PRIMARY KEY (tenant, function, with_tenant)
+);
+CREATE TABLE quota_use (
+  client_id TEXT NOT NULL,
+  period_start_us INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (client_id, period_start_us)
+);
+CREATE TABLE access_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_us INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  function TEXT NOT NULL,
+  method TEXT NOT NULL,
+  host TEXT NOT NULL,
+  path TEXT NOT NULL,
+  route TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  latency_us INTEGER NOT NULL,
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  activation_id TEXT NOT NULL,
+  client_ip TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  limited INTEGER NOT NULL
+);
+CREATE INDEX access_by_tenant ON access_log (tenant, seq);
+CREATE INDEX access_by_time ON access_log (at_us);
 )sql",
     // src/events: durable asynchronous invocations (their dead letters are those in state
     // 'dead'), their attempts, triggers and each cron trigger's last fired slot.
@@ -347,6 +414,20 @@ ActivationRecord readActivation(Statement& row, bool with_logs) {
   return r;
 }
 
+constexpr const char* kAccessColumns =
+    "seq, at_us, tenant, function, method, host, path, route, key_id, status, latency_us, bytes_in, "
+    "bytes_out, activation_id, client_ip, user_agent, limited";
+
+AccessRecord readAccess(Statement& q) {
+  AccessRecord r;
+  r.seq = q.integer(0); r.at_us = q.integer(1); r.tenant = q.text(2); r.function = q.text(3);
+  r.method = q.text(4); r.host = q.text(5); r.path = q.text(6); r.route = q.text(7);
+  r.key_id = q.text(8); r.status = static_cast<int>(q.integer(9)); r.latency_us = q.integer(10);
+  r.bytes_in = q.integer(11); r.bytes_out = q.integer(12); r.activation_id = q.text(13);
+  r.client_ip = q.text(14); r.user_agent = q.text(15); r.limited = q.integer(16) != 0;
+  return r;
+}
+
 constexpr const char* kTokenColumns = "id, tenant, name, hash, created_at_us, revoked_at_us";
 
 TokenRecord readToken(Statement& q) {
@@ -535,6 +616,13 @@ class SqliteStore final : public Store {
     Statement q(meta_, "DELETE FROM functions WHERE id = ?1");
     q.bind(1, *id);
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete function");
+    // Its gateway routes and shares would point at nothing (or at a namesake deployed later).
+    for (const char* sql : {"DELETE FROM gateway_routes WHERE tenant = ?1 AND function = ?2",
+                            "DELETE FROM shares WHERE tenant = ?1 AND function = ?2"}) {
+      Statement gone(meta_, sql);
+      gone.bind(1, tenant).bind(2, function);
+      if (gone.step() != SQLITE_DONE) return sqliteError(meta_, "delete function's routes");
+    }
     return Status::ok();
   }
 
@@ -599,6 +687,9 @@ class SqliteStore final : public Store {
     Status status = Status::ok();
     for (const char* sql : {"DELETE FROM tokens WHERE tenant = ?1",
                             "DELETE FROM secrets WHERE tenant = ?1",
+                            "DELETE FROM client_keys WHERE tenant = ?1",
+                            "DELETE FROM shares WHERE tenant = ?1 OR with_tenant = ?1",
+                            "DELETE FROM gateway_routes WHERE tenant = ?1",
                             "DELETE FROM tenants WHERE name = ?1"}) {
       Statement q(meta_, sql);
       q.bind(1, name);
@@ -717,6 +808,229 @@ class SqliteStore final : public Store {
                      q.text(6), q.text(7), q.text(8)});
     }
     return out;
+  }
+
+  Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement holder(meta_, "SELECT id, tenant FROM gateway_routes WHERE host = ?1 AND method = ?2 AND shape = ?3");
+    holder.bind(1, route.host).bind(2, route.method).bind(3, route.shape);
+    GatewayRouteRecord stored = route;
+    stored.created_at_us = nowMicros();
+    if (holder.step() == SQLITE_ROW) {
+      if (holder.text(1) != route.tenant) {
+        return Status(Code::Conflict, fmt::format("route {} {} is already taken by another tenant",
+                                                  route.method, route.path));
+      }
+      stored.id = holder.text(0);  // an edit keeps the route's id
+    }
+    Statement q(meta_, R"sql(INSERT OR REPLACE INTO gateway_routes (id, tenant, method, path, shape,
+        host, function, auth, rate, burst, cors_json, max_body_bytes, created_at_us)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql");
+    q.bind(1, stored.id).bind(2, stored.tenant).bind(3, stored.method).bind(4, stored.path);
+    q.bind(5, stored.shape).bind(6, stored.host).bind(7, stored.function).bind(8, stored.auth);
+    q.bind(9, stored.rate).bind(10, stored.burst).bind(11, stored.cors_json);
+    q.bind(12, stored.max_body_bytes).bind(13, stored.created_at_us);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "put route");
+    return stored;
+  }
+
+  Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT id, tenant, method, path, shape, host, function, auth, rate, burst,
+        cors_json, max_body_bytes, created_at_us FROM gateway_routes
+        WHERE (?1 = '' OR tenant = ?1) ORDER BY host, path, method)sql");
+    q.bind(1, tenant.value_or(""));
+    std::vector<GatewayRouteRecord> out;
+    while (q.step() == SQLITE_ROW) {
+      GatewayRouteRecord r;
+      r.id = q.text(0); r.tenant = q.text(1); r.method = q.text(2); r.path = q.text(3);
+      r.shape = q.text(4); r.host = q.text(5); r.function = q.text(6); r.auth = q.text(7);
+      r.rate = q.text(8); r.burst = q.integer(9); r.cors_json = q.text(10);
+      r.max_body_bytes = q.integer(11); r.created_at_us = q.integer(12);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  Status deleteGatewayRoute(const std::string& tenant, const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "DELETE FROM gateway_routes WHERE tenant = ?1 AND id = ?2");
+    q.bind(1, tenant).bind(2, id);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete route");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no route '{}'", id));
+    return Status::ok();
+  }
+
+  Status createClientKey(const ClientKeyRecord& key) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT INTO client_keys (client_id, tenant, name, hash, scopes_json, rate,
+        burst, quota, expires_at_us, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql");
+    q.bind(1, key.client_id).bind(2, key.tenant).bind(3, key.name).bind(4, key.hash);
+    q.bind(5, nlohmann::json(key.scopes).dump()).bind(6, key.rate).bind(7, key.burst);
+    q.bind(8, key.quota).bind(9, key.expires_at_us).bind(10, key.created_at_us);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "create key");
+    return Status::ok();
+  }
+
+  Result<std::vector<ClientKeyRecord>> listClientKeys(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT client_id, tenant, name, hash, scopes_json, rate, burst, quota,
+        expires_at_us, created_at_us, revoked_at_us FROM client_keys
+        WHERE (?1 = '' OR tenant = ?1) ORDER BY created_at_us, client_id)sql");
+    q.bind(1, tenant.value_or(""));
+    std::vector<ClientKeyRecord> out;
+    while (q.step() == SQLITE_ROW) {
+      ClientKeyRecord k;
+      k.client_id = q.text(0); k.tenant = q.text(1); k.name = q.text(2); k.hash = q.text(3);
+      auto scopes = nlohmann::json::parse(q.text(4), nullptr, false);
+      if (scopes.is_array()) {
+        for (const auto& scope : scopes) {
+          if (scope.is_string()) k.scopes.push_back(scope.get<std::string>());
+        }
+      }
+      k.rate = q.text(5); k.burst = q.integer(6); k.quota = q.text(7);
+      k.expires_at_us = q.integer(8); k.created_at_us = q.integer(9); k.revoked_at_us = q.integer(10);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }
+
+  Status revokeClientKey(const std::string& tenant, const std::string& client_id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "UPDATE client_keys SET revoked_at_us = ?3 WHERE tenant = ?1 AND client_id = ?2 AND revoked_at_us = 0");
+    q.bind(1, tenant).bind(2, client_id).bind(3, nowMicros());
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "revoke key");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no live key '{}'", client_id));
+    return Status::ok();
+  }
+
+  Status putShare(const ShareRecord& share) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT OR IGNORE INTO shares (tenant, function, with_tenant, created_at_us)
+                             VALUES (?1, ?2, ?3, ?4))sql");
+    q.bind(1, share.tenant).bind(2, share.function).bind(3, share.with_tenant).bind(4, nowMicros());
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "share");
+    return Status::ok();
+  }
+
+  Result<std::vector<ShareRecord>> listShares(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT tenant, function, with_tenant, created_at_us FROM shares
+                             WHERE (?1 = '' OR tenant = ?1) ORDER BY tenant, function, with_tenant)sql");
+    q.bind(1, tenant.value_or(""));
+    std::vector<ShareRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.text(2), q.integer(3)});
+    return out;
+  }
+
+  Status deleteShare(const std::string& tenant, const std::string& function,
+                     const std::string& with_tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "DELETE FROM shares WHERE tenant = ?1 AND function = ?2 AND with_tenant = ?3");
+    q.bind(1, tenant).bind(2, function).bind(3, with_tenant);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "unshare");
+    if (sqlite3_changes(meta_) == 0) {
+      return notFound(fmt::format("function '{}' is not shared with '{}'", function, with_tenant));
+    }
+    return Status::ok();
+  }
+
+  Status addQuotaUse(const std::string& client_id, int64_t period_start_us, int64_t count) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(INSERT INTO quota_use (client_id, period_start_us, count) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (client_id, period_start_us) DO UPDATE SET count = count + ?3)sql");
+    q.bind(1, client_id).bind(2, period_start_us).bind(3, count);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "count quota");
+    return Status::ok();
+  }
+
+  Result<int64_t> quotaUse(const std::string& client_id, int64_t period_start_us) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "SELECT count FROM quota_use WHERE client_id = ?1 AND period_start_us = ?2");
+    q.bind(1, client_id).bind(2, period_start_us);
+    if (q.step() != SQLITE_ROW) return int64_t{0};
+    return q.integer(0);
+  }
+
+  void recordAccess(AccessRecord record) override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      access_queue_.push_back(std::move(record));
+      ++enqueued_;  // so flushActivations() waits for access records too
+    }
+    queue_cv_.notify_all();
+  }
+
+  Result<std::vector<AccessRecord>> listAccess(const AccessQuery& query) override {
+    std::string sql = std::string("SELECT ") + kAccessColumns +
+                      " FROM access_log WHERE (?1 = '' OR tenant = ?1) AND (?2 = '' OR route = ?2)"
+                      " AND (?3 = '' OR key_id = ?3) AND (?4 = 0 OR status / 100 = ?4)"
+                      " AND (?5 = 0 OR status = ?5) AND at_us >= ?6 AND seq > ?7"
+                      " AND (?9 = '' OR function = ?9)";
+    sql += query.after_seq > 0 ? " ORDER BY seq ASC LIMIT ?8" : " ORDER BY seq DESC LIMIT ?8";
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, sql.c_str());
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, query.tenant.value_or("")).bind(2, query.route).bind(3, query.key_id);
+    q.bind(4, int64_t{query.status_class}).bind(5, int64_t{query.status}).bind(6, query.since_us);
+    q.bind(7, query.after_seq).bind(8, int64_t{query.limit}).bind(9, query.function);
+    std::vector<AccessRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readAccess(q));
+    return out;
+  }
+
+  Result<std::vector<TrafficRow>> traffic(const std::optional<std::string>& tenant, TrafficGrouping by,
+                                          int64_t since_us) override {
+    const char* group = by == TrafficGrouping::Key ? "key_id" : by == TrafficGrouping::Route ? "route" : "function";
+    std::string sql = fmt::format(
+        "SELECT {0}, status, latency_us, bytes_in, bytes_out, limited FROM access_log "
+        "WHERE (?1 = '' OR tenant = ?1) AND at_us >= ?2 AND tenant != '' ORDER BY {0}, latency_us",
+        group);
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, sql.c_str());
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, tenant.value_or("")).bind(2, since_us);
+    std::vector<TrafficRow> rows;
+    std::vector<int64_t> latencies;  // sorted within a group by the query
+    auto finish = [&] {
+      if (rows.empty() || latencies.empty()) return;
+      auto at = [&](double quantile) {
+        std::size_t index = static_cast<std::size_t>(quantile * static_cast<double>(latencies.size() - 1) + 0.5);
+        return static_cast<double>(latencies[std::min(index, latencies.size() - 1)]) / 1000.0;
+      };
+      rows.back().latency_p50_ms = at(0.50);
+      rows.back().latency_p95_ms = at(0.95);
+      rows.back().latency_p99_ms = at(0.99);
+      latencies.clear();
+    };
+    while (q.step() == SQLITE_ROW) {
+      std::string key = q.text(0);
+      if (rows.empty() || rows.back().group != key) {
+        finish();
+        rows.push_back({});
+        rows.back().group = key;
+      }
+      TrafficRow& row = rows.back();
+      int status = static_cast<int>(q.integer(1));
+      ++row.requests;
+      if (status / 100 == 2) ++row.status_2xx;
+      if (status / 100 == 4) ++row.status_4xx;
+      if (status / 100 == 5) ++row.status_5xx;
+      latencies.push_back(q.integer(2));
+      row.bytes_in += q.integer(3);
+      row.bytes_out += q.integer(4);
+      row.limited += q.integer(5);
+    }
+    finish();
+    return rows;
+  }
+
+  Result<int64_t> pruneAccess(int64_t older_than_us) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "DELETE FROM access_log WHERE at_us < ?1");
+    q.bind(1, older_than_us);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "prune access log");
+    return static_cast<int64_t>(sqlite3_changes(meta_));
   }
 
   void recordActivation(ActivationRecord record, std::function<void()> on_committed) override {
@@ -1219,24 +1533,31 @@ class SqliteStore final : public Store {
         invocations = invocations + 1, errors = errors + ?6, billed_ms = billed_ms + ?7,
         mb_ms = mb_ms + ?8, cpu_user_us = cpu_user_us + ?9, cpu_sys_us = cpu_sys_us + ?10,
         bytes_in = bytes_in + ?11, bytes_out = bytes_out + ?12)sql");
+    Statement access(writer_db_, R"sql(INSERT INTO access_log (at_us, tenant, function, method, host,
+        path, route, key_id, status, latency_us, bytes_in, bytes_out, activation_id, client_ip,
+        user_agent, limited) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+        ?15, ?16))sql");
     std::deque<Pending> batch;
+    std::deque<AccessRecord> access_batch;
     for (;;) {
       uint64_t batch_end = 0;
       {
         std::unique_lock lock(queue_mutex_);
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !access_queue_.empty(); });
+        if (queue_.empty() && access_queue_.empty() && stopping_) return;
         batch.swap(queue_);
+        access_batch.swap(access_queue_);
         batch_end = enqueued_;
       }
       // A failed batch is retried rather than dropped: records are what users are billed by.
-      while (!writeBatch(insert, rollup, batch)) {
+      while (!writeBatch(insert, rollup, access, batch, access_batch)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       for (Pending& pending : batch) {
         if (pending.on_committed) pending.on_committed();
       }
       batch.clear();
+      access_batch.clear();
       {
         std::lock_guard lock(queue_mutex_);
         committed_ = batch_end;
@@ -1245,8 +1566,21 @@ class SqliteStore final : public Store {
     }
   }
 
-  bool writeBatch(Statement& insert, Statement& rollup, const std::deque<Pending>& batch) {
+  bool writeBatch(Statement& insert, Statement& rollup, Statement& access,
+                  const std::deque<Pending>& batch, const std::deque<AccessRecord>& access_batch) {
     if (!execute(writer_db_, "BEGIN IMMEDIATE").isOk()) return false;
+    for (const AccessRecord& a : access_batch) {
+      access.reset();
+      access.bind(1, a.at_us).bind(2, a.tenant).bind(3, a.function).bind(4, a.method).bind(5, a.host);
+      access.bind(6, a.path).bind(7, a.route).bind(8, a.key_id).bind(9, int64_t{a.status});
+      access.bind(10, a.latency_us).bind(11, a.bytes_in).bind(12, a.bytes_out).bind(13, a.activation_id);
+      access.bind(14, a.client_ip).bind(15, a.user_agent).bind(16, int64_t{a.limited});
+      if (access.step() != SQLITE_DONE) {
+        std::fprintf(stderr, "store: cannot write the access log: %s\n", sqlite3_errmsg(writer_db_));
+        (void)execute(writer_db_, "ROLLBACK");
+        return false;
+      }
+    }
     for (const Pending& pending : batch) {
       const ActivationRecord& r = pending.record;
       insert.reset();
@@ -1287,6 +1621,7 @@ class SqliteStore final : public Store {
   std::condition_variable queue_cv_;
   std::condition_variable flushed_cv_;
   std::deque<Pending> queue_;  // GUARDED_BY(queue_mutex_)
+  std::deque<AccessRecord> access_queue_;  // GUARDED_BY(queue_mutex_)
   uint64_t enqueued_ = 0;               // GUARDED_BY(queue_mutex_)
   uint64_t committed_ = 0;              // GUARDED_BY(queue_mutex_)
   bool stopping_ = false;               // GUARDED_BY(queue_mutex_)

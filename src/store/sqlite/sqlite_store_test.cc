@@ -240,6 +240,123 @@ TEST_F(SqliteStoreTest, RouteConflictWithAnotherTenantDoesNotNameTheirFunction) 
   EXPECT_EQ(clash.status().message().find("secret-name"), std::string::npos);
 }
 
+TEST_F(SqliteStoreTest, GatewayRoutesAreUniqueByShapeAcrossTenantsAndGoWithTheirFunction) {
+  ASSERT_TRUE(store_->createVersion(version("users")).isOk());
+  GatewayRouteRecord route;
+  route.id = "rt_1";
+  route.tenant = "default";
+  route.method = "GET";
+  route.path = "/users/{id}";
+  route.shape = "/users/{}";
+  route.function = "users";
+  ASSERT_TRUE(store_->putGatewayRoute(route).isOk());
+  GatewayRouteRecord edit = route;
+  edit.id = "rt_2";
+  edit.path = "/users/{uid}";
+  edit.rate = "5/s";
+  auto replaced = store_->putGatewayRoute(edit);
+  ASSERT_TRUE(replaced.isOk());
+  EXPECT_EQ(replaced->id, "rt_1");  // same tenant, same shape: an edit
+  GatewayRouteRecord theirs = route;
+  theirs.tenant = "acme";
+  theirs.id = "rt_3";
+  EXPECT_EQ(store_->putGatewayRoute(theirs).status().code(), Code::Conflict);
+  theirs.host = "acme.example.com";
+  EXPECT_TRUE(store_->putGatewayRoute(theirs).isOk());  // another host is another route
+  auto mine = store_->listGatewayRoutes(std::string("default"));
+  ASSERT_TRUE(mine.isOk());
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].rate, "5/s");
+  ASSERT_TRUE(store_->deleteFunction("default", "users").isOk());
+  EXPECT_TRUE(store_->listGatewayRoutes(std::string("default"))->empty());
+  EXPECT_EQ(store_->listGatewayRoutes(std::nullopt)->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, ClientKeysRevokeOnceAndSharesListAndDelete) {
+  ClientKeyRecord key;
+  key.client_id = "ck_0123456789abcdef";
+  key.tenant = "default";
+  key.name = "mobile";
+  key.hash = std::string(64, 'a');
+  key.scopes = {"users", "GET /x"};
+  key.quota = "10/day";
+  ASSERT_TRUE(store_->createClientKey(key).isOk());
+  EXPECT_EQ(store_->revokeClientKey("acme", key.client_id).code(), Code::NotFound);
+  ASSERT_TRUE(store_->revokeClientKey("default", key.client_id).isOk());
+  EXPECT_EQ(store_->revokeClientKey("default", key.client_id).code(), Code::NotFound);
+  reopen();
+  auto keys = store_->listClientKeys(std::nullopt);
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].scopes, key.scopes);
+  EXPECT_NE((*keys)[0].revoked_at_us, 0);
+
+  ASSERT_TRUE(store_->putShare({"default", "users", "acme", 0}).isOk());
+  ASSERT_TRUE(store_->putShare({"default", "users", "acme", 0}).isOk());  // idempotent
+  EXPECT_EQ(store_->listShares(std::string("default"))->size(), 1u);
+  ASSERT_TRUE(store_->deleteShare("default", "users", "acme").isOk());
+  EXPECT_EQ(store_->deleteShare("default", "users", "acme").code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, QuotaUseAddsUpPerPeriodAndSurvivesReopen) {
+  ASSERT_TRUE(store_->addQuotaUse("ck_a", 100, 3).isOk());
+  ASSERT_TRUE(store_->addQuotaUse("ck_a", 100, 2).isOk());
+  ASSERT_TRUE(store_->addQuotaUse("ck_a", 200, 7).isOk());
+  reopen();
+  EXPECT_EQ(*store_->quotaUse("ck_a", 100), 5);
+  EXPECT_EQ(*store_->quotaUse("ck_a", 200), 7);
+  EXPECT_EQ(*store_->quotaUse("ck_b", 100), 0);
+}
+
+TEST_F(SqliteStoreTest, AccessLogFiltersSumsTrafficAndPrunes) {
+  auto record = [](int64_t at, std::string route, int status, int64_t latency_us, bool limited) {
+    AccessRecord r;
+    r.at_us = at;
+    r.tenant = "default";
+    r.function = "users";
+    r.method = "GET";
+    r.path = "/users/1";
+    r.route = std::move(route);
+    r.key_id = "ck_a";
+    r.status = status;
+    r.latency_us = latency_us;
+    r.bytes_out = 10;
+    r.limited = limited;
+    return r;
+  };
+  for (int i = 1; i <= 100; ++i) store_->recordAccess(record(1000 + i, "GET /users/{id}", 200, i * 1000, false));
+  store_->recordAccess(record(2000, "GET /users/{id}", 429, 50, true));
+  store_->recordAccess(record(2001, "GET /other", 503, 7000, false));
+  store_->flushActivations();  // access records ride the same writer
+  AccessQuery query;
+  query.status_class = 4;
+  auto limited = store_->listAccess(query);
+  ASSERT_TRUE(limited.isOk());
+  ASSERT_EQ(limited->size(), 1u);
+  EXPECT_TRUE((*limited)[0].limited);
+  query = {};
+  query.route = "GET /other";
+  EXPECT_EQ(store_->listAccess(query)->size(), 1u);
+  query = {};
+  query.after_seq = 100;
+  auto after = store_->listAccess(query);
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_LT((*after)[0].seq, (*after)[1].seq);  // oldest first when following
+
+  auto traffic = store_->traffic(std::nullopt, TrafficGrouping::Route, 0);
+  ASSERT_TRUE(traffic.isOk());
+  ASSERT_EQ(traffic->size(), 2u);
+  const TrafficRow& users = (*traffic)[1].group == "GET /users/{id}" ? (*traffic)[1] : (*traffic)[0];
+  EXPECT_EQ(users.requests, 101);
+  EXPECT_EQ(users.status_2xx, 100);
+  EXPECT_EQ(users.status_4xx, 1);
+  EXPECT_EQ(users.limited, 1);
+  EXPECT_EQ(users.bytes_out, 1010);
+  EXPECT_NEAR(users.latency_p50_ms, 50, 1.5);
+  EXPECT_NEAR(users.latency_p99_ms, 99, 1.5);
+  EXPECT_EQ(*store_->pruneAccess(1051), 50);
+  EXPECT_EQ(store_->traffic(std::nullopt, TrafficGrouping::Key, 0)->at(0).requests, 52);
+}
+
 AsyncInvocationRecord asyncRecord(const std::string& id, const std::string& fn, int64_t due_us) {
   AsyncInvocationRecord r;
   r.id = id;
