@@ -232,3 +232,43 @@ def test_kafka_trigger_settings_are_checked(kafka, gust):
     assert "hunter2" not in secret.text and "sasl.password" in secret.json()["properties"]
     assert "hunter2" not in gust.api("GET", "/api/v1/triggers").text
     assert gust.cli("trigger", "rm", secret.json()["id"]).returncode == 0
+
+
+CRASHER = pack({
+    "gust.toml": 'runtime = "python3"\nhandler = "main.handler"\n',
+    "main.py": (
+        "import base64\n"
+        "def handler(event, context):\n"
+        "    values = [base64.b64decode(r['value']).decode()\n"
+        "              for records in event['records'].values() for r in records]\n"
+        "    if 'crash' in values:\n"
+        "        raise RuntimeError('cannot handle crash')\n"
+        "    print('SEEN ' + ' '.join('0:0:' + v for v in values), flush=True)\n"
+        "    return {}\n"
+    ),
+})
+
+
+def test_a_batch_that_fails_whole_is_retried_one_record_at_a_time_so_only_the_bad_one_is_dead(kafka, gust):
+    topic, dlq = unique("crashy"), unique("crashy-dlq")
+    create_topic(topic, 1)
+    create_topic(dlq, 1)
+    values = [f"c{i:03d}" for i in range(30)]
+    values[17] = "crash"
+    produce(topic, [f"k:{v}" for v in values])
+    name = unique("kafka-crasher")
+    r = gust.api("POST", f"/api/v1/functions/{name}/versions", data=CRASHER, timeout=180)
+    assert r.status_code == 201, r.text
+    made = gust.cli("--json", "trigger", "kafka", topic, "--fn", name, "--brokers", kafka, "--batch", "10",
+                    "--window", "100ms", "--start", "earliest", "--dlq", dlq, "--max-retries", "1")
+    assert made.returncode == 0, made.stderr
+    wanted = set(values) - {"crash"}
+    deadline = time.monotonic() + 90
+    while not wanted <= {v for _, _, v in seen_records(gust, name)}:
+        assert time.monotonic() < deadline, f"missing: {wanted - {v for _, _, v in seen_records(gust, name)}}"
+        time.sleep(0.3)
+    dead = consume_all(dlq)
+    assert [d["payload"] for d in dead] == ["crash"], dead
+    headers = dict(zip(dead[0]["headers"][::2], dead[0]["headers"][1::2]))
+    assert headers["gust-source-offset"] == "17" and "cannot handle crash" in headers["gust-error"]
+    assert gust.cli("trigger", "rm", json.loads(made.stdout)["id"]).returncode == 0

@@ -6,7 +6,9 @@
 // failed record and seeks back to it, so that record and everything after it come again, in
 // order. Each record's failures are counted; past max_retries it is produced to the DLQ topic
 // (flushed before the commit that passes it) or, without one, logged and dropped. After a seek,
-// records still buffered from before it are ignored until the sought offset arrives. Nothing
+// records still buffered from before it are ignored until the sought offset arrives. A batch
+// whose invocation failed as a whole past max_retries is not blamed on its first record: its
+// records go again one at a time, so only the one that fails becomes poison. Nothing
 // but the broker holds offsets, so a restarted server (or a kill -9) resumes from the last
 // commit: records after it come again (duplicates), none is skipped.
 
@@ -204,6 +206,7 @@ class KafkaConsumer final {
 
   struct Outcome {
     bool throttled = false;
+    bool whole_batch = false;  // the invocation failed, not named records
     std::optional<int64_t> first_failed;  // nullopt: the whole batch succeeded
     std::string error;
   };
@@ -211,7 +214,17 @@ class KafkaConsumer final {
   void process(std::map<int32_t, Pending>& round) {
     // One invocation per partition, all at once; then each partition's outcome in turn.
     std::map<int32_t, std::future<gateway::DirectResult>> running;
+    std::set<int32_t> trimmed;
     for (auto& [partition, p] : round) {
+      // Isolating a failing batch: its records go one at a time, the rest come again.
+      if (auto it = isolate_until_.find(partition); it != isolate_until_.end()) {
+        if (p.records.front().offset > it->second) {
+          isolate_until_.erase(it);
+        } else if (p.records.size() > 1) {
+          p.records.resize(1);
+          trimmed.insert(partition);
+        }
+      }
       gateway::DirectInvocation invocation;
       invocation.tenant = trigger_.tenant;
       invocation.function = trigger_.function;
@@ -227,6 +240,7 @@ class KafkaConsumer final {
         outcome.first_failed = p.records.front().offset;
       } else if (!result.status.isOk()) {
         outcome.first_failed = p.records.front().offset;
+        outcome.whole_batch = true;
         outcome.error = result.status.message();
       } else {
         auto failed = batchItemFailures(result.result);
@@ -239,6 +253,7 @@ class KafkaConsumer final {
         }
       }
       settle(partition, p.records, outcome, result.activation_id);
+      if (!outcome.first_failed && trimmed.count(partition)) seek(partition, p.records.back().offset + 1);
     }
   }
 
@@ -263,6 +278,17 @@ class KafkaConsumer final {
                 {"failures", failures}, {"activation", activation_id}, {"error", outcome.error}});
       // Backoff: 100 ms, 200 ms, 400 ms, ... at most 5 s, before the record comes again.
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<int64_t>(failures - 1, 6))));
+      seek(partition, failed);
+      return;
+    }
+    if (outcome.whole_batch && records.size() > 1) {
+      // The invocation failed for the whole batch: which record is to blame is unknown, so
+      // the batch's records go again one at a time and only the one that fails is poison.
+      isolate_until_[partition] = records.back().offset;
+      failures_.erase({partition, failed});
+      logKafka(observe::LogLevel::Warn, "kafka.isolating",
+               {{"trigger", trigger_.id}, {"partition", partition}, {"from", failed},
+                {"to", records.back().offset}, {"error", outcome.error}});
       seek(partition, failed);
       return;
     }
@@ -370,6 +396,7 @@ class KafkaConsumer final {
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
   std::map<int32_t, int64_t> awaiting_;                   // partition -> the offset sought
+  std::map<int32_t, int64_t> isolate_until_;  // partition -> last offset to send one at a time
   std::map<std::pair<int32_t, int64_t>, int64_t> failures_;  // (partition, offset) -> failures
   std::mutex lag_mutex_;
   std::vector<PartitionLag> lag_;  // GUARDED_BY(lag_mutex_)
