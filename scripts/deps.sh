@@ -8,7 +8,8 @@ debian_packages=(
   libboost-system-dev libboost1.74-dev nlohmann-json3-dev libsqlite3-dev libarchive-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libseccomp-dev slirp4netns iptables
+  libseccomp-dev slirp4netns iptables libicu-dev
+  librdkafka-dev kcat default-jdk-headless maven
   python3 python3-venv python3-pip nodejs npm wrk curl
   chromium
 )

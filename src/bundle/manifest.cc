@@ -1,5 +1,6 @@
 #include "bundle/manifest.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -255,6 +256,29 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
       auto v = integerField(node, k, 1, 1000);
       if (!v) return v.status();
       config.max_instances = *v;
+    } else if (k == "max_retries") {
+      auto v = integerField(node, k, 0, 10);
+      if (!v) return v.status();
+      config.max_retries = *v;
+    } else if (k == "max_event_age") {
+      // Seconds, or a string with a unit: "90s", "10m", "6h".
+      int64_t seconds = -1;
+      if (node.is_integer()) {
+        seconds = node.as_integer()->get();
+      } else if (auto text = node.value<std::string>(); text && text->size() >= 2) {
+        char unit = text->back();
+        int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+        std::string digits = text->substr(0, text->size() - 1);
+        if (scale && digits.size() <= 6 &&
+            std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          seconds = std::stoll(digits) * scale;
+        }
+      }
+      if (seconds < 1 || seconds > 21600) {
+        return atLine(node, "'max_event_age' must be from 1 s to 6 h: seconds (600) or a string "
+                            "like \"90s\", \"10m\", \"6h\"");
+      }
+      config.max_event_age_s = seconds;
     } else if (k == "tmp_mb") {
       auto v = integerField(node, k, 1, 10240);
       if (!v) return v.status();
@@ -294,7 +318,7 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else {
       return invalidArgument(fmt::format(
           "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
-          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors)",
+          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, max_event_age)",
           key.source().begin.line, k));
     }
   }
@@ -331,6 +355,8 @@ nlohmann::json toJson(const FunctionConfig& c) {
           {"secrets", c.secrets},
           {"access", c.access},
           {"cors", c.cors},
+          {"max_retries", c.max_retries},
+          {"max_event_age_s", c.max_event_age_s},
           {"entries", entries}};
 }
 
@@ -351,6 +377,9 @@ Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
     c.secrets = j.at("secrets").get<std::vector<std::string>>();
     c.access = j.value("access", std::string("public"));  // versions deployed before the gateway
     if (j.contains("cors")) c.cors = j.at("cors");
+    // Versions deployed before asynchronous invocations existed have the defaults.
+    c.max_retries = j.value("max_retries", int64_t{2});
+    c.max_event_age_s = j.value("max_event_age_s", int64_t{21600});
     for (const auto& e : j.at("entries")) {
       c.entries.push_back({e.at("path").get<std::string>(), e.at("runtime").get<std::string>(),
                            e.at("handler").get<std::string>()});

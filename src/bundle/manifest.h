@@ -40,6 +40,10 @@ struct FunctionConfig {
   // {"origins": [...], "methods": [...], "headers": [...], "expose": [...], "credentials": bool,
   //  "max_age": s}; null = no CORS. The gateway interprets it (gateway/cors.h).
   nlohmann::json cors;
+  // Asynchronous invocations (X-Gust-Invocation-Type: Event, cron): retries after the first
+  // attempt fails or times out, and how old an event may get before it goes to the dead letters.
+  int64_t max_retries = 2;
+  int64_t max_event_age_s = 21600;
   std::vector<Entry> entries;  // non-empty for a Vercel-style project
 
   bool isProject() const { return !entries.empty(); }

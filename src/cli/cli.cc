@@ -16,6 +16,7 @@
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
 #include "cli/connection.h"
+#include "cli/events_cli.h"
 #include "cli/gateway_cli.h"
 #include "cli/output.h"
 #include "server/server.h"
@@ -362,6 +363,9 @@ int run(int argc, char** argv) {
   invoke->add_option("--data,-d", data, "The event (JSON; default {})");
   invoke->add_option("--version", qualifier, "A version or alias (default: live)");
   invoke->add_option("--entry", entry, "For projects: which file, e.g. api/hello");
+  bool invoke_async = false;
+  invoke->add_flag("--async", invoke_async,
+                   "Queue it (202 once durable), retried on failure; see `gust invocation ID`");
 
   bool follow = false;
   int limit = 20;
@@ -435,6 +439,9 @@ int run(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "Control-plane changes: who, what, when, from where");
   audit->add_option("--since", audit_since, "A duration back (1h, 7d) or a time");
   audit->add_option("-n,--limit", audit_limit, "At most this many entries")->capture_default_str();
+
+  EventCommands event_commands;
+  addEventCommands(app, event_commands);
 
   try {
     app.parse(argc, argv);
@@ -523,6 +530,10 @@ int run(int argc, char** argv) {
     std::printf("Removed %s\n", function.c_str());
     return 0;
   }
+  if (invoke->parsed() && invoke_async) {
+    return invokeAsync(*connection, function, qualifier, entry, data, as_json);
+  }
+  if (auto ran = runEventCommand(event_commands, *connection, as_json)) return *ran;
   if (invoke->parsed()) {
     http::ClientRequest request;
     request.method = "POST";

@@ -240,6 +240,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
   auto blocking = deps_.blocking.get_executor();
   auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
 
+  if (isEventsResource(seg)) co_return co_await eventsApi(exchange, caller);
   if (seg.size() >= 1 && seg[0] == "functions") {
     if (seg.size() == 1 && method == http::Verb::get) {
       auto functions = co_await loop::offload(blocking, [&] { return store.listFunctions(tenant); });
@@ -711,6 +712,7 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& c
 awaitable<void> ControlApi::invoke(http::Exchange& exchange, const Caller& caller,
                                    const std::string& function) {
   http::Request& request = exchange.request();
+  if (events::wantsEventInvocation(request)) co_return co_await asyncInvoke(exchange, caller, function);
   Target target = parseTarget(request.target());
   gateway::DirectInvocation invocation;
   invocation.tenant = caller.tenant;

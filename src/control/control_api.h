@@ -9,11 +9,14 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/failure_limiter.h"
 #include "bundle/deployer.h"
+#include "events/events.h"
 #include "gateway/catalog.h"
 #include "gateway/gateway.h"
 #include "gateway/invoker.h"
@@ -37,6 +40,7 @@ struct ControlDeps {
   std::string admin_token;
   metering::PriceTable prices;
   const secrets::SecretBox& secret_box;
+  gust::events::Events& events;
 };
 
 // Who is calling and which tenant they act on.
@@ -89,6 +93,13 @@ class ControlApi final {
   boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
   // gateway_api.cc: routes, client keys, shares and the access log.
   boost::asio::awaitable<void> gatewayApi(http::Exchange& exchange, const Caller& caller);
+  // events_api.cc: asynchronous invocations, dead letters and triggers.
+  static bool isEventsResource(const std::vector<std::string>& segments);
+  boost::asio::awaitable<void> eventsApi(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> createKafkaTrigger(http::Exchange& exchange, const Caller& caller,
+                                                  const nlohmann::json& body);
+  boost::asio::awaitable<void> asyncInvoke(http::Exchange& exchange, const Caller& caller,
+                                           const std::string& function);
   // Writes one audit entry (on the blocking pool); a failure to write is logged, not answered.
   // Build the entry with auditEntry() in a statement of its own (GCC 12 destroys temporaries
   // of a co_await expression twice).

@@ -481,7 +481,11 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     }
   }
 
-  // 6. Invoke.
+  // 6. Invoke: now, or (X-Gust-Invocation-Type: Event) as a durable event.
+  if (async_sink_ && async_sink_->wantsAsync(http_request)) {
+    co_await async_sink_->serveAsync(exchange, std::move(invoke));
+    co_return;
+  }
   co_await invoker_.serveHttp(exchange, std::move(invoke));
 }
 

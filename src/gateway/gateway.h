@@ -36,6 +36,16 @@ namespace gust::gateway {
 // The prefixes Gust itself answers; gateway routes may not claim them.
 bool isReservedPath(std::string_view path);
 
+// Where the gateway hands a request that asks for an asynchronous invocation (an
+// X-Gust-Invocation-Type other than RequestResponse) once it passed authentication, policy and
+// limits. Implemented by events::Events (the gateway cannot depend on src/events).
+class AsyncSink {
+ public:
+  virtual ~AsyncSink() = default;
+  virtual bool wantsAsync(const http::Request& request) const = 0;
+  virtual boost::asio::awaitable<void> serveAsync(http::Exchange& exchange, HttpTarget target) = 0;
+};
+
 class Gateway final {
  public:
   Gateway(store::Store& store, Catalog& catalog, Invoker& invoker,
@@ -46,6 +56,8 @@ class Gateway final {
   // The body limit for a request head: its route's max_body, else the server default.
   uint64_t bodyLimit(const http::RequestHead& head) const;
   boost::asio::awaitable<void> serve(http::Exchange& exchange);
+  // Set once before serving; the sink outlives the gateway's use of it.
+  void setAsyncSink(AsyncSink* sink) { async_sink_ = sink; }
   // Persists the quota counts taken since the last flush (a restart keeps them).
   void flushQuotas();
 
@@ -78,6 +90,7 @@ class Gateway final {
   std::unordered_map<std::string, QuotaCounter> quotas_;    // GUARDED_BY(mutex_)
   // Unflushed counts of periods that ended: (client id, period start, count).
   std::vector<std::tuple<std::string, int64_t, int64_t>> rolled_over_;  // GUARDED_BY(mutex_)
+  AsyncSink* async_sink_ = nullptr;
 };
 
 }  // namespace gust::gateway

@@ -239,9 +239,10 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
 awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   DirectResult result;
   Meter meter;
-  meter.trigger = "invoke";
-  meter.received_at_us = nowMicros();
-  meter.activation_id = result.activation_id = newActivationId();
+  meter.trigger = invocation.trigger;
+  meter.received_at_us = invocation.received_at_us ? invocation.received_at_us : nowMicros();
+  meter.activation_id = result.activation_id =
+      invocation.activation_id.empty() ? newActivationId() : invocation.activation_id;
   meter.trace_id = invocation.trace_id.empty() ? randomHex(16) : invocation.trace_id;
   result.trace_id = meter.trace_id;
   auto version = co_await resolve(invocation.tenant, invocation.function, invocation.qualifier);
@@ -263,6 +264,7 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
   result.status = outcome.status;
   result.result = outcome.result;
+  result.state = outcome.state;
   meter.http_status = static_cast<int>(httpStatusFor(outcome.status.code()));
   meter.bytes_out = static_cast<int64_t>(outcome.result.size());
   if (!co_await record(v, entry, meter, outcome)) {

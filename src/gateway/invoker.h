@@ -26,6 +26,9 @@ struct DirectInvocation {
   std::string entry;    // for projects: which file; "" takes the first
   std::string payload;  // the event, JSON
   std::string trace_id; // from the caller's traceparent; "" starts a new trace
+  std::string activation_id;       // "" = a new one (events pass their own)
+  std::string trigger = "invoke";  // recorded with the activation: "invoke", "async", "cron"
+  int64_t received_at_us = 0;      // 0 = now (events pass when the event was accepted)
 };
 
 // Where an HTTP request goes, as the gateway resolved it.
@@ -44,6 +47,7 @@ struct DirectResult {
   std::string activation_id;
   std::string result;  // the handler's JSON result
   std::string trace_id;
+  std::string state;   // the activation's status: "success", "error", "timeout", "throttled", ...
 };
 
 class Invoker final {

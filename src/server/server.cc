@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "control/control_api.h"
+#include "events/events.h"
 #include "gateway/catalog.h"
 #include "gateway/gateway.h"
 #include "gateway/http_status.h"
@@ -238,8 +239,13 @@ int serve(const ServeOptions& options) {
     std::fprintf(stderr, "gust: %s\n", loaded.message().c_str());
     return 1;
   }
+  events::Events events(**store, catalog, invoker, blocking);
+  // Requests that ask for an asynchronous invocation pass the gateway's keys, policies and
+  // limits, then become durable events.
+  gateway.setAsyncSink(&events);
   control::ControlApi control(
-      {**store, catalog, invoker, gateway, deployer, scheduler, blocking, builds, *token, *prices, secret_box});
+      {**store, catalog, invoker, gateway, deployer, scheduler, blocking, builds, *token, *prices, secret_box,
+       events});
 
   http::ServerOptions http_options;
   http_options.host = host;
@@ -294,6 +300,12 @@ int serve(const ServeOptions& options) {
   http::Server http_server(http_options, io_loop_ptrs, handler);
   for (auto& loop : io_loops) loop->start();
   scheduler_loop.start();
+  if (Status started = events.start(); !started.isOk()) {
+    std::fprintf(stderr, "gust: %s\n", started.message().c_str());
+    for (auto& loop : io_loops) loop->stop();
+    scheduler_loop.stop();
+    return 1;
+  }
   if (Status started = http_server.start(); !started.isOk()) {
     std::fprintf(stderr, "gust: %s\n", started.message().c_str());
     for (auto& loop : io_loops) loop->stop();
@@ -364,6 +376,7 @@ int serve(const ServeOptions& options) {
 
   // Drain: stop accepting, let invocations in flight finish (bounded), then stop instances.
   http_server.stop();
+  events.stopTaking();
   auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < drain_deadline) {
     std::promise<int> busy;
@@ -381,6 +394,7 @@ int serve(const ServeOptions& options) {
     stopped.set_value();
   });
   stopped.get_future().wait();
+  events.join();
   for (auto& loop : io_loops) loop->stop();
   scheduler_loop.stop();
   blocking.join();

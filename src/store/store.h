@@ -254,6 +254,61 @@ struct AuditQuery {
   int limit = 100;
 };
 
+
+// An asynchronous invocation: accepted (202) once this record is committed, then run, retried
+// and finally marked succeeded or dead (its function's dead-letter list).
+struct AsyncInvocationRecord {
+  std::string id;  // answered with the 202; the first attempt's activation id
+  std::string tenant;
+  std::string function;
+  std::string qualifier;  // "" = live
+  std::string entry;      // for projects
+  std::string payload;    // the event, JSON; emptied once the invocation succeeded
+  std::string trigger;    // "async", "cron"
+  std::string source;     // what sent it: the trigger id for cron, "" otherwise
+  std::string trace_id;
+  int64_t max_retries = 2;
+  int64_t max_event_age_s = 21600;
+  int64_t received_at_us = 0;
+  int64_t next_attempt_at_us = 0;  // not run before this
+  int64_t attempts = 0;            // finished attempts (throttled ones do not count)
+  int64_t starts = 0;              // attempts started, counting those a crash cut short
+  std::string state;               // "queued", "running", "succeeded", "dead"
+  std::string last_error;
+  std::string dead_reason;         // "retries_exhausted", "max_event_age"
+  int64_t finished_at_us = 0;      // succeeded or dead at
+};
+
+// One finished attempt of an asynchronous invocation; its activation record has the details.
+struct AsyncAttemptRecord {
+  std::string invocation_id;
+  int64_t attempt = 0;  // 1, 2, ...
+  std::string activation_id;
+  std::string status;   // the activation's status: "success", "error", "timeout", ...
+  std::string error;
+  int64_t started_at_us = 0;
+  int64_t finished_at_us = 0;
+};
+
+struct AsyncQuery {
+  std::string tenant{kDefaultTenant};
+  std::optional<std::string> function;
+  std::optional<std::string> state;
+  int limit = 100;
+};
+
+// A trigger: durable configuration that makes events for a function (cron now; kafka later).
+struct TriggerRecord {
+  std::string id;
+  std::string tenant;
+  std::string kind;      // "cron"
+  std::string function;
+  std::string config_json;  // the kind's settings (events/ owns their shape)
+  bool paused = false;
+  int64_t created_at_us = 0;
+  int64_t last_slot_us = 0;  // cron: the last slot fired (or skipped); 0 = none yet
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -332,6 +387,46 @@ class Store {
   virtual Status appendAudit(const AuditRecord& record) = 0;
   // Newest first.
   virtual Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) = 0;
+
+  // Asynchronous invocations (src/events). enqueueAsync() returns once the record is committed.
+  virtual Status enqueueAsync(const AsyncInvocationRecord& record) = 0;
+  // Marks up to `limit` queued invocations due at `now_us` running (counting a start) and
+  // returns them, oldest due first.
+  virtual Result<std::vector<AsyncInvocationRecord>> claimDueAsync(int64_t now_us, int limit) = 0;
+  // Commits an attempt's end: the attempt (if any: a throttled try records none) and the
+  // invocation's new state, in one transaction.
+  virtual Status finishAsyncAttempt(const std::optional<AsyncAttemptRecord>& attempt,
+                                    const AsyncInvocationRecord& updated) = 0;
+  // At start: invocations a previous process was running go back to the queue.
+  virtual Result<int64_t> requeueRunningAsync() = 0;
+  virtual Result<AsyncInvocationRecord> getAsync(const std::string& tenant,
+                                                 const std::string& id) = 0;
+  virtual Result<std::vector<AsyncAttemptRecord>> listAsyncAttempts(const std::string& id) = 0;
+  // Newest first.
+  virtual Result<std::vector<AsyncInvocationRecord>> listAsync(const AsyncQuery& query) = 0;
+  // Dead letters of a function (all of them when `ids` is empty): replay puts them back in the
+  // queue as new (attempts 0, received now); purge deletes them. Both return the ids touched.
+  virtual Result<std::vector<std::string>> replayDeadLetters(const std::string& tenant,
+                                                             const std::string& function,
+                                                             const std::vector<std::string>& ids,
+                                                             int64_t now_us) = 0;
+  virtual Result<std::vector<std::string>> purgeDeadLetters(const std::string& tenant,
+                                                            const std::string& function,
+                                                            const std::vector<std::string>& ids) = 0;
+
+  // Triggers. A trigger's function need not exist (yet); its events fail until it does.
+  virtual Status createTrigger(const TriggerRecord& trigger) = 0;
+  // nullopt: every tenant's (the server's cron loop).
+  virtual Result<std::vector<TriggerRecord>> listTriggers(const std::optional<std::string>& tenant) = 0;
+  virtual Result<TriggerRecord> getTrigger(const std::string& tenant, const std::string& id) = 0;
+  virtual Status deleteTrigger(const std::string& tenant, const std::string& id) = 0;
+  virtual Status setTriggerPaused(const std::string& tenant, const std::string& id, bool paused) = 0;
+  // Claims a cron slot: moves the trigger's last slot from `expected_last_slot_us` to
+  // `slot_us` and, when `fire` is given, enqueues it — in one transaction, so a slot fires at
+  // most once however many processes race for it. False when another claim got there first.
+  virtual Result<bool> claimCronSlot(const std::string& trigger_id, int64_t expected_last_slot_us,
+                                     int64_t slot_us,
+                                     const std::optional<AsyncInvocationRecord>& fire) = 0;
 
   // Enqueues the record for the writer thread, which commits it in a batch (group commit)
   // together with its hourly usage roll-up, then calls `on_committed` on the writer thread.

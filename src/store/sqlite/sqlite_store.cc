@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -203,6 +204,58 @@ CREATE TABLE access_log (
 CREATE INDEX access_by_tenant ON access_log (tenant, seq);
 CREATE INDEX access_by_time ON access_log (at_us);
 )sql",
+    // src/events: durable asynchronous invocations (their dead letters are those in state
+    // 'dead'), their attempts, triggers and each cron trigger's last fired slot.
+    R"sql(
+CREATE TABLE async_invocations (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  function TEXT NOT NULL,
+  qualifier TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  source TEXT NOT NULL,
+  trace_id TEXT NOT NULL,
+  max_retries INTEGER NOT NULL,
+  max_event_age_s INTEGER NOT NULL,
+  received_at_us INTEGER NOT NULL,
+  next_attempt_at_us INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  starts INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  dead_reason TEXT NOT NULL,
+  finished_at_us INTEGER NOT NULL
+);
+CREATE INDEX async_invocations_due ON async_invocations (state, next_attempt_at_us);
+CREATE INDEX async_invocations_by_function ON async_invocations (tenant, function, state);
+CREATE TABLE async_attempts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  invocation_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  activation_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL,
+  started_at_us INTEGER NOT NULL,
+  finished_at_us INTEGER NOT NULL
+);
+CREATE INDEX async_attempts_by_invocation ON async_attempts (invocation_id, seq);
+CREATE TABLE triggers (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  function TEXT NOT NULL,
+  config_json TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL
+);
+CREATE INDEX triggers_by_tenant ON triggers (tenant, created_at_us);
+CREATE TABLE cron_state (
+  trigger_id TEXT PRIMARY KEY REFERENCES triggers(id) ON DELETE CASCADE,
+  last_slot_us INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr int64_t kHourUs = 3600LL * 1000000;
@@ -379,6 +432,82 @@ constexpr const char* kTokenColumns = "id, tenant, name, hash, created_at_us, re
 
 TokenRecord readToken(Statement& q) {
   return {q.text(0), q.text(1), q.text(2), q.text(3), q.integer(4), q.integer(5)};
+}
+
+constexpr const char* kAsyncColumns =
+    "id, tenant, function, qualifier, entry, payload, trigger, source, trace_id, max_retries, "
+    "max_event_age_s, received_at_us, next_attempt_at_us, attempts, starts, state, last_error, "
+    "dead_reason, finished_at_us";
+
+AsyncInvocationRecord readAsync(Statement& q) {
+  AsyncInvocationRecord r;
+  r.id = q.text(0);
+  r.tenant = q.text(1);
+  r.function = q.text(2);
+  r.qualifier = q.text(3);
+  r.entry = q.text(4);
+  r.payload = q.text(5);
+  r.trigger = q.text(6);
+  r.source = q.text(7);
+  r.trace_id = q.text(8);
+  r.max_retries = q.integer(9);
+  r.max_event_age_s = q.integer(10);
+  r.received_at_us = q.integer(11);
+  r.next_attempt_at_us = q.integer(12);
+  r.attempts = q.integer(13);
+  r.starts = q.integer(14);
+  r.state = q.text(15);
+  r.last_error = q.text(16);
+  r.dead_reason = q.text(17);
+  r.finished_at_us = q.integer(18);
+  return r;
+}
+
+Status insertAsync(sqlite3* db, const AsyncInvocationRecord& r) {
+  Statement q(db, fmt::format("INSERT INTO async_invocations ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                              "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                              kAsyncColumns)
+                      .c_str());
+  q.bind(1, r.id).bind(2, r.tenant).bind(3, r.function).bind(4, r.qualifier).bind(5, r.entry);
+  q.bind(6, r.payload).bind(7, r.trigger).bind(8, r.source).bind(9, r.trace_id);
+  q.bind(10, r.max_retries).bind(11, r.max_event_age_s).bind(12, r.received_at_us);
+  q.bind(13, r.next_attempt_at_us).bind(14, r.attempts).bind(15, r.starts).bind(16, r.state);
+  q.bind(17, r.last_error).bind(18, r.dead_reason).bind(19, r.finished_at_us);
+  if (q.step() != SQLITE_DONE) return sqliteError(db, "enqueue async invocation");
+  return Status::ok();
+}
+
+constexpr const char* kTriggerColumns =
+    "t.id, t.tenant, t.kind, t.function, t.config_json, t.paused, t.created_at_us, "
+    "COALESCE(c.last_slot_us, 0)";
+
+TriggerRecord readTrigger(Statement& q) {
+  TriggerRecord t;
+  t.id = q.text(0);
+  t.tenant = q.text(1);
+  t.kind = q.text(2);
+  t.function = q.text(3);
+  t.config_json = q.text(4);
+  t.paused = q.integer(5) != 0;
+  t.created_at_us = q.integer(6);
+  t.last_slot_us = q.integer(7);
+  return t;
+}
+
+// Runs `body` in one write transaction on `db`: committed when it returns ok, rolled back else.
+template <typename Body>
+auto inTransaction(sqlite3* db, Body&& body) -> decltype(body()) {
+  if (Status begun = execute(db, "BEGIN IMMEDIATE"); !begun.isOk()) return begun;
+  auto result = body();
+  if (!result.isOk()) {
+    (void)execute(db, "ROLLBACK");
+    return result;
+  }
+  if (Status committed = execute(db, "COMMIT"); !committed.isOk()) {
+    (void)execute(db, "ROLLBACK");
+    return committed;
+  }
+  return result;
 }
 
 class SqliteStore final : public Store {
@@ -1014,6 +1143,235 @@ class SqliteStore final : public Store {
     return pruned + static_cast<int64_t>(seqs.size());
   }
 
+  Status enqueueAsync(const AsyncInvocationRecord& record) override {
+    std::lock_guard lock(meta_mutex_);
+    return insertAsync(meta_, record);
+  }
+
+  Result<std::vector<AsyncInvocationRecord>> claimDueAsync(int64_t now_us, int limit) override {
+    std::lock_guard lock(meta_mutex_);
+    std::vector<AsyncInvocationRecord> claimed;
+    {
+      // Most polls find nothing due: look before taking the write lock.
+      Statement any(meta_, "SELECT 1 FROM async_invocations WHERE state = 'queued' AND "
+                           "next_attempt_at_us <= ?1 LIMIT 1");
+      any.bind(1, now_us);
+      if (any.step() != SQLITE_ROW) return claimed;
+    }
+    Status status = inTransaction(meta_, [&]() -> Status {
+      Statement q(meta_, fmt::format("SELECT {} FROM async_invocations WHERE state = 'queued' AND "
+                                     "next_attempt_at_us <= ?1 ORDER BY next_attempt_at_us, rowid "
+                                     "LIMIT ?2",
+                                     kAsyncColumns)
+                             .c_str());
+      q.bind(1, now_us).bind(2, int64_t{limit});
+      while (q.step() == SQLITE_ROW) claimed.push_back(readAsync(q));
+      Statement mark(meta_, "UPDATE async_invocations SET state = 'running', starts = starts + 1 "
+                            "WHERE id = ?1");
+      for (auto& r : claimed) {
+        mark.reset();
+        mark.bind(1, r.id);
+        if (mark.step() != SQLITE_DONE) return sqliteError(meta_, "claim async invocation");
+        r.state = "running";
+        ++r.starts;
+      }
+      return Status::ok();
+    });
+    if (!status.isOk()) return status;
+    return claimed;
+  }
+
+  Status finishAsyncAttempt(const std::optional<AsyncAttemptRecord>& attempt,
+                            const AsyncInvocationRecord& r) override {
+    std::lock_guard lock(meta_mutex_);
+    return inTransaction(meta_, [&]() -> Status {
+      if (attempt) {
+        Statement add(meta_, R"sql(INSERT INTO async_attempts (invocation_id, attempt,
+            activation_id, status, error, started_at_us, finished_at_us)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
+        add.bind(1, attempt->invocation_id).bind(2, attempt->attempt).bind(3, attempt->activation_id);
+        add.bind(4, attempt->status).bind(5, attempt->error).bind(6, attempt->started_at_us);
+        add.bind(7, attempt->finished_at_us);
+        if (add.step() != SQLITE_DONE) return sqliteError(meta_, "record attempt");
+      }
+      Statement update(meta_, R"sql(UPDATE async_invocations SET payload = ?2,
+          next_attempt_at_us = ?3, attempts = ?4, state = ?5, last_error = ?6, dead_reason = ?7,
+          finished_at_us = ?8 WHERE id = ?1)sql");
+      update.bind(1, r.id).bind(2, r.payload).bind(3, r.next_attempt_at_us).bind(4, r.attempts);
+      update.bind(5, r.state).bind(6, r.last_error).bind(7, r.dead_reason).bind(8, r.finished_at_us);
+      if (update.step() != SQLITE_DONE) return sqliteError(meta_, "update async invocation");
+      return Status::ok();
+    });
+  }
+
+  Result<int64_t> requeueRunningAsync() override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "UPDATE async_invocations SET state = 'queued' WHERE state = 'running'");
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "requeue async invocations");
+    return static_cast<int64_t>(sqlite3_changes(meta_));
+  }
+
+  Result<AsyncInvocationRecord> getAsync(const std::string& tenant, const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, fmt::format("SELECT {} FROM async_invocations WHERE tenant = ?1 AND id = ?2",
+                                   kAsyncColumns)
+                           .c_str());
+    q.bind(1, tenant).bind(2, id);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no asynchronous invocation '{}'", id));
+    return readAsync(q);
+  }
+
+  Result<std::vector<AsyncAttemptRecord>> listAsyncAttempts(const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(SELECT invocation_id, attempt, activation_id, status, error,
+        started_at_us, finished_at_us FROM async_attempts WHERE invocation_id = ?1
+        ORDER BY seq)sql");
+    q.bind(1, id);
+    std::vector<AsyncAttemptRecord> out;
+    while (q.step() == SQLITE_ROW) {
+      out.push_back({q.text(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.integer(5),
+                     q.integer(6)});
+    }
+    return out;
+  }
+
+  Result<std::vector<AsyncInvocationRecord>> listAsync(const AsyncQuery& query) override {
+    std::lock_guard lock(meta_mutex_);
+    std::string sql = fmt::format("SELECT {} FROM async_invocations WHERE tenant = ?1", kAsyncColumns);
+    if (query.function) sql += " AND function = ?2";
+    if (query.state) sql += " AND state = ?3";
+    sql += " ORDER BY rowid DESC LIMIT ?4";
+    Statement q(meta_, sql.c_str());
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, query.tenant);
+    if (query.function) q.bind(2, *query.function);
+    if (query.state) q.bind(3, *query.state);
+    q.bind(4, int64_t{query.limit});
+    std::vector<AsyncInvocationRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readAsync(q));
+    return out;
+  }
+
+  Result<std::vector<std::string>> replayDeadLetters(const std::string& tenant,
+                                                     const std::string& function,
+                                                     const std::vector<std::string>& ids,
+                                                     int64_t now_us) override {
+    std::lock_guard lock(meta_mutex_);
+    std::vector<std::string> touched = deadLetterIds(tenant, function, ids);
+    Status status = inTransaction(meta_, [&]() -> Status {
+      Statement q(meta_, R"sql(UPDATE async_invocations SET state = 'queued', attempts = 0,
+          received_at_us = ?2, next_attempt_at_us = ?2, dead_reason = '', finished_at_us = 0
+          WHERE id = ?1 AND state = 'dead')sql");
+      for (const auto& id : touched) {
+        q.reset();
+        q.bind(1, id).bind(2, now_us);
+        if (q.step() != SQLITE_DONE) return sqliteError(meta_, "replay dead letter");
+      }
+      return Status::ok();
+    });
+    if (!status.isOk()) return status;
+    return touched;
+  }
+
+  Result<std::vector<std::string>> purgeDeadLetters(const std::string& tenant,
+                                                    const std::string& function,
+                                                    const std::vector<std::string>& ids) override {
+    std::lock_guard lock(meta_mutex_);
+    std::vector<std::string> touched = deadLetterIds(tenant, function, ids);
+    Status status = inTransaction(meta_, [&]() -> Status {
+      Statement attempts(meta_, "DELETE FROM async_attempts WHERE invocation_id = ?1");
+      Statement q(meta_, "DELETE FROM async_invocations WHERE id = ?1 AND state = 'dead'");
+      for (const auto& id : touched) {
+        attempts.reset();
+        attempts.bind(1, id);
+        q.reset();
+        q.bind(1, id);
+        if (attempts.step() != SQLITE_DONE || q.step() != SQLITE_DONE) {
+          return sqliteError(meta_, "purge dead letter");
+        }
+      }
+      return Status::ok();
+    });
+    if (!status.isOk()) return status;
+    return touched;
+  }
+
+  Status createTrigger(const TriggerRecord& t) override {
+    std::lock_guard lock(meta_mutex_);
+    return inTransaction(meta_, [&]() -> Status {
+      Statement q(meta_, R"sql(INSERT INTO triggers (id, tenant, kind, function, config_json,
+          paused, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
+      q.bind(1, t.id).bind(2, t.tenant).bind(3, t.kind).bind(4, t.function).bind(5, t.config_json);
+      q.bind(6, int64_t{t.paused}).bind(7, t.created_at_us);
+      if (q.step() != SQLITE_DONE) return sqliteError(meta_, "create trigger");
+      if (t.kind == "cron") {
+        Statement state(meta_, "INSERT INTO cron_state (trigger_id, last_slot_us) VALUES (?1, ?2)");
+        state.bind(1, t.id).bind(2, t.last_slot_us);
+        if (state.step() != SQLITE_DONE) return sqliteError(meta_, "create cron state");
+      }
+      return Status::ok();
+    });
+  }
+
+  Result<std::vector<TriggerRecord>> listTriggers(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    std::string sql = fmt::format("SELECT {} FROM triggers t LEFT JOIN cron_state c ON "
+                                  "c.trigger_id = t.id{} ORDER BY t.created_at_us, t.id",
+                                  kTriggerColumns, tenant ? " WHERE t.tenant = ?1" : "");
+    Statement q(meta_, sql.c_str());
+    if (tenant) q.bind(1, *tenant);
+    std::vector<TriggerRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back(readTrigger(q));
+    return out;
+  }
+
+  Result<TriggerRecord> getTrigger(const std::string& tenant, const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, fmt::format("SELECT {} FROM triggers t LEFT JOIN cron_state c ON "
+                                   "c.trigger_id = t.id WHERE t.tenant = ?1 AND t.id = ?2",
+                                   kTriggerColumns)
+                           .c_str());
+    q.bind(1, tenant).bind(2, id);
+    if (q.step() != SQLITE_ROW) return notFound(fmt::format("no trigger '{}'", id));
+    return readTrigger(q);
+  }
+
+  Status deleteTrigger(const std::string& tenant, const std::string& id) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "DELETE FROM triggers WHERE tenant = ?1 AND id = ?2");
+    q.bind(1, tenant).bind(2, id);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete trigger");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no trigger '{}'", id));
+    return Status::ok();
+  }
+
+  Status setTriggerPaused(const std::string& tenant, const std::string& id, bool paused) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "UPDATE triggers SET paused = ?3 WHERE tenant = ?1 AND id = ?2");
+    q.bind(1, tenant).bind(2, id).bind(3, int64_t{paused});
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "pause trigger");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no trigger '{}'", id));
+    return Status::ok();
+  }
+
+  Result<bool> claimCronSlot(const std::string& trigger_id, int64_t expected_last_slot_us,
+                             int64_t slot_us,
+                             const std::optional<AsyncInvocationRecord>& fire) override {
+    std::lock_guard lock(meta_mutex_);
+    bool claimed = false;
+    Status status = inTransaction(meta_, [&]() -> Status {
+      Statement q(meta_, "UPDATE cron_state SET last_slot_us = ?3 WHERE trigger_id = ?1 AND "
+                         "last_slot_us = ?2");
+      q.bind(1, trigger_id).bind(2, expected_last_slot_us).bind(3, slot_us);
+      if (q.step() != SQLITE_DONE) return sqliteError(meta_, "claim cron slot");
+      claimed = sqlite3_changes(meta_) == 1;
+      if (claimed && fire) return insertAsync(meta_, *fire);
+      return Status::ok();
+    });
+    if (!status.isOk()) return status;
+    return claimed;
+  }
+
   Result<ActivationRecord> getActivation(const std::string& tenant, const std::string& id) override {
     std::lock_guard lock(meta_mutex_);
     Statement q(meta_, fmt::format("SELECT {} FROM activations WHERE tenant = ?1 AND id = ?2",
@@ -1025,6 +1383,20 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The dead letters of a function among `ids` (all of them when `ids` is empty).
+  std::vector<std::string> deadLetterIds(const std::string& tenant, const std::string& function,
+                                         const std::vector<std::string>& ids) {
+    Statement q(meta_, "SELECT id FROM async_invocations WHERE tenant = ?1 AND function = ?2 AND "
+                       "state = 'dead' ORDER BY rowid");
+    q.bind(1, tenant).bind(2, function);
+    std::vector<std::string> out;
+    while (q.step() == SQLITE_ROW) {
+      std::string id = q.text(0);
+      if (ids.empty() || std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(id);
+    }
+    return out;
+  }
+
   static Status noSuchFunction(const std::string& name) {
     return notFound(fmt::format("no function named '{}'", name));
   }

@@ -357,5 +357,87 @@ TEST_F(SqliteStoreTest, AccessLogFiltersSumsTrafficAndPrunes) {
   EXPECT_EQ(store_->traffic(std::nullopt, TrafficGrouping::Key, 0)->at(0).requests, 52);
 }
 
+AsyncInvocationRecord asyncRecord(const std::string& id, const std::string& fn, int64_t due_us) {
+  AsyncInvocationRecord r;
+  r.id = id;
+  r.tenant = "default";
+  r.function = fn;
+  r.payload = "{\"n\":1}";
+  r.trigger = "async";
+  r.received_at_us = due_us;
+  r.next_attempt_at_us = due_us;
+  r.state = "queued";
+  return r;
+}
+
+TEST_F(SqliteStoreTest, AsyncInvocationsAreClaimedOnceWhenDueAndRequeuedAfterACrash) {
+  ASSERT_TRUE(store_->enqueueAsync(asyncRecord("a", "fn", 100)).isOk());
+  ASSERT_TRUE(store_->enqueueAsync(asyncRecord("b", "fn", 200)).isOk());
+  auto early = store_->claimDueAsync(150, 10);
+  ASSERT_TRUE(early.isOk());
+  ASSERT_EQ(early->size(), 1u);
+  EXPECT_EQ((*early)[0].id, "a");
+  EXPECT_EQ((*early)[0].starts, 1);
+  EXPECT_TRUE(store_->claimDueAsync(150, 10)->empty());  // running: not claimed twice
+  reopen();  // the server died while "a" ran
+  EXPECT_EQ(*store_->requeueRunningAsync(), 1);
+  auto again = store_->claimDueAsync(300, 10);
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[0].id, "a");
+  EXPECT_EQ((*again)[0].starts, 2);
+  EXPECT_EQ((*again)[0].payload, "{\"n\":1}");
+}
+
+TEST_F(SqliteStoreTest, AttemptsAndDeadLettersCanBeListedReplayedAndPurged) {
+  ASSERT_TRUE(store_->enqueueAsync(asyncRecord("a", "fn", 100)).isOk());
+  ASSERT_TRUE(store_->enqueueAsync(asyncRecord("b", "fn", 100)).isOk());
+  auto claimed = store_->claimDueAsync(100, 10);
+  ASSERT_EQ(claimed->size(), 2u);
+  for (auto r : *claimed) {
+    r.attempts = 1;
+    r.state = "dead";
+    r.dead_reason = "retries_exhausted";
+    r.last_error = "boom";
+    AsyncAttemptRecord attempt{r.id, 1, r.id, "error", "boom", 100, 110};
+    ASSERT_TRUE(store_->finishAsyncAttempt(attempt, r).isOk());
+  }
+  AsyncQuery dead;
+  dead.function = "fn";
+  dead.state = "dead";
+  EXPECT_EQ(store_->listAsync(dead)->size(), 2u);
+  auto attempts = store_->listAsyncAttempts("a");
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].error, "boom");
+  EXPECT_EQ(store_->getAsync("other-tenant", "a").status().code(), Code::NotFound);
+
+  auto replayed = store_->replayDeadLetters("default", "fn", {"a"}, 500);
+  ASSERT_EQ(*replayed, std::vector<std::string>{"a"});
+  auto a = store_->getAsync("default", "a");
+  EXPECT_EQ(a->state, "queued");
+  EXPECT_EQ(a->attempts, 0);
+  EXPECT_EQ(a->received_at_us, 500);
+  EXPECT_EQ(*store_->purgeDeadLetters("default", "fn", {}), std::vector<std::string>{"b"});
+  EXPECT_EQ(store_->listAsync(dead)->size(), 0u);
+  EXPECT_TRUE(store_->listAsyncAttempts("b")->empty());
+}
+
+TEST_F(SqliteStoreTest, ACronSlotIsClaimedOnlyFromTheValueRead) {
+  TriggerRecord t{"t1", "default", "cron", "fn", "{}", false, 1, 1000};
+  ASSERT_TRUE(store_->createTrigger(t).isOk());
+  auto fire = asyncRecord("c1", "fn", 2000);
+  EXPECT_TRUE(*store_->claimCronSlot("t1", 1000, 2000, fire));
+  // A second claimer that read the old value loses, and enqueues nothing.
+  auto late = asyncRecord("c2", "fn", 2000);
+  EXPECT_FALSE(*store_->claimCronSlot("t1", 1000, 2000, late));
+  EXPECT_EQ(store_->getTrigger("default", "t1")->last_slot_us, 2000);
+  EXPECT_TRUE(store_->getAsync("default", "c1").isOk());
+  EXPECT_EQ(store_->getAsync("default", "c2").status().code(), Code::NotFound);
+  ASSERT_TRUE(store_->setTriggerPaused("default", "t1", true).isOk());
+  EXPECT_TRUE(store_->getTrigger("default", "t1")->paused);
+  EXPECT_EQ(store_->deleteTrigger("other", "t1").code(), Code::NotFound);
+  ASSERT_TRUE(store_->deleteTrigger("default", "t1").isOk());
+  EXPECT_TRUE(store_->listTriggers(std::nullopt)->empty());
+}
+
 }  // namespace
 }  // namespace gust::store
