@@ -45,6 +45,7 @@ bench: release
 	@bash bench/run.sh
 	@bash bench/warm.sh
 	@bash bench/gateway.sh
+	@bash bench/kafka.sh
 	@build/release/bench/route_bench
 	@python3 bench/coldstart.py build/release/src/gust
 
