@@ -1,6 +1,7 @@
 #include "bundle/manifest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -279,6 +280,13 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
                             "like \"90s\", \"10m\", \"6h\"");
       }
       config.max_event_age_s = seconds;
+    } else if (k == "on_success" || k == "on_failure") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (auto destination = parseDestination(*v); !destination) {
+        return atLine(node, fmt::format("'{}' {}", k, destination.status().message()));
+      }
+      (k == "on_success" ? config.on_success : config.on_failure) = *v;
     } else if (k == "tmp_mb") {
       auto v = integerField(node, k, 1, 10240);
       if (!v) return v.status();
@@ -318,7 +326,7 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else {
       return invalidArgument(fmt::format(
           "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
-          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, max_event_age)",
+          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, max_event_age, on_success, on_failure)",
           key.source().begin.line, k));
     }
   }
@@ -335,6 +343,55 @@ Result<FunctionConfig> loadFunctionConfig(const std::string& code_dir,
   std::stringstream text;
   text << in.rdbuf();
   return parseManifest(text.str(), default_name);
+}
+
+Result<Destination> parseDestination(std::string_view text) {
+  constexpr std::string_view kForms =
+      "must be \"function:NAME\" or \"kafka:TOPIC@HOST:PORT\" (brokers comma-separated)";
+  Destination d;
+  if (text.starts_with("function:")) {
+    d.kind = Destination::Kind::kFunction;
+    d.function = std::string(text.substr(9));
+    if (Status valid = validateFunctionName(d.function); !valid.isOk()) {
+      return invalidArgument(fmt::format("{}: {}", kForms, valid.message()));
+    }
+    return d;
+  }
+  if (text.starts_with("kafka:")) {
+    std::string_view rest = text.substr(6);
+    size_t at = rest.find('@');
+    if (at == std::string_view::npos) {
+      return invalidArgument(fmt::format("{}: no brokers after '@' in '{}'", kForms, text));
+    }
+    d.kind = Destination::Kind::kKafka;
+    d.topic = std::string(rest.substr(0, at));
+    d.brokers = std::string(rest.substr(at + 1));
+    // Kafka's topic names: 1-249 of [a-zA-Z0-9._-].
+    bool topic_ok = !d.topic.empty() && d.topic.size() <= 249 && d.topic != "." && d.topic != ".." &&
+                    std::all_of(d.topic.begin(), d.topic.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+                    });
+    if (!topic_ok) {
+      return invalidArgument(fmt::format("{}: '{}' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
+                                         kForms, d.topic));
+    }
+    size_t start = 0;
+    while (true) {
+      size_t comma = d.brokers.find(',', start);
+      std::string broker = d.brokers.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      size_t colon = broker.rfind(':');
+      bool ok = colon != std::string::npos && colon > 0 && colon + 1 < broker.size() &&
+                colon + 6 >= broker.size() &&
+                std::all_of(broker.begin() + colon + 1, broker.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!ok) {
+        return invalidArgument(fmt::format("{}: broker '{}' is not HOST:PORT", kForms, broker));
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return d;
+  }
+  return invalidArgument(fmt::format("{}, not '{}'", kForms, text));
 }
 
 nlohmann::json toJson(const FunctionConfig& c) {
@@ -357,6 +414,8 @@ nlohmann::json toJson(const FunctionConfig& c) {
           {"cors", c.cors},
           {"max_retries", c.max_retries},
           {"max_event_age_s", c.max_event_age_s},
+          {"on_success", c.on_success},
+          {"on_failure", c.on_failure},
           {"entries", entries}};
 }
 
@@ -380,6 +439,8 @@ Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
     // Versions deployed before asynchronous invocations existed have the defaults.
     c.max_retries = j.value("max_retries", int64_t{2});
     c.max_event_age_s = j.value("max_event_age_s", int64_t{21600});
+    c.on_success = j.value("on_success", std::string());  // versions before destinations: none
+    c.on_failure = j.value("on_failure", std::string());
     for (const auto& e : j.at("entries")) {
       c.entries.push_back({e.at("path").get<std::string>(), e.at("runtime").get<std::string>(),
                            e.at("handler").get<std::string>()});

@@ -44,6 +44,11 @@ struct FunctionConfig {
   // attempt fails or times out, and how old an event may get before it goes to the dead letters.
   int64_t max_retries = 2;
   int64_t max_event_age_s = 21600;
+  // Asynchronous invocations' destinations (Lambda's OnSuccess/OnFailure): "" = none,
+  // "function:NAME" (a function of the same tenant, invoked asynchronously) or
+  // "kafka:TOPIC@HOST:PORT[,HOST:PORT...]". See parseDestination().
+  std::string on_success;
+  std::string on_failure;
   std::vector<Entry> entries;  // non-empty for a Vercel-style project
 
   bool isProject() const { return !entries.empty(); }
@@ -69,6 +74,17 @@ Status validateAccessMode(std::string_view access);
 
 // Function names: 1-63 of [a-z0-9-_], starting with a letter or digit.
 Status validateFunctionName(std::string_view name);
+
+// An on_success / on_failure destination, parsed: "function:NAME" or "kafka:TOPIC@BROKERS".
+struct Destination {
+  enum class Kind { kFunction, kKafka };
+  Kind kind = Kind::kFunction;
+  std::string function;  // kFunction
+  std::string topic;     // kKafka
+  std::string brokers;   // kKafka: "host:port[,host:port...]"
+};
+// InvalidArgument with a message saying what is wrong (no line: the caller adds it).
+Result<Destination> parseDestination(std::string_view text);
 
 nlohmann::json toJson(const FunctionConfig& config);
 Result<FunctionConfig> functionConfigFromJson(std::string_view json_text);

@@ -81,6 +81,38 @@ TEST(Manifest, RoundTripsThroughJson) {
   EXPECT_EQ(back->entries.at(0).handler, "api/x.py");
 }
 
+TEST(Manifest, ParsesDestinationsAndRoundTripsThem) {
+  auto config = parseManifest(
+      "runtime = \"python3\"\non_success = \"function:sink\"\n"
+      "on_failure = \"kafka:fails@127.0.0.1:9092,10.0.0.2:9093\"\n", "fn");
+  ASSERT_TRUE(config.isOk()) << config.status().message();
+  EXPECT_EQ(config->on_success, "function:sink");
+  auto back = functionConfigFromJson(toJson(*config).dump());
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(back->on_failure, "kafka:fails@127.0.0.1:9092,10.0.0.2:9093");
+  auto kafka = parseDestination(back->on_failure);
+  ASSERT_TRUE(kafka.isOk());
+  EXPECT_EQ(kafka->kind, Destination::Kind::kKafka);
+  EXPECT_EQ(kafka->topic, "fails");
+  EXPECT_EQ(kafka->brokers, "127.0.0.1:9092,10.0.0.2:9093");
+  EXPECT_EQ(parseDestination("function:sink")->function, "sink");
+}
+
+TEST(Manifest, RejectsBadDestinationsWithTheirLine) {
+  auto bad = parseManifest("runtime = \"python3\"\non_failure = \"queue:x\"\n", "fn");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("gust.toml:2"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("on_failure"), std::string::npos);
+  EXPECT_FALSE(parseDestination("function:Bad Name").isOk());
+  EXPECT_FALSE(parseDestination("function:").isOk());
+  EXPECT_FALSE(parseDestination("kafka:topic").isOk());
+  EXPECT_FALSE(parseDestination("kafka:@127.0.0.1:9092").isOk());
+  EXPECT_FALSE(parseDestination("kafka:t/x@127.0.0.1:9092").isOk());
+  EXPECT_FALSE(parseDestination("kafka:t@127.0.0.1").isOk());
+  EXPECT_FALSE(parseDestination("kafka:t@127.0.0.1:x").isOk());
+  EXPECT_FALSE(parseDestination("kafka:t@127.0.0.1:9092,").isOk());
+}
+
 TEST(Manifest, FindsLongestEntryAtSegmentBoundary) {
   FunctionConfig config;
   config.entries = {{"api/users", "python3", "api/users.py"},

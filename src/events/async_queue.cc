@@ -75,12 +75,14 @@ store::AsyncInvocationRecord afterAttempt(store::AsyncInvocationRecord r,
 }
 
 AsyncQueue::AsyncQueue(asio::any_io_executor executor, store::Store& store,
-                       gateway::Invoker& invoker, asio::thread_pool& blocking, AsyncOptions options)
+                       gateway::Invoker& invoker, asio::thread_pool& blocking, AsyncOptions options,
+                       Destinations* destinations)
     : executor_(std::move(executor)),
       store_(store),
       invoker_(invoker),
       blocking_(blocking),
       options_(options),
+      destinations_(destinations),
       timer_(executor_) {}
 
 void AsyncQueue::start() { asio::co_spawn(executor_, dispatch(), asio::detached); }
@@ -131,6 +133,8 @@ awaitable<void> AsyncQueue::attempt(store::AsyncInvocationRecord record) {
   int64_t started = nowMicros();
   AttemptOutcome outcome;
   std::string activation_id;
+  Completion completion;
+  if (destinations_) completion.payload = record.payload;  // emptied on success
   if (started - record.received_at_us > record.max_event_age_s * 1000000) {
     // Too old to run (it waited out a long outage, say): straight to the dead letters.
     record.state = "dead";
@@ -154,12 +158,24 @@ awaitable<void> AsyncQueue::attempt(store::AsyncInvocationRecord record) {
     outcome.throttled = result.state == "throttled";
     outcome.status = result.state.empty() ? std::string(result.status.codeName()) : result.state;
     outcome.error = result.status.isOk() ? "" : result.status.message();
+    completion.result = std::move(result.result);
+    completion.status = outcome.status;
     record = afterAttempt(std::move(record), outcome, nowMicros(), options_);
   }
   std::optional<store::AsyncAttemptRecord> attempt_record;
   if (!activation_id.empty() && !outcome.throttled) {
     attempt_record = store::AsyncAttemptRecord{record.id, record.attempts, activation_id,
                                                 outcome.status, outcome.error, started, nowMicros()};
+  }
+  if (destinations_ && (record.state == "succeeded" || record.state == "dead")) {
+    // Before the commit: a crash in between re-runs the invocation and delivers again
+    // (at-least-once), rather than losing the delivery.
+    completion.record = record;
+    auto deliver = [this, &completion] {
+      destinations_->deliver(completion);
+      return true;
+    };
+    co_await loop::offload(blocking, deliver);
   }
   auto finish = [this, &attempt_record, &record] {
     return store_.finishAsyncAttempt(attempt_record, record);

@@ -3,7 +3,9 @@
 // `X-Gust-Invocation-Type: Event` or `gust invoke --async`, and those cron fires. It claims due
 // invocations, runs each through the Invoker (so through the scheduler, like any invocation),
 // records every attempt, retries failures with exponential backoff and moves what still fails
-// (or grows older than the function's max_event_age) to the function's dead letters.
+// (or grows older than the function's max_event_age) to the function's dead letters. A final
+// outcome (succeeded, or dead) goes to the function's destination, if it names one, before the
+// outcome is committed.
 // Owned by Events; all methods but wake() run on the events loop; wake() is thread-safe.
 
 #include <utility>
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "events/destinations.h"
 #include "gateway/invoker.h"
 #include "store/store.h"
 
@@ -45,7 +48,8 @@ store::AsyncInvocationRecord afterAttempt(store::AsyncInvocationRecord record,
 class AsyncQueue final {
  public:
   AsyncQueue(boost::asio::any_io_executor executor, store::Store& store, gateway::Invoker& invoker,
-             boost::asio::thread_pool& blocking, AsyncOptions options);
+             boost::asio::thread_pool& blocking, AsyncOptions options,
+             Destinations* destinations = nullptr);
 
   // Starts the dispatcher (call on the events loop).
   void start();
@@ -63,6 +67,7 @@ class AsyncQueue final {
   gateway::Invoker& invoker_;
   boost::asio::thread_pool& blocking_;
   AsyncOptions options_;
+  Destinations* destinations_;  // where final outcomes go (on_success / on_failure); may be null
   boost::asio::steady_timer timer_;
   int in_flight_ = 0;
   bool stopped_ = false;

@@ -34,7 +34,9 @@ Events::Events(store::Store& store, gateway::Catalog& catalog, gateway::Invoker&
       catalog_(catalog),
       blocking_(blocking),
       loop_(std::make_unique<loop::EventLoop>("gust-events")) {
-  queue_ = std::make_unique<AsyncQueue>(loop_->executor(), store, invoker, blocking, options.async);
+  destinations_ = std::make_unique<Destinations>(store, catalog, [this] { wake(); });
+  queue_ = std::make_unique<AsyncQueue>(loop_->executor(), store, invoker, blocking, options.async,
+                                        destinations_.get());
   cron_ = std::make_unique<cron::CronRunner>(
       loop_->executor(), store, blocking, [queue = queue_.get()] { queue->wake(); }, options.cron_tick);
   // Kafka consumers block in librdkafka on threads of their own; each batch hops onto this

@@ -95,6 +95,7 @@ class Events final : public gateway::AsyncSink {
   gateway::Catalog& catalog_;
   boost::asio::thread_pool& blocking_;
   std::unique_ptr<loop::EventLoop> loop_;
+  std::unique_ptr<Destinations> destinations_;
   std::unique_ptr<AsyncQueue> queue_;
   std::unique_ptr<cron::CronRunner> cron_;
   std::unique_ptr<kafka::KafkaRunner> kafka_;
