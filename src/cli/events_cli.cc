@@ -12,22 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-Result<json> call(const Connection& connection, const std::string& method, const std::string& target,
-                  const json& body = nullptr) {
-  http::ClientRequest request;
-  request.method = method;
-  request.target = target;
-  if (!body.is_null()) {
-    request.headers["Content-Type"] = "application/json";
-    request.body = body.dump();
-  }
-  auto response = callApi(connection, request);
-  if (!response) return response.status();
-  auto parsed = json::parse(response->body, nullptr, false);
-  if (parsed.is_discarded()) return internalError("the server answered with something that is not JSON");
-  return parsed;
-}
-
 // A time field that may be null: "-" then.
 std::string shortTimeOf(const json& value) {
   return value.is_string() && !value.get<std::string>().empty() ? shortTime(value.get<std::string>()) : "-";
@@ -44,7 +28,7 @@ std::string oneLine(std::string text, std::size_t max = 60) {
 int deadLetters(const EventCommands& c, const Connection& connection, bool as_json) {
   std::string base = fmt::format("/api/v1/functions/{}/dead-letters", urlEncode(c.function));
   if (c.dlq_ls->parsed()) {
-    auto body = call(connection, "GET", fmt::format("{}?limit={}", base, c.limit));
+    auto body = sendJson(connection, "GET", fmt::format("{}?limit={}", base, c.limit));
     if (!body) return fail(body.status());
     if (as_json) return std::printf("%s\n", (*body)["dead_letters"].dump(2).c_str()), 0;
     if ((*body)["dead_letters"].empty()) {
@@ -67,8 +51,8 @@ int deadLetters(const EventCommands& c, const Connection& connection, bool as_js
   bool replay = c.dlq_replay->parsed();
   json body = json::object();
   if (!c.ids.empty()) body["ids"] = c.ids;
-  auto result = replay ? call(connection, "POST", base + "/replay", body)
-                       : call(connection, "DELETE", base, body);
+  auto result = replay ? sendJson(connection, "POST", base + "/replay", body)
+                       : sendJson(connection, "DELETE", base, body);
   if (!result) return fail(result.status());
   if (as_json) return std::printf("%s\n", result->dump(2).c_str()), 0;
   const json& ids = (*result)[replay ? "replayed" : "purged"];
@@ -100,7 +84,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
       }
       body["payload"] = payload;
     }
-    auto created = call(connection, "POST", "/api/v1/triggers", body);
+    auto created = sendJson(connection, "POST", "/api/v1/triggers", body);
     if (!created) return fail(created.status());
     if (as_json) return std::printf("%s\n", created->dump(2).c_str()), 0;
     printTrigger(*created);
@@ -123,7 +107,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
       properties[property.substr(0, eq)] = property.substr(eq + 1);
     }
     if (!properties.empty()) body["properties"] = properties;
-    auto created = call(connection, "POST", "/api/v1/triggers", body);
+    auto created = sendJson(connection, "POST", "/api/v1/triggers", body);
     if (!created) return fail(created.status());
     if (as_json) return std::printf("%s\n", created->dump(2).c_str()), 0;
     std::printf("Trigger %s: kafka %s @ %s (group %s, batch %lld) -> %s\n",
@@ -134,7 +118,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
   if (c.trigger_ls->parsed()) {
     std::string target = "/api/v1/triggers";
     if (!c.function.empty()) target += "?function=" + urlEncode(c.function);
-    auto body = call(connection, "GET", target);
+    auto body = sendJson(connection, "GET", target);
     if (!body) return fail(body.status());
     if (as_json) return std::printf("%s\n", (*body)["triggers"].dump(2).c_str()), 0;
     if ((*body)["triggers"].empty()) {
@@ -166,7 +150,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
   }
   std::string target = "/api/v1/triggers/" + urlEncode(c.id);
   if (c.trigger_rm->parsed()) {
-    auto removed = call(connection, "DELETE", target);
+    auto removed = sendJson(connection, "DELETE", target);
     if (!removed) return fail(removed.status());
     if (as_json) return std::printf("%s\n", removed->dump(2).c_str()), 0;
     std::printf("Removed trigger %s\n", c.id.c_str());
@@ -174,7 +158,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
   }
   bool pause = c.trigger_pause->parsed();
   json body = {{"paused", pause}};
-  auto changed = call(connection, "PATCH", target, body);
+  auto changed = sendJson(connection, "PATCH", target, body);
   if (!changed) return fail(changed.status());
   if (as_json) return std::printf("%s\n", changed->dump(2).c_str()), 0;
   printTrigger(*changed);
@@ -182,7 +166,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
 }
 
 int invocation(const EventCommands& c, const Connection& connection, bool as_json) {
-  auto body = call(connection, "GET", "/api/v1/invocations/" + urlEncode(c.id));
+  auto body = sendJson(connection, "GET", "/api/v1/invocations/" + urlEncode(c.id));
   if (!body) return fail(body.status());
   if (as_json) return std::printf("%s\n", body->dump(2).c_str()), 0;
   const json& r = *body;

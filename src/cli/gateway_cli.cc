@@ -105,22 +105,6 @@ std::shared_ptr<GatewayCli> addGatewayCommands(CLI::App& app) {
 
 namespace {
 
-Result<json> send(const Connection& connection, const std::string& method, const std::string& target,
-                  const json& body) {
-  http::ClientRequest request;
-  request.method = method;
-  request.target = target;
-  if (!body.is_null()) {
-    request.headers["Content-Type"] = "application/json";
-    request.body = body.dump();
-  }
-  auto response = callApi(connection, request);
-  if (!response) return response.status();
-  auto parsed = json::parse(response->body, nullptr, false);
-  if (parsed.is_discarded()) return internalError("the server answered with something that is not JSON");
-  return parsed;
-}
-
 std::string orDash(const json& value) {
   if (value.is_null()) return "-";
   if (value.is_string()) return value.get<std::string>().empty() ? "-" : value.get<std::string>();
@@ -149,7 +133,7 @@ int routeCommand(GatewayCli& cli, const Connection& connection, bool as_json) {
     } else if (!cli.cors_methods.empty() || !cli.cors_headers.empty() || cli.cors_credentials) {
       return fail(invalidArgument("CORS settings need at least one --cors-origin"));
     }
-    auto route = send(connection, "POST", "/api/v1/routes", body);
+    auto route = sendJson(connection, "POST", "/api/v1/routes", body);
     if (!route) return fail(route.status());
     if (as_json) return std::printf("%s\n", route->dump(2).c_str()), 0;
     std::string url = connection.url + (*route)["path"].get<std::string>();
@@ -185,7 +169,7 @@ int routeCommand(GatewayCli& cli, const Connection& connection, bool as_json) {
   std::string target = cli.route_key.starts_with("rt_")
                            ? "/api/v1/routes/" + urlEncode(cli.route_key)
                            : "/api/v1/routes?route=" + urlEncode(cli.route_key) + "&host=" + urlEncode(cli.route_host);
-  auto removed = send(connection, "DELETE", target, nullptr);
+  auto removed = sendJson(connection, "DELETE", target, nullptr);
   if (!removed) return fail(removed.status());
   if (as_json) return std::printf("%s\n", removed->dump(2).c_str()), 0;
   std::printf("Removed route %s\n", cli.route_key.c_str());
@@ -199,7 +183,7 @@ int keyCommand(GatewayCli& cli, const Connection& connection, bool as_json) {
     if (!cli.key_rate.empty()) body["rate"] = cli.key_rate;
     if (cli.key_burst) body["burst"] = cli.key_burst;
     if (!cli.key_quota.empty()) body["quota"] = cli.key_quota;
-    auto key = send(connection, "POST", "/api/v1/keys", body);
+    auto key = sendJson(connection, "POST", "/api/v1/keys", body);
     if (!key) return fail(key.status());
     if (as_json) return std::printf("%s\n", key->dump(2).c_str()), 0;
     std::string id = (*key)["client_id"], secret = (*key)["secret"];
@@ -229,7 +213,7 @@ int keyCommand(GatewayCli& cli, const Connection& connection, bool as_json) {
     printTable(rows);
     return 0;
   }
-  auto revoked = send(connection, "DELETE", "/api/v1/keys/" + urlEncode(cli.key_id), nullptr);
+  auto revoked = sendJson(connection, "DELETE", "/api/v1/keys/" + urlEncode(cli.key_id), nullptr);
   if (!revoked) return fail(revoked.status());
   if (as_json) return std::printf("%s\n", revoked->dump(2).c_str()), 0;
   std::printf("Revoked %s: it is refused from now on\n", cli.key_id.c_str());
@@ -283,7 +267,7 @@ std::optional<int> runGatewayCommand(GatewayCli& cli, const Connection& connecti
   if (cli.share->parsed() || cli.unshare->parsed()) {
     bool sharing = cli.share->parsed();
     json body = {{"function", cli.share_function}, {"with", cli.share_with}};
-    auto done = send(connection, sharing ? "POST" : "DELETE", "/api/v1/shares", body);
+    auto done = sendJson(connection, sharing ? "POST" : "DELETE", "/api/v1/shares", body);
     if (!done) return fail(done.status());
     if (as_json) return std::printf("%s\n", done->dump(2).c_str()), 0;
     std::printf(sharing ? "%s is shared with %s: its keys may call it where the access mode takes keys\n"

@@ -26,13 +26,23 @@ std::string urlEncode(std::string_view text) {
 }
 
 Result<json> getJson(const Connection& connection, const std::string& target) {
+  return sendJson(connection, "GET", target);
+}
+
+Result<json> sendJson(const Connection& connection, const std::string& method, const std::string& target,
+                      const json& body) {
   http::ClientRequest request;
+  request.method = method;
   request.target = target;
+  if (!body.is_null()) {
+    request.headers["Content-Type"] = "application/json";
+    request.body = body.dump();
+  }
   auto response = callApi(connection, request);
   if (!response) return response.status();
-  auto body = json::parse(response->body, nullptr, false);
-  if (body.is_discarded()) return internalError("the server answered with something that is not JSON");
-  return body;
+  auto parsed = json::parse(response->body, nullptr, false);
+  if (parsed.is_discarded()) return internalError("the server answered with something that is not JSON");
+  return parsed;
 }
 
 std::string shortTime(const std::string& rfc3339) {

@@ -17,6 +17,9 @@ namespace gust::cli {
 int fail(const Status& status);
 std::string urlEncode(std::string_view text);
 Result<nlohmann::json> getJson(const Connection& connection, const std::string& target);
+// A control API call with an optional JSON body (null: none), answered with JSON.
+Result<nlohmann::json> sendJson(const Connection& connection, const std::string& method,
+                                const std::string& target, const nlohmann::json& body = nullptr);
 // Shortens RFC 3339 "2026-11-28T15:45:42.123456Z" to "2026-11-28 15:45:42".
 std::string shortTime(const std::string& rfc3339);
 // Left-aligned columns two spaces apart; the first row is the header.
