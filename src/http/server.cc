@@ -71,13 +71,13 @@ awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
   co_await bhttp::async_write(socket, response, asio::redirect_error(use_awaitable, ec));
 }
 
+template <typename Counts>
 awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options,
-                                const Handler& handler,
-                                std::shared_ptr<std::atomic<std::size_t>> open_connections) {
+                                const Handler& handler, std::shared_ptr<Counts> counts) {
   struct Release {
-    std::shared_ptr<std::atomic<std::size_t>> count;
-    ~Release() { --*count; }
-  } release{std::move(open_connections)};
+    std::shared_ptr<Counts> counts;
+    ~Release() { --counts->connections; }
+  } release{counts};
   Watchdog watchdog(socket);
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
@@ -111,6 +111,12 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       }
       break;
     }
+    // From here until its response is written the request holds a drain open.
+    struct Busy {
+      Counts& counts;
+      explicit Busy(Counts& c) : counts(c) { ++counts.requests; }
+      ~Busy() { --counts.requests; }
+    } busy{*counts};
     auto& head = parser.get();
     if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_fields) {
       Response too_many = errorResponse(
@@ -164,7 +170,7 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       }
       break;
     }
-    Exchange exchange(socket, parser.release(), peer);
+    Exchange exchange(socket, parser.release(), peer, &counts->stopping);
     bool threw = false;
     try {
       co_await handler(exchange);
@@ -183,7 +189,7 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       co_await exchange.respond(
           errorResponse(bhttp::status::internal_server_error, "internal", "no response"));
     }
-    if (!exchange.keepAlive()) break;
+    if (!exchange.keepAlive() || counts->stopping.load()) break;
   }
   socket.shutdown(tcp::socket::shutdown_send, ec);
   socket.close(ec);
@@ -201,7 +207,8 @@ awaitable<void> Exchange::respond(Response response) {
   responded_ = true;
   decorate(response.base(), response.result_int());
   response_bytes_ += static_cast<int64_t>(response.body().size());
-  keep_alive_ = keep_alive_ && request_.keep_alive() && response.keep_alive();
+  bool draining = closing_ != nullptr && closing_->load();
+  keep_alive_ = keep_alive_ && !draining && request_.keep_alive() && response.keep_alive();
   response.keep_alive(keep_alive_);
   response.version(request_.version());
   co_await writeResponse(socket_, response);
@@ -210,7 +217,8 @@ awaitable<void> Exchange::respond(Response response) {
 awaitable<Status> Exchange::startChunked(Response head) {
   responded_ = true;
   decorate(head.base(), head.result_int());
-  keep_alive_ = keep_alive_ && request_.keep_alive();
+  bool draining = closing_ != nullptr && closing_->load();
+  keep_alive_ = keep_alive_ && !draining && request_.keep_alive();
   head.keep_alive(keep_alive_);
   head.version(request_.version());
   head.chunked(true);
@@ -290,14 +298,14 @@ Status Server::start() {
               owner->context(), asio::redirect_error(use_awaitable, accept_ec));
           if (accept_ec == asio::error::operation_aborted || !listener->acceptor.is_open()) break;
           if (accept_ec) continue;  // EMFILE and friends: keep serving the connections we have
-          if (open_connections_->load() >= options_.max_connections) {
+          if (counts_->connections.load() >= options_.max_connections) {
             beast::error_code ignored;
             socket.close(ignored);
             continue;
           }
-          ++*open_connections_;
+          ++counts_->connections;
           asio::co_spawn(socket.get_executor(),
-                         serveConnection(std::move(socket), options_, handler_, open_connections_),
+                         serveConnection(std::move(socket), options_, handler_, counts_),
                          asio::detached);
         }
       },
@@ -306,6 +314,7 @@ Status Server::start() {
 }
 
 void Server::stop() {
+  counts_->stopping = true;
   for (auto& listener : listeners_) {
     asio::post(listener->acceptor.get_executor(), [listener] {
       beast::error_code ec;

@@ -32,8 +32,13 @@ using RequestHead = beast::http::request_header<>;
 // One request and the means to answer it. Lives for one request on one loop.
 class Exchange {
  public:
-  Exchange(asio::ip::tcp::socket& socket, Request&& request, std::string peer_address)
-      : socket_(socket), request_(std::move(request)), peer_address_(std::move(peer_address)) {}
+  // While *closing is true (the server drains) responses say `Connection: close`.
+  Exchange(asio::ip::tcp::socket& socket, Request&& request, std::string peer_address,
+           const std::atomic<bool>* closing = nullptr)
+      : socket_(socket),
+        request_(std::move(request)),
+        peer_address_(std::move(peer_address)),
+        closing_(closing) {}
 
   Request& request() { return request_; }
   const std::string& peerAddress() const { return peer_address_; }
@@ -64,6 +69,7 @@ class Exchange {
   std::string peer_address_;
   bool responded_ = false;
   bool keep_alive_ = true;
+  const std::atomic<bool>* closing_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   int response_status_ = 0;
   int64_t response_bytes_ = 0;
@@ -102,8 +108,10 @@ class Server final {
 
   // Binds one acceptor per loop and starts accepting. Fails if the address is taken.
   Status start();
-  // Stops accepting; open connections finish their current request.
+  // Stops accepting; open connections finish their current request, then close.
   void stop();
+  // Requests whose head has arrived and whose response is not yet written: a drain waits for 0.
+  std::size_t requestsInFlight() const { return counts_->requests.load(); }
   uint16_t port() const { return bound_port_; }
 
  private:
@@ -112,7 +120,13 @@ class Server final {
   std::vector<loop::EventLoop*> loops_;
   Handler handler_;
   std::vector<std::shared_ptr<Listener>> listeners_;
-  std::shared_ptr<std::atomic<std::size_t>> open_connections_ = std::make_shared<std::atomic<std::size_t>>(0);
+  struct Counts {
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> requests{0};
+    std::atomic<bool> stopping{false};
+  };
+  // Shared with the connections, which may outlive the server object by a few steps.
+  std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
   uint16_t bound_port_ = 0;
 };
 

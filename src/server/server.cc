@@ -385,7 +385,8 @@ int serve(const ServeOptions& options) {
       for (const auto& pool : scheduler.stats()) total += pool.busy + pool.queued;
       busy.set_value(total);
     });
-    if (busy.get_future().get() == 0) break;
+    // An invocation that finished still has its response to write: wait for that too.
+    if (busy.get_future().get() == 0 && http_server.requestsInFlight() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::promise<void> stopped;

@@ -168,6 +168,8 @@ def test_sigterm_lets_an_invocation_in_flight_finish(gust_factory):
         answer = in_flight.result(timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"slept": True}
+    # A draining server tells keep-alive clients not to send another request on this connection.
+    assert answer.headers.get("Connection", "").lower() == "close"
     assert time.monotonic() - began < 10
 
 
