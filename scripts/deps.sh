@@ -67,3 +67,17 @@ if [ ! -f "$browser/node_modules/playwright-core/package.json" ] ||
   echo "deps: npm ci in $browser"
   (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# The compatibility tests (tests/e2e/compat) build Go and Rust Lambda clients from the Go module
+# proxy and crates.io. This machine image carries recent toolchains; a bare Debian gets its own.
+for tool in go:golang-go cargo:cargo; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 && continue
+  [ -x "/usr/local/go/bin/${tool%%:*}" ] || [ -x "$HOME/.cargo/bin/${tool%%:*}" ] && continue
+  echo "deps: installing ${tool#*:}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
+done
+
+# The java runtime's Runtime API client and its Jackson, into runtimes/java/lib.
+bash runtimes/java/build.sh

@@ -877,6 +877,92 @@ async function loadHandler(spec) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// OpenWhisk actions (gust.toml contract = "openwhisk"): main(params) returning an object
+
+// The path below the function: /fn/NAME[@q]/rest and /t/TENANT/fn/NAME[@q]/rest are "/rest";
+// a gateway route (routeKey not $default) keeps its whole path.
+function functionPath(event) {
+  const raw = event.rawPath || '/';
+  if ((event.routeKey ?? '$default') !== '$default') return raw;
+  const parts = raw.split('/');
+  let cut = 0;
+  if (parts.length >= 3 && parts[1] === 'fn') cut = 3;
+  else if (parts.length >= 5 && parts[1] === 't' && parts[3] === 'fn') cut = 5;
+  return cut ? '/' + parts.slice(cut).join('/') : raw;
+}
+
+function isHttpEvent(event) {
+  return typeof event?.requestContext?.http === 'object' && event.requestContext.http !== null;
+}
+
+// Web-action parameters: the query and a JSON object body merged, plus the __ow_* fields; any
+// other event is passed as the parameters themselves.
+function openwhiskParams(event) {
+  if (!isHttpEvent(event)) {
+    return event !== null && typeof event === 'object' && !Array.isArray(event)
+      ? { ...event } : { value: event };
+  }
+  const params = Object.fromEntries(new URLSearchParams(event.rawQueryString || ''));
+  const headers = {};
+  for (const [name, value] of Object.entries(event.headers || {})) headers[name.toLowerCase()] = value;
+  if (Array.isArray(event.cookies) && event.cookies.length) headers.cookie = event.cookies.join('; ');
+  const content_type = headers['content-type'] || '';
+  if (event.body) {
+    const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body);
+    let parsed = null;
+    if (content_type.includes('json')) {
+      try { parsed = JSON.parse(raw.toString('utf8')); } catch { parsed = null; }
+    }
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      Object.assign(params, parsed);
+    } else if (content_type.includes('x-www-form-urlencoded')) {
+      Object.assign(params, Object.fromEntries(new URLSearchParams(raw.toString('utf8'))));
+    } else {
+      params.__ow_body = content_type.includes('text') ? raw.toString('utf8') : raw.toString('base64');
+    }
+  }
+  params.__ow_method = (event.requestContext.http.method || 'GET').toLowerCase();
+  params.__ow_headers = headers;
+  params.__ow_path = functionPath(event);
+  return params;
+}
+
+class ActionError extends Error {
+  name = 'Action.ApplicationError';
+}
+
+// {error} fails the activation; statusCode/headers/body make an HTTP response (an object body
+// is sent as JSON, a body with a non-text type is base64 as OpenWhisk expects); anything else
+// is the JSON result.
+function openwhiskReply(result, http_event) {
+  if (result !== null && typeof result === 'object' && 'error' in result) {
+    const error = result.error;
+    throw new ActionError(typeof error === 'string' ? error : JSON.stringify(error));
+  }
+  if (!http_event || result === null || typeof result !== 'object') return result;
+  if (!('statusCode' in result || 'headers' in result || 'body' in result)) return result;
+  const headers = { ...(result.headers || {}) };
+  let body = result.body ?? '';
+  let encoded = false;
+  if (typeof body === 'object') {
+    body = JSON.stringify(body);
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
+      headers['Content-Type'] = 'application/json';
+    }
+  } else {
+    body = String(body);
+    const type = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] || '';
+    encoded = type !== '' && !['text', 'json', 'xml', 'javascript'].some((t) => type.includes(t));
+  }
+  return { statusCode: Number(result.statusCode) || (body ? 200 : 204), headers, body,
+           isBase64Encoded: encoded };
+}
+
+function openwhiskHandler(main) {
+  return async (event) => openwhiskReply(await main(openwhiskParams(event)), isHttpEvent(event));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 let ready = false;
@@ -996,7 +1082,8 @@ async function main() {
   ready = true;
   writeFrame({ type: 'READY' });
 
-  const { handler, shape } = loaded;
+  const { handler, shape } = env.GUST_CONTRACT === 'openwhisk'
+    ? { handler: openwhiskHandler(loaded.handler), shape: 'lambda' } : loaded;
   const decoder = new FrameDecoder((header, body) => {
     if (dying) return;
     // Other types are reserved for later protocol versions; an older adapter ignores them.

@@ -586,10 +586,201 @@ def invoker_for_module_attr(spec):
     return make_lambda_invoker(candidate)
 
 
+# --- other platforms' contracts (gust.toml `contract`) ----------------------------------------
+
+
+def function_path(event):
+    """(the path below the function, the prefix cut off): a call through /fn/NAME[@q]/rest or
+    /t/TENANT/fn/NAME[@q]/rest is "/rest" to the function, as an app mounted at its own root
+    expects; a gateway route (routeKey not $default) keeps its whole path."""
+    raw = event.get("rawPath") or "/"
+    if event.get("routeKey", "$default") != "$default":
+        return raw, ""
+    parts = raw.split("/")
+    if len(parts) >= 3 and parts[1] == "fn":
+        cut = 3
+    elif len(parts) >= 5 and parts[1] == "t" and parts[3] == "fn":
+        cut = 5
+    else:
+        return raw, ""
+    return "/" + "/".join(parts[cut:]), "/".join(parts[:cut])
+
+
+def is_http_event(event):
+    return (isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
+            and isinstance(event["requestContext"].get("http"), dict))
+
+
+def openwhisk_params(event):
+    """OpenWhisk web-action parameters: the query and a JSON object body merged, plus the
+    `__ow_*` fields; any other event is passed as the parameters themselves."""
+    if not is_http_event(event):
+        return dict(event) if isinstance(event, dict) else {"value": event}
+    request = HttpRequest(event)
+    params = dict(urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True))
+    headers = {lower: value for _, lower, value in request.headers}
+    if request.cookie_header:
+        headers["cookie"] = request.cookie_header
+    content_type = headers.get("content-type", "")
+    if request.body:
+        parsed = None
+        if "json" in content_type:
+            try:
+                parsed = json.loads(request.body)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict):
+            params.update(parsed)
+        elif "x-www-form-urlencoded" in content_type:
+            params.update(urllib.parse.parse_qsl(request.body.decode("utf-8", "replace"),
+                                                 keep_blank_values=True))
+        else:
+            params["__ow_body"] = (request.body.decode("utf-8") if "text" in content_type
+                                   else base64.b64encode(request.body).decode())
+    params["__ow_method"] = request.method.lower()
+    params["__ow_headers"] = headers
+    params["__ow_path"] = function_path(event)[0]
+    return params
+
+
+def openwhisk_reply(result, http_event):
+    """An action's dict as Lambda's v2 reply: `{"error": ...}` fails the activation; a dict with
+    statusCode/headers/body is an HTTP response (an object body sent as JSON); any other dict is
+    the JSON result."""
+    if isinstance(result, dict) and "error" in result:
+        error = result["error"]
+        message = error if isinstance(error, str) else json.dumps(error)
+        raise AdapterError("Action.ApplicationError", message)
+    if not http_event or not isinstance(result, dict):
+        return result
+    if not any(key in result for key in ("statusCode", "headers", "body")):
+        return result
+    headers = dict(result.get("headers") or {})
+    body = result.get("body", "")
+    encoded = False
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+    elif body is None:
+        body = ""
+    else:
+        body = str(body)
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        # OpenWhisk expects a binary body base64-encoded by the action.
+        encoded = bool(content_type) and not any(
+            kind in content_type for kind in ("text", "json", "xml", "javascript"))
+    return {"statusCode": int(result.get("statusCode") or (200 if body else 204)),
+            "headers": headers, "body": body, "isBase64Encoded": encoded}
+
+
+def make_openwhisk_invoker(main):
+    def invoke(event, context):
+        return openwhisk_reply(main(openwhisk_params(event)), is_http_event(event))
+    return invoke
+
+
+class OpenFaasEvent:
+    """What the python3-http template passes as `event` (Flask's request, in its names)."""
+
+    def __init__(self, event):
+        if is_http_event(event):
+            request = HttpRequest(event)
+            self.body = request.body
+            self.headers = HeaderView((name, value) for name, _, value in request.headers)
+            self.method = request.method
+            self.query = dict(urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True))
+            self.path = function_path(event)[0]
+        else:
+            self.body = json.dumps(event).encode()
+            self.headers = HeaderView([("Content-Type", "application/json")])
+            self.method = "POST"
+            self.query = {}
+            self.path = "/"
+
+
+class HeaderView(dict):
+    """Case-insensitive `get`, as Flask's request.headers has."""
+
+    def __init__(self, pairs):
+        super().__init__()
+        for name, value in pairs:
+            self[name.lower()] = value
+
+    def get(self, name, default=None):
+        return super().get(name.lower(), default)
+
+    def __getitem__(self, name):
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name):
+        return super().__contains__(name.lower())
+
+
+class OpenFaasContext:
+    def __init__(self):
+        self.hostname = os.environ.get("HOSTNAME", "localhost")
+
+
+def openfaas_reply(result):
+    """The template's format_response: a dict gives statusCode/body/headers (an object body as
+    JSON), None an empty 200, anything else the body of a 200."""
+    if result is None:
+        return {"statusCode": 200, "headers": {}, "body": ""}
+    if not isinstance(result, dict):
+        if isinstance(result, bytes):
+            return {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
+                    "body": base64.b64encode(result).decode(), "isBase64Encoded": True}
+        return {"statusCode": 200, "headers": {"Content-Type": "text/html; charset=utf-8"},
+                "body": str(result)}
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    body = result.get("body", "")
+    encoded = False
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+    elif isinstance(body, bytes):
+        body, encoded = base64.b64encode(body).decode(), True
+    else:
+        body = "" if body is None else str(body)
+    return {"statusCode": int(result.get("statusCode", 200)), "headers": headers, "body": body,
+            "isBase64Encoded": encoded}
+
+
+def make_openfaas_invoker(handle):
+    def invoke(event, context):
+        return openfaas_reply(handle(OpenFaasEvent(event), OpenFaasContext()))
+    return invoke
+
+
+def contract_function(spec, code_dir):
+    """The plain function GUST_HANDLER names (`module.attr`, `path.py:attr`, `__main__.attr`)."""
+    path, _, attr = spec.partition(":")
+    if path.endswith(".py"):
+        module, name = load_file_module(code_dir, path), attr or "main"
+    else:
+        module_name, _, name = spec.rpartition(".")
+        if not module_name or not name:
+            raise AdapterError("Runtime.MalformedHandlerName",
+                               f"bad handler {spec!r}: expected module.function")
+        if module_name == "__main__":  # an OpenWhisk zip action; not this adapter's __main__
+            module = load_file_module(code_dir, "__main__.py")
+        else:
+            module = importlib.import_module(module_name.replace("/", "."))
+    candidate = getattr(module, name, None)
+    if not callable(candidate):
+        raise AdapterError("Runtime.HandlerNotFound", f"{spec!r} is not a function in the code")
+    return candidate
+
+
 def load_invoker(spec, code_dir):
     """The `invoke(event, context)` callable for GUST_HANDLER, shape decided here once."""
     if not spec:
         raise AdapterError("Runtime.MalformedHandlerName", "GUST_HANDLER is empty")
+    contract = os.environ.get("GUST_CONTRACT", "lambda")
+    if contract == "openwhisk":
+        return make_openwhisk_invoker(contract_function(spec, code_dir))
+    if contract == "openfaas":
+        return make_openfaas_invoker(contract_function(spec, code_dir))
     path, _, attr = spec.partition(":")
     if path.endswith(".py"):
         module = load_file_module(code_dir, path)

@@ -46,7 +46,11 @@ Status runStep(const std::vector<std::string>& argv, const std::string& cwd,
 Status installDependencies(const std::string& code_dir, const FunctionConfig& config,
                            const os::Toolchain& toolchain, const ProgressFn& progress) {
   fs::path dir(code_dir);
-  if (usesRuntime(config, "python3") && fs::exists(dir / "requirements.txt")) {
+  // A `provided` bootstrap or an `http` command may be Python (awslambdaric, Flask) or Node
+  // (Express): their requirements are installed the same way, and the relay puts .venv/bin and
+  // node_modules/.bin first on PATH.
+  const bool any_language = usesRuntime(config, "provided") || usesRuntime(config, "http");
+  if ((usesRuntime(config, "python3") || any_language) && fs::exists(dir / "requirements.txt")) {
     std::string venv = (dir / ".venv").string();
     GUST_RETURN_IF_ERROR(runStep({toolchain.python, "-m", "venv", "--without-pip", venv}, code_dir,
                                  {}, "creating a virtual environment", progress));
@@ -56,12 +60,22 @@ Status installDependencies(const std::string& code_dir, const FunctionConfig& co
                                  code_dir, {{"PIP_NO_CACHE_DIR", "0"}},
                                  "installing requirements.txt", progress));
   }
-  if (usesRuntime(config, "node") && fs::exists(dir / "package.json")) {
+  if ((usesRuntime(config, "node") || any_language) && fs::exists(dir / "package.json")) {
     if (toolchain.npm.empty()) return internalError("npm is not installed: run scripts/deps.sh");
     bool locked = fs::exists(dir / "package-lock.json");
     std::vector<std::string> argv = {toolchain.npm, locked ? "ci" : "install", "--omit=dev",
                                      "--no-audit", "--no-fund"};
     GUST_RETURN_IF_ERROR(runStep(argv, code_dir, {}, locked ? "npm ci" : "npm install", progress));
+  }
+  if (usesRuntime(config, "java") && fs::exists(dir / "pom.xml")) {
+    if (toolchain.mvn.empty()) return internalError("mvn is not installed: run scripts/deps.sh");
+    // The project's jar, and its runtime dependencies beside it for projects that do not shade
+    // them: the java runtime puts target/*.jar and target/lib/*.jar on the class path.
+    GUST_RETURN_IF_ERROR(runStep({toolchain.mvn, "-B", "-q", "-Dstyle.color=never", "-DskipTests", "package"}, code_dir,
+                                 {}, "building with Maven (mvn package)", progress));
+    GUST_RETURN_IF_ERROR(runStep({toolchain.mvn, "-B", "-q", "-Dstyle.color=never", "dependency:copy-dependencies",
+                                  "-DincludeScope=runtime", "-DoutputDirectory=target/lib"},
+                                 code_dir, {}, "copying the runtime dependencies", progress));
   }
   return Status::ok();
 }

@@ -13,7 +13,8 @@ namespace gust::bundle {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kRuntimes[] = {"python3", "node"};
+constexpr std::string_view kRuntimes[] = {"python3", "node", "java", "provided", "http"};
+constexpr std::string_view kContracts[] = {"lambda", "openwhisk", "openfaas"};
 constexpr std::string_view kNetworks[] = {"none", "egress"};
 
 bool oneOf(std::string_view value, std::initializer_list<std::string_view> options) {
@@ -55,12 +56,39 @@ Status checkRanges(const FunctionConfig& c) {
     return invalidArgument(fmt::format("gust.toml: 'runtime' is required ({})", listOf(kRuntimes)));
   }
   if (c.handler.empty()) {
+    if (c.runtime == "http") {
+      return invalidArgument("gust.toml: runtime \"http\" needs 'handler', the command that "
+                             "listens on $PORT (e.g. handler = \"python3 app.py\")");
+    }
+    if (c.runtime == "java") {
+      return invalidArgument("gust.toml: runtime \"java\" needs 'handler', the class with "
+                             "handleRequest (e.g. handler = \"example.Hello\" or "
+                             "\"example.Hello::handleRequest\")");
+    }
     return invalidArgument("gust.toml: 'handler' is required (e.g. \"main.handler\")");
+  }
+  if (c.contract != "lambda" && c.runtime != "python3" && c.runtime != "node") {
+    return invalidArgument(fmt::format(
+        "gust.toml: contract \"{}\" is for runtime python3 or node, not {}", c.contract, c.runtime));
+  }
+  if (c.contract == "openfaas" && c.runtime != "python3") {
+    return invalidArgument("gust.toml: contract \"openfaas\" (the python3-http template's "
+                           "handle(event, context)) is for runtime python3");
+  }
+  if (!c.ready_path.empty() && c.runtime != "http") {
+    return invalidArgument("gust.toml: 'ready_path' is for runtime \"http\" only");
   }
   return validateFunctionName(c.name);
 }
 
-std::string defaultHandler(const std::string& runtime) {
+std::string defaultHandler(const std::string& runtime, const std::string& contract = "lambda") {
+  // Where each platform's own tooling looks: an OpenWhisk zip action's __main__.py or package
+  // main with `main`, the OpenFaaS python3-http template's handler.py with `handle`.
+  if (contract == "openwhisk") return runtime == "node" ? "index.main" : "__main__.main";
+  if (contract == "openfaas") return runtime == "node" ? "handler" : "handler.handle";
+  if (runtime == "provided") return "bootstrap";  // as on Lambda: an executable named bootstrap
+  if (runtime == "http") return "";                 // the command must be given
+  if (runtime == "java") return "";                 // the class must be given
   return runtime == "node" ? "index.handler" : "main.handler";
 }
 
@@ -232,7 +260,7 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else if (k == "runtime") {
       auto v = stringField(node, k);
       if (!v) return v.status();
-      if (!oneOf(*v, {"python3", "node"})) {
+      if (!oneOf(*v, {"python3", "node", "java", "provided", "http"})) {
         return atLine(node, fmt::format("unknown runtime '{}' (this server runs {})", *v,
                                         listOf(kRuntimes)));
       }
@@ -287,6 +315,21 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
         return atLine(node, fmt::format("'{}' {}", k, destination.status().message()));
       }
       (k == "on_success" ? config.on_success : config.on_failure) = *v;
+    } else if (k == "contract") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (!oneOf(*v, {"lambda", "openwhisk", "openfaas"})) {
+        return atLine(node, fmt::format("'contract' must be {}", listOf(kContracts)));
+      }
+      config.contract = *v;
+    } else if (k == "ready_path") {
+      auto v = stringField(node, k);
+      if (!v) return v.status();
+      if (v->empty() || v->front() != '/' ||
+          v->find_first_of(" \r\n\t") != std::string::npos) {
+        return atLine(node, "'ready_path' must be a path starting with /, e.g. \"/healthz\"");
+      }
+      config.ready_path = *v;
     } else if (k == "tmp_mb") {
       auto v = integerField(node, k, 1, 10240);
       if (!v) return v.status();
@@ -326,11 +369,14 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else {
       return invalidArgument(fmt::format(
           "gust.toml:{}: unknown key '{}' (known: name, runtime, handler, memory_mb, timeout_s, "
-          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, max_event_age, on_success, on_failure)",
+          "concurrency, max_instances, tmp_mb, network, env, secrets, access, cors, max_retries, "
+          "max_event_age, on_success, on_failure, contract, ready_path)",
           key.source().begin.line, k));
     }
   }
-  if (config.handler.empty() && !config.runtime.empty()) config.handler = defaultHandler(config.runtime);
+  if (config.handler.empty() && !config.runtime.empty()) {
+    config.handler = defaultHandler(config.runtime, config.contract);
+  }
   GUST_RETURN_IF_ERROR(checkRanges(config));
   return config;
 }
@@ -416,6 +462,8 @@ nlohmann::json toJson(const FunctionConfig& c) {
           {"max_event_age_s", c.max_event_age_s},
           {"on_success", c.on_success},
           {"on_failure", c.on_failure},
+          {"contract", c.contract},
+          {"ready_path", c.ready_path},
           {"entries", entries}};
 }
 
@@ -441,6 +489,8 @@ Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
     c.max_event_age_s = j.value("max_event_age_s", int64_t{21600});
     c.on_success = j.value("on_success", std::string());  // versions before destinations: none
     c.on_failure = j.value("on_failure", std::string());
+    c.contract = j.value("contract", std::string("lambda"));  // versions before contracts
+    c.ready_path = j.value("ready_path", std::string());
     for (const auto& e : j.at("entries")) {
       c.entries.push_back({e.at("path").get<std::string>(), e.at("runtime").get<std::string>(),
                            e.at("handler").get<std::string>()});

@@ -24,8 +24,16 @@ struct Entry {
 
 struct FunctionConfig {
   std::string name;
-  std::string runtime;  // python3 | node
+  std::string runtime;  // python3 | node | java | provided | http
+  // python3 and node: module.attr / file.export; java: a class (optionally Class::method);
+  // provided: the executable (default "bootstrap"); http: the command that listens on $PORT.
   std::string handler;
+  // How python3 and node call the handler: "lambda" handler(event, context) (and the Vercel and
+  // WSGI shapes), "openwhisk" main(params), "openfaas" handle(event, context) (python3-http).
+  std::string contract = "lambda";
+  // runtime "http": the instance is ready when GET of this path answers (any status below 500);
+  // "" = when $PORT accepts a connection.
+  std::string ready_path;
   int64_t memory_mb = 256;
   int64_t timeout_s = 30;
   int64_t concurrency = 1;

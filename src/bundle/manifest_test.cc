@@ -57,7 +57,7 @@ TEST(Manifest, RejectsOutOfRangeAndUnknownRuntime) {
   EXPECT_FALSE(parseManifest("runtime = \"python3\"\ntimeout_s = 0\n", "x").isOk());
   auto cobol = parseManifest("runtime = \"cobol\"\n", "x");
   ASSERT_FALSE(cobol.isOk());
-  EXPECT_NE(cobol.status().message().find("python3 | node"), std::string::npos);
+  EXPECT_NE(cobol.status().message().find("python3 | node | java | provided | http"), std::string::npos);
 }
 
 TEST(Manifest, RejectsSyntaxErrorsWithLineAndColumn) {
@@ -127,3 +127,47 @@ TEST(Manifest, FindsLongestEntryAtSegmentBoundary) {
 
 }  // namespace
 }  // namespace gust::bundle
+
+TEST(Manifest, ForeignRuntimesAndTheirDefaults) {
+  auto provided = parseManifest("runtime = \"provided\"\n", "go");
+  ASSERT_TRUE(provided.isOk()) << provided.status().message();
+  EXPECT_EQ(provided->handler, "bootstrap");
+
+  auto http = parseManifest("runtime = \"http\"\n", "flask");
+  ASSERT_FALSE(http.isOk());
+  EXPECT_NE(http.status().message().find("$PORT"), std::string::npos) << http.status().message();
+  auto flask = parseManifest("runtime = \"http\"\nhandler = \"python3 app.py\"\nready_path = \"/healthz\"\n", "f");
+  ASSERT_TRUE(flask.isOk()) << flask.status().message();
+  EXPECT_EQ(flask->ready_path, "/healthz");
+
+  auto java = parseManifest("runtime = \"java\"\n", "j");
+  ASSERT_FALSE(java.isOk());
+  EXPECT_NE(java.status().message().find("handleRequest"), std::string::npos);
+}
+
+TEST(Manifest, ContractsPickTheirPlatformsDefaultHandler) {
+  auto whisk_py = parseManifest("runtime = \"python3\"\ncontract = \"openwhisk\"\n", "w");
+  ASSERT_TRUE(whisk_py.isOk());
+  EXPECT_EQ(whisk_py->handler, "__main__.main");
+  auto whisk_node = parseManifest("runtime = \"node\"\ncontract = \"openwhisk\"\n", "w");
+  ASSERT_TRUE(whisk_node.isOk());
+  EXPECT_EQ(whisk_node->handler, "index.main");
+  auto faas = parseManifest("runtime = \"python3\"\ncontract = \"openfaas\"\n", "f");
+  ASSERT_TRUE(faas.isOk());
+  EXPECT_EQ(faas->handler, "handler.handle");
+  auto back = functionConfigFromJson(toJson(*faas).dump());
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(back->contract, "openfaas");
+}
+
+TEST(Manifest, RejectsContractsAndReadyPathWhereTheyCannotApply) {
+  auto faas_node = parseManifest("runtime = \"node\"\ncontract = \"openfaas\"\n", "f");
+  ASSERT_FALSE(faas_node.isOk());
+  EXPECT_NE(faas_node.status().message().find("python3"), std::string::npos);
+  EXPECT_FALSE(parseManifest("runtime = \"provided\"\ncontract = \"openwhisk\"\n", "x").isOk());
+  EXPECT_FALSE(parseManifest("runtime = \"python3\"\ncontract = \"knative\"\n", "x").isOk());
+  EXPECT_FALSE(parseManifest("runtime = \"python3\"\nready_path = \"/x\"\n", "x").isOk());
+  auto no_slash = parseManifest("runtime = \"http\"\nhandler = \"x\"\nready_path = \"healthz\"\n", "x");
+  ASSERT_FALSE(no_slash.isOk());
+  EXPECT_NE(no_slash.status().message().find("gust.toml:3"), std::string::npos);
+}

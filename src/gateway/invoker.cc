@@ -33,6 +33,8 @@ worker::InstanceSpec instanceSpec(const RunnableVersion& version, const bundle::
   spec.entry = entry ? entry->path : "";
   spec.runtime = entry ? entry->runtime : version.config.runtime;
   spec.handler = entry ? entry->handler : version.config.handler;
+  spec.contract = version.config.contract;
+  spec.ready_path = version.config.ready_path;
   spec.code_dir = version.code_dir;
   spec.memory_mb = version.config.memory_mb;
   spec.tmp_mb = version.config.tmp_mb;

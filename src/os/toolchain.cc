@@ -31,6 +31,8 @@ Result<Toolchain> resolveToolchain() {
   if (::access(t.python.c_str(), X_OK) != 0) t.python = python;
   t.node = fromEnvOrPath("GUST_NODE", "node");
   t.npm = fromEnvOrPath("GUST_NPM", "npm");
+  t.mvn = fromEnvOrPath("GUST_MVN", "mvn");
+  t.java = fromEnvOrPath("GUST_JAVA", "java");
   return t;
 }
 

@@ -13,6 +13,8 @@ struct Toolchain {
   std::string python;  // absolute path of the real interpreter
   std::string node;
   std::string npm;
+  std::string mvn;   // "" when Maven is not installed (only java functions with a pom.xml need it)
+  std::string java;  // the same for the JDK's java (AppCDS archives are built at deploy)
 };
 
 // Honors GUST_PYTHON / GUST_NODE / GUST_NPM when set.

@@ -27,7 +27,7 @@ struct Mount {
 struct SandboxSpec {
   std::string tenant;             // selects the host uid the process runs as
   std::string instance_id;        // unique per instance; names its cgroup
-  std::string runtime;            // python3 | node: selects the seccomp allowlist
+  std::string runtime;            // python3 | node | java | provided | http: selects the seccomp allowlist
   std::vector<std::string> argv;  // paths as seen inside (see isolatesFilesystem())
   std::map<std::string, std::string> env;  // the whole environment: nothing is inherited
   std::vector<Mount> mounts;      // the runtime and the code; nothing else of the host is visible

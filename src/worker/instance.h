@@ -24,8 +24,10 @@ struct InstanceSpec {
   std::string function;
   int64_t version = 0;
   std::string entry;    // "" for a plain function, "api/users" in a project
-  std::string runtime;  // python3 | node
+  std::string runtime;  // python3 | node | java | provided | http
   std::string handler;
+  std::string contract = "lambda";  // lambda | openwhisk | openfaas (python3 and node)
+  std::string ready_path;           // runtime http: readiness by GET of this path
   std::string code_dir;
   int64_t memory_mb = 256;
   int64_t tmp_mb = 64;

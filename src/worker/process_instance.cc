@@ -355,6 +355,11 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
     if (launch.node.empty()) return internalError("node is not installed: run scripts/deps.sh");
     return std::vector<std::string>{launch.node, paths.runtimes + "/node/adapter.mjs"};
   }
+  if (spec.runtime == "provided" || spec.runtime == "http" || spec.runtime == "java") {
+    // The relay speaks frames to the host and the foreign contract (the Lambda Runtime API, or
+    // HTTP on $PORT) to the user's process, which it starts; Java is a Runtime API client.
+    return std::vector<std::string>{launch.python, "-S", "-B", paths.runtimes + "/relay/gust_relay.py"};
+  }
   return invalidArgument(fmt::format("unknown runtime '{}'", spec.runtime));
 }
 
@@ -378,6 +383,9 @@ std::map<std::string, std::string> functionEnvironment(const InstanceSpec& spec,
            {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
            {"LAMBDA_TASK_ROOT", paths.code},
            {"_HANDLER", spec.handler},
+           {"GUST_RUNTIME", spec.runtime},
+           {"GUST_CONTRACT", spec.contract},
+           {"GUST_READY_PATH", spec.ready_path},
        }) {
     env[key] = value;
   }

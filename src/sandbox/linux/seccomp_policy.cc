@@ -120,7 +120,8 @@ Status installSeccompFilter(const SeccompProfile& profile) {
   // instead of libseccomp's default linear list (~300 allowed calls).
   GUST_RETURN_IF_ERROR(check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2), "optimize"));
   for (const char* name : kAllowed) GUST_RETURN_IF_ERROR(allow(ctx, name));
-  if (profile.runtime == "node") {
+  // Any runtime but python3 may run V8 (node itself, or Express under runtime "http").
+  if (profile.runtime != "python3") {
     for (const char* name : kNodeExtras) GUST_RETURN_IF_ERROR(allow(ctx, name));
   }
 
