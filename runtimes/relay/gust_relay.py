@@ -141,21 +141,90 @@ def make_api_handler(api):
             self.end_headers()
             self.wfile.write(payload)
 
-        def read_body(self):
+        def body_pieces(self):
+            """The request body as it arrives: chunk by chunk when chunked (streaming)."""
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                parts = []
+                total = 0
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
                         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                             pass  # trailers (streaming errors arrive here) are not relayed
-                        return b"".join(parts)
-                    parts.append(self.rfile.read(size))
+                        return
+                    total += size
+                    if total > MAX_BODY_BYTES:
+                        raise ValueError("body too large")
+                    piece = self.rfile.read(size)
                     self.rfile.readline()
+                    yield piece
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
                 raise ValueError("body too large")
-            return self.rfile.read(length) if length else b""
+            if length:
+                yield self.rfile.read(length)
+
+        def read_body(self):
+            return b"".join(self.body_pieces())
+
+        def stream_response(self, request_id):
+            """Lambda's response streaming: relayed as CHUNK frames when the caller can take
+            them (an HTTP request), else collected into one ordinary reply."""
+            with api.lock:
+                invoke = api.in_flight.get(request_id)
+            if invoke is None:
+                return self.answer(400, {"errorMessage": f"unknown or finished request {request_id}",
+                                         "errorType": "InvalidRequestID"})
+            live = bool(invoke.get("stream"))
+            content_type = self.headers.get("Content-Type") or "application/octet-stream"
+            # An HTTP integration response starts with a JSON prelude {statusCode, headers,
+            # cookies} and eight NUL bytes (what lambdaurl and awslambda.HttpResponseStream write).
+            integration = content_type.startswith(
+                "application/vnd.awslambda.http-integration-response")
+            head = None if integration else {"statusCode": 200,
+                                             "headers": {"Content-Type": content_type}}
+            pending, collected = b"", []
+            if live and head is not None:
+                api.host.send({"type": "CHUNK", "id": request_id, "head": head})
+            try:
+                for piece in self.body_pieces():
+                    if head is None:
+                        pending += piece
+                        end = pending.find(b"\0" * 8)
+                        if end < 0:
+                            if len(pending) > 64 * 1024:
+                                raise ValueError("no end of the prelude in the first 64 KiB")
+                            continue
+                        prelude = json.loads(pending[:end] or b"{}")
+                        head = {"statusCode": int(prelude.get("statusCode") or 200),
+                                "headers": prelude.get("headers") or {},
+                                "cookies": prelude.get("cookies") or []}
+                        piece, pending = pending[end + 8:], b""
+                        if live:
+                            api.host.send({"type": "CHUNK", "id": request_id, "head": head})
+                    if not piece:
+                        continue
+                    if live:
+                        sys.stdout.flush()
+                        api.host.send({"type": "CHUNK", "id": request_id}, piece)
+                    else:
+                        collected.append(piece)
+            except ValueError as exc:
+                api.reply(request_id, *error_frame("ERROR", request_id, "Runtime.StreamError",
+                                                   str(exc), ""))
+                return self.answer(413, {"errorMessage": str(exc), "errorType": "StreamError"})
+            sys.stdout.flush()
+            if live:
+                api.reply(request_id, {"type": "RESULT", "id": request_id, "streamed": True}, b"null")
+            else:
+                body = b"".join(collected)
+                head = head or {"statusCode": 200, "headers": {}}
+                try:
+                    text, encoded = body.decode("utf-8"), False
+                except UnicodeDecodeError:
+                    text, encoded = base64.b64encode(body).decode(), True
+                api.reply(request_id, {"type": "RESULT", "id": request_id},
+                          json.dumps({**head, "body": text, "isBase64Encoded": encoded}).encode())
+            self.answer(202, {"status": "OK"})
 
         def do_GET(self):
             if self.path != API_PREFIX + "/invocation/next":
@@ -182,16 +251,23 @@ def make_api_handler(api):
             self.wfile.write(body)
 
         def do_POST(self):
+            path = self.path
+            prefix = API_PREFIX + "/invocation/"
+            # Streaming is announced by the header (Node's and Rust's clients) or by the HTTP
+            # integration content type alone (aws-lambda-go's lambdaurl sends no header).
+            streaming = (self.headers.get("Lambda-Runtime-Function-Response-Mode", "").lower() ==
+                         "streaming" or self.headers.get("Content-Type", "").startswith(
+                             "application/vnd.awslambda.http-integration-response"))
+            if path.startswith(prefix) and path.endswith("/response") and streaming:
+                return self.stream_response(path[len(prefix):].partition("/")[0])
             try:
                 body = self.read_body()
             except ValueError as exc:
                 return self.answer(413, {"errorMessage": str(exc), "errorType": "RequestTooLarge"})
-            path = self.path
             if path == API_PREFIX + "/init/error":
                 api.init_error = error_from_body(body)
                 api.ready.set()
                 return self.answer(202, {"status": "OK"})
-            prefix = API_PREFIX + "/invocation/"
             if not path.startswith(prefix) or path.count("/") != 5:
                 return self.answer(404, {"errorMessage": f"no such path {path}",
                                          "errorType": "InvalidRequest"})

@@ -125,8 +125,6 @@ TEST(Manifest, FindsLongestEntryAtSegmentBoundary) {
   EXPECT_EQ(config.findEntry("api")->handler, "api/index.py");
 }
 
-}  // namespace
-}  // namespace gust::bundle
 
 TEST(Manifest, ForeignRuntimesAndTheirDefaults) {
   auto provided = parseManifest("runtime = \"provided\"\n", "go");
@@ -171,3 +169,6 @@ TEST(Manifest, RejectsContractsAndReadyPathWhereTheyCannotApply) {
   ASSERT_FALSE(no_slash.isOk());
   EXPECT_NE(no_slash.status().message().find("gust.toml:3"), std::string::npos);
 }
+
+}  // namespace
+}  // namespace gust::bundle

@@ -1,6 +1,7 @@
 #include "gateway/invoker.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -82,8 +83,10 @@ awaitable<Result<RunnablePtr>> Invoker::resolve(const std::string& tenant,
 awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& version,
                                                      const bundle::Entry* entry,
                                                      std::string activation_id,
-                                                     std::string trace_id, std::string event) {
+                                                     std::string trace_id, std::string event,
+                                                     std::shared_ptr<worker::StreamSink> stream) {
   scheduler::InvocationTask task;
+  task.stream = std::move(stream);
   task.spec = instanceSpec(version, entry);
   task.limits = {version.config.timeout_s, version.config.concurrency, version.config.max_instances};
   task.activation_id = std::move(activation_id);
@@ -101,6 +104,15 @@ awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& vers
     }
   }
   co_return outcome;
+}
+
+awaitable<void> Invoker::runStreaming(const RunnableVersion& version, std::string activation_id,
+                                      std::string trace_id, std::string event,
+                                      std::shared_ptr<worker::StreamSink> stream,
+                                      std::shared_ptr<scheduler::InvocationOutcome> slot) {
+  *slot = co_await run(version, nullptr, std::move(activation_id), std::move(trace_id),
+                       std::move(event), stream);
+  stream->close();
 }
 
 awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::Entry* entry,
@@ -211,7 +223,52 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   std::string event = buildHttpEvent(request, context);
   meter.bytes_in = static_cast<int64_t>(request.body().size());
 
-  auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(event));
+  scheduler::InvocationOutcome outcome;
+  if (v.config.runtime == "provided" && !entry) {
+    // A Runtime API client may stream its reply (Lambda-Runtime-Function-Response-Mode:
+    // streaming): the head and chunks are relayed as chunked HTTP while the function runs.
+    auto stream = std::make_shared<worker::StreamSink>(exchange.executor());
+    auto slot = std::make_shared<scheduler::InvocationOutcome>();
+    asio::co_spawn(exchange.executor(),
+                   runStreaming(v, meter.activation_id, meter.trace_id, std::move(event), stream, slot),
+                   asio::detached);
+    bool streaming = false;
+    bool broken = false;
+    for (;;) {
+      worker::StreamSink::Batch batch = co_await stream->take();
+      if (batch.head && !streaming) {
+        std::string head_json = std::move(*batch.head);
+        auto mapped = mapHandlerResult(head_json);
+        http::Response head(static_cast<boost::beast::http::status>(mapped ? mapped->status : 200), 11);
+        if (mapped) {
+          for (auto& [name, value] : mapped->headers) head.insert(name, value);
+        }
+        head.erase(http::Field::content_length);
+        head.set(kActivationHeader, meter.activation_id);
+        head.set("traceparent", fmt::format("00-{}-{}-01", meter.trace_id, randomHex(8)));
+        streaming = true;
+        broken = !(co_await exchange.startChunked(std::move(head))).isOk();
+      }
+      for (const std::string& chunk : batch.chunks) {
+        if (streaming && !broken) broken = !(co_await exchange.writeChunk(chunk)).isOk();
+      }
+      if (batch.closed) break;
+    }
+    outcome = std::move(*slot);
+    if (streaming) {
+      // The status went out with the head; a failure after it can only cut the body short.
+      if (!broken && outcome.status.isOk()) (void)co_await exchange.finishChunked();
+      meter.http_status = exchange.responseStatus();
+      meter.bytes_out = exchange.responseBytes();
+      if (!co_await record(v, entry, meter, outcome)) {
+        observe::logEvent(observe::LogLevel::Error, "activation.unrecorded",
+                          {{"activation", meter.activation_id}});
+      }
+      co_return;
+    }
+  } else {
+    outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(event));
+  }
   http::Response response;
   if (outcome.status.isOk()) {
     auto mapped = mapHandlerResult(outcome.result);

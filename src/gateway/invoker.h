@@ -66,7 +66,13 @@ class Invoker final {
   boost::asio::awaitable<scheduler::InvocationOutcome> run(const RunnableVersion& version,
                                                            const bundle::Entry* entry,
                                                            std::string activation_id,
-                                                           std::string trace_id, std::string event);
+                                                           std::string trace_id, std::string event,
+                                                           std::shared_ptr<worker::StreamSink> stream = nullptr);
+  // run(), then closes `stream`: its consumer then finds the outcome in `slot`.
+  boost::asio::awaitable<void> runStreaming(const RunnableVersion& version, std::string activation_id,
+                                            std::string trace_id, std::string event,
+                                            std::shared_ptr<worker::StreamSink> stream,
+                                            std::shared_ptr<scheduler::InvocationOutcome> slot);
   // Builds the activation record, counts it in the metrics and waits until the store has
   // committed it: an answered activation is never lost. False when the store did not commit in
   // time (the caller then answers 500 rather than pretend).

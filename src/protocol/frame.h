@@ -26,6 +26,8 @@ inline constexpr std::string_view kInitError = "INIT_ERROR";
 inline constexpr std::string_view kInvoke = "INVOKE";
 inline constexpr std::string_view kResult = "RESULT";
 inline constexpr std::string_view kError = "ERROR";
+// A piece of a streamed reply (adapter -> host), only for an INVOKE that said `stream: true`.
+inline constexpr std::string_view kChunk = "CHUNK";
 }  // namespace type
 
 struct Frame {

@@ -190,6 +190,7 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   request.id = task.activation_id;
   request.event = std::move(task.event);
   request.trace_id = task.trace_id;
+  request.stream = task.stream;
   request.deadline = Clock::now() + std::chrono::seconds(task.limits.timeout_s);
   outcome.started_at_us = nowMicros();
   request.deadline_epoch_ms = outcome.started_at_us / 1000 + task.limits.timeout_s * 1000;
@@ -204,6 +205,7 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   if (reply && reply->ok) {
     outcome.state = "success";
     outcome.result = std::move(reply->body);
+    outcome.streamed = reply->streamed;
     outcome.logs = std::move(reply->logs);
   } else if (reply) {
     outcome.state = "error";

@@ -32,12 +32,14 @@ struct InvocationTask {
   std::string activation_id;
   std::string event;
   std::string trace_id;
+  std::shared_ptr<worker::StreamSink> stream;  // set when a streamed reply can be relayed
 };
 
 struct InvocationOutcome {
   Status status;            // Ok, FunctionError, DeadlineExceeded or Unavailable
   std::string state;        // "success", "error", "crashed", "timeout", "init_error", "throttled"
   std::string result;       // the handler's JSON result when ok
+  bool streamed = false;    // the result went out through InvocationTask::stream instead
   bool cold = false;
   int64_t init_ms = 0;
   int64_t started_at_us = 0;   // dispatched to the instance (after any queueing)

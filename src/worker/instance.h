@@ -7,11 +7,16 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "sandbox/sandbox.h"
@@ -35,16 +40,49 @@ struct InstanceSpec {
   std::map<std::string, std::string> env;
 };
 
+// A streamed reply (Lambda's response streaming): the instance pushes the head and the body's
+// chunks as the function produces them, on the scheduler's loop; the request's loop takes them
+// and writes chunked HTTP. Thread-safe; the consumer is woken on its own executor.
+class StreamSink : public std::enable_shared_from_this<StreamSink> {
+ public:
+  explicit StreamSink(boost::asio::any_io_executor consumer) : wake_(consumer) {}
+
+  struct Batch {
+    std::optional<std::string> head;  // the head's JSON {statusCode, headers, cookies}, once
+    std::vector<std::string> chunks;
+    bool closed = false;              // nothing more will come
+  };
+  // Producer side (any thread). Nothing is accepted after close().
+  void start(std::string head_json);
+  void push(std::string chunk);
+  void close();
+  bool started() const;
+  // Consumer side, on the consumer's executor: waits until something arrived or it closed.
+  boost::asio::awaitable<Batch> take();
+
+ private:
+  void wake();
+  mutable std::mutex mutex_;
+  std::optional<std::string> head_;
+  bool head_taken_ = false;
+  std::deque<std::string> chunks_;
+  bool closed_ = false;
+  boost::asio::steady_timer wake_;
+};
+
 struct InvokeRequest {
   std::string id;
   std::string event;  // JSON
   std::chrono::steady_clock::time_point deadline;
   int64_t deadline_epoch_ms = 0;
   std::string trace_id;
+  // Set when the caller can relay a streamed reply (HTTP requests to runtimes that stream).
+  std::shared_ptr<StreamSink> stream;
 };
 
 struct InvokeReply {
   bool ok = false;          // RESULT (true) or ERROR (false)
+  bool streamed = false;    // the body went out through InvokeRequest::stream
   std::string body;         // the result JSON, or the error's stack trace
   std::string error_type;   // for ERROR
   std::string error_message;

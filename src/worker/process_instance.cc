@@ -120,6 +120,7 @@ struct ProcessInstance::State {
   loop::Completion<Status> standby;  // a pre-started instance is set up and waits for LOAD
   loop::Completion<Status> ready;
   std::map<std::string, std::shared_ptr<loop::Completion<Result<InvokeReply>>>> pending;
+  std::map<std::string, std::shared_ptr<StreamSink>> streams;  // by activation id
   bool dead = false;
   std::string death;  // why it died, once dead
 
@@ -187,6 +188,7 @@ struct ProcessInstance::State {
   void failAll(const std::string& reason) {
     auto waiting = std::move(pending);
     pending.clear();
+    streams.clear();
     for (auto& [id, completion] : waiting) {
       completion->complete(Status(Code::FunctionError, reason));
     }
@@ -226,17 +228,34 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
         s.ready.complete(Status(Code::FunctionError,
                                 fmt::format("the function failed to load: {}: {}",
                                             frame.field("error_type"), frame.field("message"))));
+      } else if (type == protocol::type::kChunk) {
+        auto sink = s.streams.find(frame.field("id"));
+        if (sink == s.streams.end()) continue;  // late, or for an invocation that cannot stream
+        const auto& head = frame.header.find("head");
+        if (head != frame.header.end()) {
+          if (!head->is_object()) {
+            s.death = "the worker sent a CHUNK whose head is not an object";
+            s.killProcess();
+            co_return;
+          }
+          sink->second->start(head->dump());
+        }
+        if (!frame.body.empty()) sink->second->push(std::move(frame.body));
       } else if (type == protocol::type::kResult || type == protocol::type::kError) {
         auto it = s.pending.find(frame.field("id"));
         if (it == s.pending.end()) continue;  // a late reply to an invocation that timed out
         auto completion = it->second;
         s.pending.erase(it);
+        auto stream = s.streams.find(frame.field("id"));
+        const bool streamed = stream != s.streams.end() && stream->second->started();
+        if (stream != s.streams.end()) s.streams.erase(stream);
         // Every line the function printed is in the pipes by now (the adapter flushes before it
         // replies): take what the kernel still holds, then finish in a posted handler, so that
         // log reads the loop has already performed and queued are appended first.
         s.drainPipes();
         InvokeReply reply;
         reply.ok = type == protocol::type::kResult;
+        reply.streamed = streamed && reply.ok;
         reply.body = std::move(frame.body);
         reply.error_type = frame.field("error_type");
         reply.error_message = frame.field("message");
@@ -533,6 +552,7 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   if (s.dead) co_return Status(Code::FunctionError, s.death);
   auto completion = std::make_shared<loop::Completion<Result<InvokeReply>>>(s.socket.get_executor());
   s.pending[request.id] = completion;
+  if (request.stream) s.streams[request.id] = request.stream;
   nlohmann::json header = {{"type", protocol::type::kInvoke},
                            {"id", request.id},
                            {"deadline_ms", request.deadline_epoch_ms},
@@ -540,6 +560,7 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
                            {"function_version", std::to_string(s.spec.version)},
                            {"memory_mb", s.spec.memory_mb},
                            {"trace_id", request.trace_id}};
+  if (request.stream) header["stream"] = true;
   std::string frame = protocol::encodeFrame(header, request.event);
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
   Result<os::ProcessUsage> usage_before = notFound("not metered");
@@ -560,6 +581,7 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   auto reply = co_await completion->wait(request.deadline);
   if (!reply) {
     s.pending.erase(request.id);
+    s.streams.erase(request.id);
     co_return Status(Code::DeadlineExceeded, "timed out");
   }
   if (reply->isOk() && usage_before.isOk() && s.meter) {
@@ -662,6 +684,71 @@ std::unique_ptr<InstanceLauncher> makeProcessLauncher(asio::any_io_executor exec
                                                       LaunchConfig launch,
                                                       sandbox::Sandbox& sandbox) {
   return std::make_unique<ProcessLauncher>(std::move(executor), std::move(launch), sandbox);
+}
+
+}  // namespace gust::worker
+
+namespace gust::worker {
+
+void StreamSink::start(std::string head_json) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || head_) return;
+    head_ = std::move(head_json);
+  }
+  wake();
+}
+
+void StreamSink::push(std::string chunk) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    chunks_.push_back(std::move(chunk));
+  }
+  wake();
+}
+
+void StreamSink::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  wake();
+}
+
+bool StreamSink::started() const {
+  std::lock_guard lock(mutex_);
+  return head_.has_value();
+}
+
+void StreamSink::wake() {
+  // The consumer checks and starts waiting without yielding on its executor, so a cancel posted
+  // there runs after the wait began: no wake-up is lost.
+  asio::post(wake_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+}
+
+awaitable<StreamSink::Batch> StreamSink::take() {
+  auto self = shared_from_this();
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      Batch batch;
+      if (head_ && !head_taken_) {
+        batch.head = *head_;
+        head_taken_ = true;
+      }
+      while (!chunks_.empty()) {
+        batch.chunks.push_back(std::move(chunks_.front()));
+        chunks_.pop_front();
+      }
+      batch.closed = closed_;
+      if (batch.head || !batch.chunks.empty() || batch.closed) co_return batch;
+      wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+    boost::system::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
 }
 
 }  // namespace gust::worker

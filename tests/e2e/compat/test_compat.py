@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import error_of, unique
 
@@ -66,6 +67,16 @@ def go_bootstrap() -> Path:
 
 
 @pytest.fixture(scope="session")
+def go_stream_bootstrap() -> Path:
+    """apps/go-lambda/stream: an http.Handler behind lambdaurl.Start (response streaming)."""
+    out = CACHE / "go" / "stream-bootstrap"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build(["go", "build", "-tags", "lambda.norpc", "-o", str(out), "./stream"], APPS / "go-lambda",
+          {"CGO_ENABLED": "0", "GOOS": "linux", "GOFLAGS": "-mod=mod"})
+    return out
+
+
+@pytest.fixture(scope="session")
 def rust_bootstrap() -> Path:
     """apps/rust-lambda built with cargo (cargo lambda's output is the same `bootstrap`)."""
     target = CACHE / "rust-target"
@@ -102,6 +113,36 @@ def test_go_aws_lambda_go_answers_http_with_its_context(gust, tmp_path, go_boots
     assert again.status_code == 201 and again.json()["greeting"] == "hello again"
     pools = [p for p in gust.api("GET", "/api/v1/instances").json()["pools"] if p["function"] == name]
     assert sum(p["instances"] for p in pools) == 1, pools
+
+
+def test_go_lambdaurl_response_streams_as_chunked_http(gust, tmp_path, go_stream_bootstrap):
+    name = unique("go-stream")
+    bundle = bundle_with(tmp_path, "go-lambda", {"bootstrap": go_stream_bootstrap})
+    gust.deploy(bundle, name=name)
+    gust.get(f"/fn/{name}/warm")  # the cold start is not what this test times
+    began = time.monotonic()
+    with requests.get(f"{gust.url}/fn/{name}/path", stream=True, timeout=60) as r:
+        assert r.status_code == 202, r.text
+        assert r.headers["X-Streamed"] == "yes"
+        assert r.headers["Content-Type"].startswith("text/plain")
+        assert r.headers.get("Transfer-Encoding") == "chunked"
+        assert r.headers["X-Gust-Activation-Id"]
+        arrivals = []
+        for line in r.iter_lines():
+            arrivals.append((time.monotonic() - began, line.decode()))
+    assert [line for _, line in arrivals] == [f"part {i} of /fn/{name}/path" for i in (1, 2, 3)]
+    # The first part reached the client while the function was still writing the others
+    # (it sleeps 0.4 s after each): streamed, not buffered to the end.
+    assert arrivals[-1][0] - arrivals[0][0] > 0.5, arrivals
+    record = gust.activation(r.headers["X-Gust-Activation-Id"])
+    assert record["status"] == "success" and record["http_status"] == 202, record
+
+    # A direct invoke cannot stream: the same function's reply is collected whole.
+    status, body, _ = invoke(gust, name, {"rawPath": "/direct", "requestContext": {
+        "http": {"method": "GET"}, "domainName": "x"}})
+    assert status == 200, body
+    assert body["statusCode"] == 202 and body["body"] == "".join(
+        f"part {i} of /direct\n" for i in (1, 2, 3))
 
 
 def test_rust_lambda_runtime_answers_direct_invokes(gust, tmp_path, rust_bootstrap):
