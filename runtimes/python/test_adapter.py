@@ -686,3 +686,70 @@ def test_large_result_body(start):
     adapter = start({"main.py": "def handler(event, context):\n    return 'x' * 3000000\n"},
                     "main.handler")
     assert adapter.result({}) == "x" * 3000000
+
+
+# --- other platforms' contracts (GUST_CONTRACT) ---------------------------------------------
+
+OPENWHISK_ECHO = """
+    def main(params):
+        if params.get("fail"):
+            return {"error": {"reason": "asked"}}
+        if params.get("web"):
+            return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": "iVBORw0="}
+        return {"params": params}
+"""
+
+
+def test_openwhisk_web_action_params_merge_query_json_body_and_ow_fields(start):
+    adapter = start({"__main__.py": OPENWHISK_ECHO}, "__main__.main",
+                    extra_env={"GUST_CONTRACT": "openwhisk"})
+    event = http_event("POST", "/fn/hello/sub/path", query="a=1&a=2&b=x",
+                       headers={"Content-Type": "application/json", "X-Thing": "y"},
+                       body=json.dumps({"b": "from-body", "n": 3}))
+    params = adapter.result(event)["params"]
+    assert params["a"] == "2" and params["b"] == "from-body" and params["n"] == 3
+    assert params["__ow_method"] == "post"
+    assert params["__ow_path"] == "/sub/path"  # below the function, as OpenWhisk's __ow_path
+    assert params["__ow_headers"]["x-thing"] == "y"
+
+
+def test_openwhisk_non_json_body_is_ow_body_and_binary_web_body_is_base64(start):
+    adapter = start({"__main__.py": OPENWHISK_ECHO}, "__main__.main",
+                    extra_env={"GUST_CONTRACT": "openwhisk"})
+    raw = adapter.result(http_event("PUT", "/fn/hello", headers={"Content-Type": "application/octet-stream"},
+                                    body=base64.b64encode(b"\x00\x01").decode(), is_base64=True))
+    assert raw["params"]["__ow_body"] == base64.b64encode(b"\x00\x01").decode()
+    web = adapter.result(http_event(query="web=1"))
+    assert web == {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": "iVBORw0=",
+                   "isBase64Encoded": True}
+    # A trigger's event (not HTTP) is the parameters themselves.
+    assert adapter.result({"x": 1}) == {"params": {"x": 1}}
+
+
+def test_openwhisk_error_result_fails_the_activation(start):
+    adapter = start({"__main__.py": OPENWHISK_ECHO}, "__main__.main",
+                    extra_env={"GUST_CONTRACT": "openwhisk"})
+    header, _ = adapter.invoke({"fail": True})
+    assert header["type"] == "ERROR"
+    assert header["error_type"] == "Action.ApplicationError"
+    assert json.loads(header["message"]) == {"reason": "asked"}
+
+
+def test_openfaas_handle_gets_flask_like_event_and_formats_like_the_template(start):
+    adapter = start({"handler.py": """
+        def handle(event, context):
+            if event.path == "/none":
+                return None
+            if event.path == "/text":
+                return "plain " + event.headers.get("x-CASE", "?")
+            return {"statusCode": 201, "body": {"len": len(event.body), "q": event.query},
+                    "headers": {"X-A": 1}}
+    """}, "handler.handle", extra_env={"GUST_CONTRACT": "openfaas"})
+    reply = adapter.result(http_event("POST", "/fn/f/json", query="q=1", body="abc"))
+    assert reply["statusCode"] == 201
+    assert json.loads(reply["body"]) == {"len": 3, "q": {"q": "1"}}
+    assert reply["headers"] == {"X-A": "1", "Content-Type": "application/json"}
+    text = adapter.result(http_event(path="/fn/f/text", headers={"X-Case": "ok"}))
+    assert text["statusCode"] == 200 and text["body"] == "plain ok"
+    empty = adapter.result(http_event(path="/fn/f/none"))
+    assert empty == {"statusCode": 200, "headers": {}, "body": ""}
