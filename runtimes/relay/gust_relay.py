@@ -128,6 +128,12 @@ def make_api_handler(api):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # runtime clients keep one connection open
 
+        def setup(self):
+            super().setup()
+            # Head and body leave in separate writes: without this, Nagle's algorithm holds the
+            # body until the client's delayed ACK, ~40 ms per exchange.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, *args):
             pass  # the function's logs are its own output, not this server's
 
@@ -310,10 +316,23 @@ def java_binary():
 
 def java_command():
     here = os.path.dirname(os.path.abspath(__file__))
-    runtime_jar = os.path.join(here, "..", "java", "lib", "*")
+    lib = os.path.normpath(os.path.join(here, "..", "java", "lib"))
     code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
+    # The runtime's classes come from a CDS archive when runtimes/java/build.sh installed one
+    # (under /usr, which the sandbox shows at the host's paths, as the archive requires). Its
+    # class path must lead the JVM's, exactly as recorded; without it, the jars of lib/.
+    archive, runtime_path = None, [os.path.join(lib, "*")]
+    cds = os.environ.get("GUST_JAVA_CDS_DIR", "/usr/local/lib/gust/java")
+    try:
+        with open(os.path.join(cds, "runtime.classpath")) as listing:
+            recorded = listing.read().split()
+        if recorded and all(os.path.isfile(jar) for jar in recorded) and os.path.isfile(
+                os.path.join(cds, "runtime.jsa")):
+            archive, runtime_path = os.path.join(cds, "runtime.jsa"), recorded
+    except OSError:
+        pass
     # Lambda's layout (classes at the root, lib/*.jar), jars at the root, and a Maven build.
-    class_path = [runtime_jar, code_dir, os.path.join(code_dir, "*"), os.path.join(code_dir, "lib", "*"),
+    class_path = [*runtime_path, code_dir, os.path.join(code_dir, "*"), os.path.join(code_dir, "lib", "*"),
                   os.path.join(code_dir, "target", "classes"), os.path.join(code_dir, "target", "lib", "*")]
     for name in sorted(os.listdir(os.path.join(code_dir, "target"))) if os.path.isdir(
             os.path.join(code_dir, "target")) else []:
@@ -327,9 +346,8 @@ def java_command():
     if os.environ.get("GUST_JAVA_TUNING") != "off":
         command += ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                     "-XX:-UsePerfData"]
-    archive = os.path.join(code_dir, ".gust", "app.jsa")
-    if os.path.isfile(archive):
-        command.append(f"-XX:SharedArchiveFile={archive}")
+        if archive:
+            command.append(f"-XX:SharedArchiveFile={archive}")
     return command + ["-cp", os.pathsep.join(class_path), "dev.gust.runtime.Main"]
 
 
@@ -457,8 +475,10 @@ class Upstream:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port)
                 attempt = 1  # a fresh connection failing is an answer, not a stale socket
             connection.timeout = timeout
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
+            if connection.sock is None:
+                connection.connect()
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.sock.settimeout(timeout)
             try:
                 connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
                 if not any(name.lower() == "host" for name, _ in headers):

@@ -49,6 +49,10 @@ public final class Main {
   }
 
   public static void main(String[] args) throws Exception {
+    if (args.length == 1 && args[0].equals("--warmup")) {
+      warmup();
+      return;
+    }
     String api = System.getenv("AWS_LAMBDA_RUNTIME_API");
     if (api == null) {
       System.err.println("gust java runtime: AWS_LAMBDA_RUNTIME_API is not set");
@@ -62,6 +66,26 @@ public final class Main {
       System.exit(1);
     }
     runtime.loop();
+  }
+
+  /**
+   * Exercises what every invocation loads (Jackson both ways, reflection, the context proxy, the
+   * HTTP client's classes) so that build.sh can record those classes in a CDS archive.
+   */
+  private static void warmup() throws Exception {
+    Map<String, Object> sample = new LinkedHashMap<>();
+    sample.put("list", List.of(1, 2.5, "x", true));
+    byte[] bytes = JSON.writeValueAsBytes(sample);
+    Map<?, ?> back = JSON.readValue(bytes, Map.class);
+    JSON.readValue("\"text\"", String.class);
+    JSON.readValue("{\"a\":1}", JSON.getTypeFactory().constructType(Map.class));
+    Runnable proxy = (Runnable) Proxy.newProxyInstance(Main.class.getClassLoader(),
+        new Class<?>[] {Runnable.class}, (p, m, a) -> null);
+    proxy.run();
+    HttpURLConnection connection =
+        (HttpURLConnection) new URL("http://127.0.0.1:9/2018-06-01/runtime/invocation/next").openConnection();
+    connection.setRequestMethod("POST");
+    errorDocument(new IllegalStateException(String.valueOf(back.size())));
   }
 
   private void load(String spec) throws Exception {
