@@ -20,7 +20,6 @@ Exit codes: 0 on EOF from the host, 1 after INIT_ERROR, 2 on a broken stream.
 
 import base64
 import http.client
-import http.server
 import json
 import os
 import queue
@@ -125,6 +124,9 @@ def error_from_body(body):
 
 
 def make_api_handler(api):
+    # Imported here: http.server costs ~70 ms of start-up that runtime http does not need.
+    import http.server
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # runtime clients keep one connection open
 
@@ -353,7 +355,9 @@ def java_command():
 
 def run_runtime_api(host):
     api = RuntimeApi(host)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_api_handler(api))
+    handler_class = make_api_handler(api)
+    import http.server
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_address[1]}"
