@@ -203,6 +203,8 @@ def make_api_handler(api):
                                 raise ValueError("no end of the prelude in the first 64 KiB")
                             continue
                         prelude = json.loads(pending[:end] or b"{}")
+                        if not isinstance(prelude, dict):
+                            raise ValueError("the prelude is not a JSON object")
                         head = {"statusCode": int(prelude.get("statusCode") or 200),
                                 "headers": prelude.get("headers") or {},
                                 "cookies": prelude.get("cookies") or []}
@@ -216,10 +218,21 @@ def make_api_handler(api):
                         api.host.send({"type": "CHUNK", "id": request_id}, piece)
                     else:
                         collected.append(piece)
-            except ValueError as exc:
+            except (ValueError, TypeError, OSError) as exc:
+                # A bad prelude, an oversized or broken stream, or a bootstrap gone mid-way: the
+                # invocation still gets its one reply.
                 api.reply(request_id, *error_frame("ERROR", request_id, "Runtime.StreamError",
-                                                   str(exc), ""))
-                return self.answer(413, {"errorMessage": str(exc), "errorType": "StreamError"})
+                                                   f"the streamed response is unusable: {exc}", ""))
+                try:
+                    return self.answer(400, {"errorMessage": str(exc), "errorType": "StreamError"})
+                except OSError:
+                    return None
+            if head is None:  # the stream ended inside its prelude: what came is the body
+                head = {"statusCode": 200, "headers": {}}
+                if live:
+                    api.host.send({"type": "CHUNK", "id": request_id, "head": head}, pending)
+                else:
+                    collected.append(pending)
             sys.stdout.flush()
             if live:
                 api.reply(request_id, {"type": "RESULT", "id": request_id, "streamed": True}, b"null")
