@@ -782,3 +782,53 @@ describe('framing and lifecycle', () => {
     await host.close();
   });
 });
+
+describe('OpenWhisk actions (GUST_CONTRACT=openwhisk)', () => {
+  const kAction = {
+    'index.js': `exports.main = async (params) => {
+      if (params.fail) return { error: { reason: 'asked' } };
+      if (params.png) return { headers: { 'Content-Type': 'image/png' }, body: 'iVBORw0=' };
+      return { params };
+    };`,
+  };
+
+  test('web-action params merge the query and a JSON body and carry the __ow_ fields', async () => {
+    const host = await startAdapter(writeCode(kAction), 'index.main', { GUST_CONTRACT: 'openwhisk' });
+    try {
+      await host.expectReady();
+      const { params } = parsedResult(await host.call(v2Event({
+        rawPath: '/fn/hello/deep/path', rawQueryString: 'a=1&b=query',
+        headers: { 'Content-Type': 'application/json', 'X-Thing': 'y' },
+        requestContext: { http: { method: 'POST' } },
+        body: JSON.stringify({ b: 'body', n: 3 }),
+      })));
+      assert.equal(params.a, '1');
+      assert.equal(params.b, 'body');
+      assert.equal(params.n, 3);
+      assert.equal(params.__ow_method, 'post');
+      assert.equal(params.__ow_path, '/deep/path');
+      assert.equal(params.__ow_headers['x-thing'], 'y');
+      // A trigger's event (not HTTP) is the parameters themselves.
+      assert.deepEqual(parsedResult(await host.call({ x: 1 })), { params: { x: 1 } });
+    } finally {
+      await host.close();
+    }
+  });
+
+  test('a binary web response is base64 and {error} fails the activation', async () => {
+    const host = await startAdapter(writeCode(kAction), 'index.main', { GUST_CONTRACT: 'openwhisk' });
+    try {
+      await host.expectReady();
+      assert.deepEqual(parsedResult(await host.call(v2Event({ rawQueryString: 'png=1' }))), {
+        statusCode: 200, headers: { 'Content-Type': 'image/png' }, body: 'iVBORw0=',
+        isBase64Encoded: true,
+      });
+      const failed = await host.call({ fail: true });
+      assert.equal(failed.header.type, 'ERROR');
+      assert.equal(failed.header.error_type, 'Action.ApplicationError');
+      assert.deepEqual(JSON.parse(failed.header.message), { reason: 'asked' });
+    } finally {
+      await host.close();
+    }
+  });
+});
