@@ -32,8 +32,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from gust_adapter import (  # noqa: E402  (the frame code is shared with the Python adapter)
-    EXIT_BROKEN_STREAM, EXIT_INIT_ERROR, EXIT_OK, MAX_BODY_BYTES, BrokenStream, error_frame,
-    function_path, read_frame, send_frame)
+    EXIT_BROKEN_STREAM, EXIT_INIT_ERROR, EXIT_OK, MAX_BODY_BYTES, BrokenStream, await_load,
+    error_frame, function_path, read_frame, send_frame)
 
 API_PREFIX = "/2018-06-01/runtime"
 ARN_PREFIX = "arn:aws:lambda:gust-local-1:000000000000:function:"
@@ -663,6 +663,22 @@ def main():
         host = Host(socket.socket(fileno=socket_fd))
     except (KeyError, ValueError, OSError) as exc:
         die(EXIT_BROKEN_STREAM, f"no usable GUST_SOCKET_FD: {exc!r}")
+    if os.environ.pop("GUST_PRESTARTED", None) == "1":
+        # Started before anyone knew which function it would run (docs/protocol.md, STANDBY and
+        # LOAD): what costs time is loaded now, the function's environment comes with LOAD.
+        import http.server  # noqa: F401  (the Runtime API's server, ~70 ms)
+        try:
+            host.send({"type": "STANDBY"})
+            env = await_load(host.reader)
+        except BrokenStream as exc:
+            die(EXIT_BROKEN_STREAM, f"broken stream from the host: {exc}")
+        except (BrokenPipeError, ConnectionResetError):
+            return EXIT_OK
+        if env is None:
+            return EXIT_OK
+        os.environ.update(env)
+        if os.path.isdir(os.environ.get("GUST_CODE_DIR", "")):
+            os.chdir(os.environ["GUST_CODE_DIR"])
     runtime = os.environ.get("GUST_RUNTIME", "provided")
     try:
         return run_http(host) if runtime == "http" else run_runtime_api(host)

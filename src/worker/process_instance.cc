@@ -605,14 +605,25 @@ std::string ProcessInstance::takeUnclaimedLogs() { return state_->claimLogs(true
 
 namespace {
 
-// Pre-started Python instances, at most one per tenant: sandboxed, interpreter and adapter
-// loaded, no code yet. A cold start of one of the tenant's functions takes it (attach the code,
-// LOAD, import the handler) instead of building a sandbox and booting an interpreter; a new one
-// is started in the background. Never shared across tenants: each runs as its tenant's uid.
+// Pre-started instances, at most one per tenant and kind (the Python adapter, or the relay of
+// provided, java and http): sandboxed, interpreter and adapter loaded, no code yet. A cold start
+// of one of the tenant's functions takes it (attach the code, LOAD, import the handler or start
+// the user's process) instead of building a sandbox and booting an interpreter; a new one is
+// started in the background. Never shared across tenants: each runs as its tenant's uid.
 struct PrestartPool {
-  std::map<std::string, std::shared_ptr<ProcessInstance>> ready;  // by tenant
+  std::map<std::string, std::shared_ptr<ProcessInstance>> ready;  // by prestartKey()
   std::set<std::string> starting;
 };
+
+// The runtime a pre-started instance is built as: the relay's runtimes share one adapter and
+// one seccomp profile, so a relay started as "provided" can become a java or http function.
+std::string prestartRuntime(const std::string& runtime) {
+  return runtime == "python3" ? "python3" : "provided";
+}
+
+std::string prestartKey(const std::string& tenant, const std::string& runtime) {
+  return tenant + "/" + prestartRuntime(runtime);
+}
 
 awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_executor executor,
                             InstanceSpec spec, LaunchConfig launch, sandbox::Sandbox& sandbox) {
@@ -621,8 +632,9 @@ awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_exe
   if (instance) {
     standing_by = co_await (*instance)->awaitStandby(Clock::now() + std::chrono::seconds(30));
   }
-  pool->starting.erase(spec.tenant);
-  if (standing_by.isOk()) pool->ready[spec.tenant] = std::move(*instance);
+  const std::string key = prestartKey(spec.tenant, spec.runtime);
+  pool->starting.erase(key);
+  if (standing_by.isOk()) pool->ready[key] = std::move(*instance);
 }
 
 class ProcessLauncher final : public InstanceLauncher {
@@ -630,18 +642,18 @@ class ProcessLauncher final : public InstanceLauncher {
   ProcessLauncher(asio::any_io_executor executor, LaunchConfig launch, sandbox::Sandbox& sandbox)
       : executor_(std::move(executor)), launch_(std::move(launch)), sandbox_(sandbox) {}
   ~ProcessLauncher() override {
-    for (auto& [tenant, instance] : pool_->ready) instance->kill("the server is stopping");
+    for (auto& [key, instance] : pool_->ready) instance->kill("the server is stopping");
   }
 
   awaitable<Result<InstancePtr>> start(const InstanceSpec& spec, Clock::time_point deadline,
                                        std::string& init_logs) override {
     if (prestartable(spec)) {
       std::shared_ptr<ProcessInstance> pooled;
-      if (auto it = pool_->ready.find(spec.tenant); it != pool_->ready.end()) {
+      if (auto it = pool_->ready.find(prestartKey(spec.tenant, spec.runtime)); it != pool_->ready.end()) {
         pooled = std::move(it->second);
         pool_->ready.erase(it);
       }
-      refill(spec.tenant);
+      refill(spec.tenant, spec.runtime);
       if (pooled && pooled->alive()) {
         Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
         if (loaded.isOk()) co_return InstancePtr(pooled);
@@ -655,19 +667,20 @@ class ProcessLauncher final : public InstanceLauncher {
   }
 
  private:
-  // Python only (a fork-free V8 start is a different story), no egress (its network is set up
+  // Python and the relay (node's adapter is not built for it), no egress (its network is set up
   // with the sandbox), and only where code can be attached later.
   bool prestartable(const InstanceSpec& spec) const {
-    return launch_.prestart && sandbox_.isolatesFilesystem() && spec.runtime == "python3" &&
+    return launch_.prestart && sandbox_.isolatesFilesystem() && spec.runtime != "node" &&
            spec.network == "none";
   }
 
-  void refill(const std::string& tenant) {
-    if (pool_->ready.count(tenant) || pool_->starting.count(tenant)) return;
-    pool_->starting.insert(tenant);
+  void refill(const std::string& tenant, const std::string& runtime) {
+    const std::string key = prestartKey(tenant, runtime);
+    if (pool_->ready.count(key) || pool_->starting.count(key)) return;
+    pool_->starting.insert(key);
     InstanceSpec generic;
     generic.tenant = tenant;
-    generic.runtime = "python3";
+    generic.runtime = prestartRuntime(runtime);
     asio::co_spawn(executor_, prestartFor(pool_, executor_, generic, launch_, sandbox_),
                    asio::detached);
   }
