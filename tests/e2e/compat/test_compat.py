@@ -50,9 +50,22 @@ def bundle_with(tmp_path: Path, app: str, extra: dict[str, Path] | None = None) 
     return target
 
 
+def toolchain(name: str, *installed_at: str) -> str:
+    """A toolchain's command: on PATH, or where its installer puts it (a CI shell's PATH may
+    lack /usr/local/go/bin or ~/.cargo/bin)."""
+    found = shutil.which(name) or next(
+        (path for path in map(os.path.expanduser, installed_at) if os.access(path, os.X_OK)), None)
+    assert found, f"{name} is not installed: run scripts/deps.sh"
+    return found
+
+
 def build(command: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(command, cwd=cwd, env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=BUILD_TIMEOUT_S)
+    tool = {"go": toolchain("go", "/usr/local/go/bin/go"),
+            "cargo": toolchain("cargo", "~/.cargo/bin/cargo")}.get(command[0], command[0])
+    # The tool's own directory first: cargo finds rustc there, go its toolchain.
+    path = os.pathsep.join([os.path.dirname(tool), os.environ.get("PATH", "")])
+    done = subprocess.run([tool, *command[1:]], cwd=cwd, env={**os.environ, "PATH": path, **env},
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
 
 
