@@ -279,6 +279,23 @@ def test_java_plain_class_without_aws_dependencies(gust, tmp_path):
     assert body == {"greeting": "hi plain", "keys": 2}
 
 
+def test_java_prebuilt_jar_is_on_the_class_path(gust, tmp_path):
+    """A bundle that is just a jar (what `mvn package` or `gradle jar` hands a Lambda user)."""
+    sources = bundle_with(tmp_path, "java-plain")
+    classes = tmp_path / "classes"
+    build(["javac", "--release", "17", "-d", str(classes), str(sources / "Greeter.java")], sources, {})
+    bundle = tmp_path / "jar-bundle"
+    bundle.mkdir()
+    build(["jar", "--create", "--file", str(bundle / "greeter.jar"), "-C", str(classes), "."],
+          bundle, {})
+    (bundle / "gust.toml").write_text((sources / "gust.toml").read_text())
+    name = unique("java-jar")
+    gust.deploy(bundle, name=name)
+    status, body, _ = invoke(gust, name, {"name": "jar"})
+    assert status == 200, body
+    assert body == {"greeting": "hi jar", "keys": 1}
+
+
 def test_java_missing_class_is_an_init_error_naming_it(gust, tmp_path):
     bundle = bundle_with(tmp_path, "java-plain")
     (bundle / "gust.toml").write_text('runtime = "java"\nhandler = "example.Missing"\n')
