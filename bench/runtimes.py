@@ -16,34 +16,17 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from coldstart import free_port, get, pct  # bench/ is this script's sys.path[0]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPAT = ROOT / "tests/e2e/compat/apps"
 LAMBDA_INIT_MS = {"python": "87 (3.11, x86)", "node": "157 (20.x, x86)", "java": "207 (17, x86)",
                   "java-untuned": "207 (17, x86)", "provided-go": "40 (arm64)", "http-flask": "n/a"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def get(url, token=None):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return response.status, response.read()
 
 
 def prepare(work):

@@ -874,32 +874,47 @@ def await_load(reader):
     return {str(key): str(value) for key, value in env.items()}
 
 
+def host_socket():
+    """The inherited socket to the host. GUST_SOCKET_FD is popped, and the descriptor made
+    non-inheritable, so the user's code and its children never see, and never write on, it.
+    Raises KeyError, ValueError or OSError when the host gave none."""
+    socket_fd = int(os.environ.pop("GUST_SOCKET_FD"))
+    os.set_inheritable(socket_fd, False)
+    return socket.socket(fileno=socket_fd)
+
+
+def stand_by_for_load(sock, reader):
+    """A pre-started instance (GUST_PRESTARTED=1): STANDBY, then the function's environment
+    from LOAD, applied, in its code dir. False on a clean EOF (the host retired it unused).
+    Raises BrokenStream, or the socket's errors."""
+    send_frame(sock, {"type": "STANDBY"})
+    env = await_load(reader)
+    if env is None:
+        return False
+    os.environ.update(env)
+    if os.path.isdir(os.environ.get("GUST_CODE_DIR", "")):
+        os.chdir(os.environ["GUST_CODE_DIR"])
+    return True
+
+
 def main():
     if sys.stdout is not None:
         sys.stdout.reconfigure(line_buffering=True)  # print() lines leave promptly even on a pipe
     try:
-        # Popped so the user's code and its children never see, and never write on, the socket.
-        socket_fd = int(os.environ.pop("GUST_SOCKET_FD"))
-        os.set_inheritable(socket_fd, False)
-        sock = socket.socket(fileno=socket_fd)
+        sock = host_socket()
     except (KeyError, ValueError, OSError) as exc:
         report_broken(f"no usable GUST_SOCKET_FD: {exc!r}")
         return EXIT_BROKEN_STREAM
     reader = sock.makefile("rb")
     if os.environ.pop("GUST_PRESTARTED", None) == "1":
         try:
-            send_frame(sock, {"type": "STANDBY"})
-            env = await_load(reader)
+            if not stand_by_for_load(sock, reader):
+                return EXIT_OK
         except BrokenStream as exc:
             report_broken(f"broken stream from the host: {exc}")
             return EXIT_BROKEN_STREAM
         except (BrokenPipeError, ConnectionResetError):
             return EXIT_OK
-        if env is None:
-            return EXIT_OK
-        os.environ.update(env)
-        if os.path.isdir(os.environ.get("GUST_CODE_DIR", "")):
-            os.chdir(os.environ["GUST_CODE_DIR"])
 
     code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
     # sys.path[0] is this adapter's folder when run as a script; user imports must never

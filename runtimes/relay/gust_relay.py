@@ -32,8 +32,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from gust_adapter import (  # noqa: E402  (the frame code is shared with the Python adapter)
-    EXIT_BROKEN_STREAM, EXIT_INIT_ERROR, EXIT_OK, MAX_BODY_BYTES, BrokenStream, await_load,
-    error_frame, function_path, read_frame, send_frame)
+    EXIT_BROKEN_STREAM, EXIT_INIT_ERROR, EXIT_OK, MAX_BODY_BYTES, BrokenStream, error_frame,
+    function_path, host_socket, read_frame, send_frame, stand_by_for_load)
 
 API_PREFIX = "/2018-06-01/runtime"
 ARN_PREFIX = "arn:aws:lambda:gust-local-1:000000000000:function:"
@@ -63,7 +63,7 @@ def die(code, message):
 
 def search_path():
     """PATH with the function's own tools first: its .venv (requirements.txt) and node_modules."""
-    code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
+    code_dir = function_dir()
     extra = [os.path.join(code_dir, ".venv", "bin"), os.path.join(code_dir, "node_modules", ".bin")]
     extra = [path for path in extra if os.path.isdir(path)]
     return os.pathsep.join(extra + [os.environ.get("PATH", "/usr/bin:/bin")])
@@ -78,11 +78,35 @@ def child_environment(extra):
     return env
 
 
-def watch(process, on_exit):
-    def run():
-        code = process.wait()
-        on_exit(code)
-    threading.Thread(target=run, daemon=True).start()
+def function_dir():
+    return os.environ.get("GUST_CODE_DIR") or os.getcwd()
+
+
+class Child:
+    """The user's process, started in the code dir. Until `serving` its exit is an init failure
+    the caller reads from `exit_code`; after, it ends the relay (the host sees the instance die).
+    Popen's OSError reaches the caller."""
+
+    def __init__(self, command, env, what, on_exit=lambda: None):
+        self.process = subprocess.Popen(command, cwd=function_dir(), env=env,
+                                        stdin=subprocess.DEVNULL)
+        self.exit_code = None
+        self.serving = False
+        self.what = what
+        threading.Thread(target=self._wait, args=(on_exit,), daemon=True).start()
+
+    def start_serving(self):
+        """From now on its exit ends the relay. False if it has exited already. (Each side
+        writes its flag before reading the other's, so one of them sees the exit.)"""
+        self.serving = True
+        return self.exit_code is None
+
+    def _wait(self, on_exit):
+        self.exit_code = self.process.wait()
+        on_exit()
+        if self.serving:
+            die(EXIT_OK if self.exit_code == 0 else EXIT_BROKEN_STREAM,
+                f"the {self.what} exited with status {self.exit_code}")
 
 
 # --- provided and java: the Lambda Runtime API --------------------------------------------------
@@ -332,7 +356,7 @@ def java_binary():
 def java_command():
     here = os.path.dirname(os.path.abspath(__file__))
     lib = os.path.normpath(os.path.join(here, "..", "java", "lib"))
-    code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
+    code_dir = function_dir()
     # The runtime's classes come from a CDS archive when runtimes/java/build.sh installed one
     # (under /usr, which the sandbox shows at the host's paths, as the archive requires). Its
     # class path must lead the JVM's, exactly as recorded; without it, the jars of lib/.
@@ -375,7 +399,7 @@ def run_runtime_api(host):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_address[1]}"
     handler = os.environ.get("GUST_HANDLER", "bootstrap")
-    code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
+    code_dir = function_dir()
     if os.environ.get("GUST_RUNTIME") == "java":
         command = java_command()
     else:
@@ -396,35 +420,23 @@ def run_runtime_api(host):
                                  "AWS_LAMBDA_FUNCTION_NAME", "function"),
                              "AWS_LAMBDA_LOG_STREAM_NAME": os.urandom(16).hex()})
     try:
-        process = subprocess.Popen(command, cwd=code_dir, env=env, stdin=subprocess.DEVNULL)
+        child = Child(command, env, "runtime process", on_exit=api.ready.set)
     except OSError as exc:
         return init_failed(host, "Runtime.InvalidEntrypoint", f"cannot start {command[0]}: {exc}")
-    exited = []
-
-    def on_exit(code):
-        exited.append(code)
-        api.ready.set()
-        if api.ready_reported:
-            die(EXIT_OK if code == 0 else EXIT_BROKEN_STREAM,
-                f"the runtime process exited with status {code}")
-
-    api.ready_reported = False
-    watch(process, on_exit)
     api.ready.wait()
     if api.init_error:
-        process.kill()
+        child.process.kill()
         return init_failed(host, *api.init_error)
-    if exited:
+    if not child.start_serving():
         return init_failed(host, "Runtime.ExitError",
-                           f"{os.path.basename(command[0])} exited with status {exited[0]} before "
-                           "asking for an invocation")
-    api.ready_reported = True
+                           f"{os.path.basename(command[0])} exited with status {child.exit_code} "
+                           "before asking for an invocation")
     sys.stdout.flush()
     host.send({"type": "READY"})
     while True:
         frame = read_frame(host.reader)
         if frame is None:
-            process.kill()
+            child.process.kill()
             return EXIT_OK
         header, body = frame
         if header["type"] != "INVOKE":
@@ -543,8 +555,8 @@ def http_reply(response, payload):
     return reply
 
 
-def wait_until_serving(port, ready_path, process, exited):
-    while not exited:
+def wait_until_serving(port, ready_path, child):
+    while child.exit_code is None:
         try:
             if not ready_path:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -581,26 +593,15 @@ def run_http(host):
     version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "1")
     env = child_environment({"PORT": str(port), "K_SERVICE": name,
                              "K_REVISION": f"{name}-{version}", "K_CONFIGURATION": name})
-    code_dir = os.environ.get("GUST_CODE_DIR") or os.getcwd()
     try:
-        process = subprocess.Popen(command, cwd=code_dir, env=env, stdin=subprocess.DEVNULL)
+        child = Child(command, env, "server process")
     except OSError as exc:
         return init_failed(host, "Runtime.InvalidEntrypoint", f"cannot start {command[0]}: {exc}")
-    exited = []
-    ready_reported = []
-
-    def on_exit(code):
-        exited.append(code)
-        if ready_reported:
-            die(EXIT_OK if code == 0 else EXIT_BROKEN_STREAM,
-                f"the server process exited with status {code}")
-
-    watch(process, on_exit)
-    if not wait_until_serving(port, os.environ.get("GUST_READY_PATH", ""), process, exited):
+    if not (wait_until_serving(port, os.environ.get("GUST_READY_PATH", ""), child)
+            and child.start_serving()):
         return init_failed(host, "Runtime.ExitError",
-                           f"`{command_text}` exited with status {exited[0]} before listening on "
-                           f"$PORT ({port})")
-    ready_reported.append(True)
+                           f"`{command_text}` exited with status {child.exit_code} before "
+                           f"listening on $PORT ({port})")
     upstream = Upstream(port)
     sys.stdout.flush()
     host.send({"type": "READY"})
@@ -645,7 +646,7 @@ def run_http(host):
     while True:
         frame = read_frame(host.reader)
         if frame is None:
-            process.terminate()
+            child.process.terminate()
             return EXIT_OK
         header, body = frame
         if header["type"] != "INVOKE":
@@ -658,9 +659,7 @@ def run_http(host):
 
 def main():
     try:
-        socket_fd = int(os.environ.pop("GUST_SOCKET_FD"))
-        os.set_inheritable(socket_fd, False)
-        host = Host(socket.socket(fileno=socket_fd))
+        host = Host(host_socket())
     except (KeyError, ValueError, OSError) as exc:
         die(EXIT_BROKEN_STREAM, f"no usable GUST_SOCKET_FD: {exc!r}")
     if os.environ.pop("GUST_PRESTARTED", None) == "1":
@@ -668,17 +667,12 @@ def main():
         # LOAD): what costs time is loaded now, the function's environment comes with LOAD.
         import http.server  # noqa: F401  (the Runtime API's server, ~70 ms)
         try:
-            host.send({"type": "STANDBY"})
-            env = await_load(host.reader)
+            if not stand_by_for_load(host.sock, host.reader):
+                return EXIT_OK
         except BrokenStream as exc:
             die(EXIT_BROKEN_STREAM, f"broken stream from the host: {exc}")
         except (BrokenPipeError, ConnectionResetError):
             return EXIT_OK
-        if env is None:
-            return EXIT_OK
-        os.environ.update(env)
-        if os.path.isdir(os.environ.get("GUST_CODE_DIR", "")):
-            os.chdir(os.environ["GUST_CODE_DIR"])
     runtime = os.environ.get("GUST_RUNTIME", "provided")
     try:
         return run_http(host) if runtime == "http" else run_runtime_api(host)

@@ -69,24 +69,26 @@ def build(command: list[str], cwd: Path, env: dict[str, str]) -> None:
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
 
 
-@pytest.fixture(scope="session")
-def go_bootstrap() -> Path:
-    """apps/go-lambda built as AWS documents it: GOOS=linux go build -tags lambda.norpc."""
-    out = CACHE / "go" / "bootstrap"
+def go_build(package: str, name: str) -> Path:
+    """A package of apps/go-lambda built as AWS documents it: GOOS=linux go build -tags
+    lambda.norpc."""
+    out = CACHE / "go" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    build(["go", "build", "-tags", "lambda.norpc", "-o", str(out), "."], APPS / "go-lambda",
+    build(["go", "build", "-tags", "lambda.norpc", "-o", str(out), package], APPS / "go-lambda",
           {"CGO_ENABLED": "0", "GOOS": "linux", "GOFLAGS": "-mod=mod"})
     return out
+
+
+@pytest.fixture(scope="session")
+def go_bootstrap() -> Path:
+    """lambda.Start with the v2 HTTP event."""
+    return go_build(".", "bootstrap")
 
 
 @pytest.fixture(scope="session")
 def go_stream_bootstrap() -> Path:
-    """apps/go-lambda/stream: an http.Handler behind lambdaurl.Start (response streaming)."""
-    out = CACHE / "go" / "stream-bootstrap"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build(["go", "build", "-tags", "lambda.norpc", "-o", str(out), "./stream"], APPS / "go-lambda",
-          {"CGO_ENABLED": "0", "GOOS": "linux", "GOFLAGS": "-mod=mod"})
-    return out
+    """An http.Handler behind lambdaurl.Start (response streaming)."""
+    return go_build("./stream", "stream-bootstrap")
 
 
 @pytest.fixture(scope="session")
