@@ -428,15 +428,17 @@ class Store {
                                      int64_t slot_us,
                                      const std::optional<AsyncInvocationRecord>& fire) = 0;
 
-  // Enqueues the record for the writer thread, which commits it in a batch (group commit)
-  // together with its hourly usage roll-up, then calls `on_committed` on the writer thread.
-  // Callers answer a request only after that, so no answered activation is ever lost.
+  // Makes the record durable and enqueues it for the writer thread, which commits it in a batch
+  // (group commit) together with its hourly usage roll-up. `on_committed` is called once the
+  // record survives a kill: on the caller's thread before this returns when the journal took
+  // it, else on the writer thread after its commit. Callers answer a request only after that,
+  // so no answered activation is ever lost. Reads of activations and usage see it.
   virtual void recordActivation(ActivationRecord record,
                                 std::function<void()> on_committed = nullptr) = 0;
   // Records (activations and access-log lines) enqueued but not yet committed (the writer's lag).
   virtual std::size_t pendingActivations() = 0;
   virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;
-  // Blocks until every record enqueued before the call is committed.
+  // Blocks until every record enqueued before the call is committed to the database.
   virtual void flushActivations() = 0;
   virtual Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) = 0;
   virtual Result<ActivationRecord> getActivation(const std::string& tenant,
