@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
 
 #include "common/ids.h"
 #include "common/status.h"
@@ -13,6 +17,34 @@ TEST(Ids, ActivationIdsAreHexAndDistinct) {
   EXPECT_EQ(a.size(), 32u);
   EXPECT_NE(a, b);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(Ids, ManyIdsAcrossRefillsAreDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) seen.insert(newActivationId());
+  EXPECT_EQ(seen.size(), 5000u);
+}
+
+// Ids come from a per-thread block of random bytes: a forked child must not repeat the ids its
+// parent hands out next from the block it inherited.
+TEST(Ids, AForkedChildDoesNotRepeatItsParentsIds) {
+  (void)newActivationId();  // the block is filled and partly used
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string id = newActivationId();
+    ::_exit(::write(pipe_fds[1], id.data(), id.size()) == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  std::string parent_id = newActivationId();
+  char buffer[32];
+  ASSERT_EQ(::read(pipe_fds[0], buffer, sizeof buffer), 32);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  EXPECT_NE(std::string(buffer, 32), parent_id);
 }
 
 TEST(Time, FormatsRfc3339WithMicroseconds) {
