@@ -108,7 +108,7 @@ def main():
         print(f"cold starts, {args.n} each, ms p50 / p99 (init = until READY; e2e = at the client); "
               f"machine: {os.cpu_count()} cores")
         print("  none: --sandbox none; sandbox: full sandbox, --no-prestart; prestarted: full sandbox, "
-              "a pre-started instance per tenant (Python)")
+              "a pre-started instance per tenant and runtime")
         fmt = lambda v: f"{pct(v, 50):6.1f} / {pct(v, 99):5.1f}"
         print(f"{'runtime':8} {'interpreter':>15} " + " ".join(
             f"{m + ' init':>17} {m + ' e2e':>17}" for m in ("none", "sandbox", "prestarted")))

@@ -43,12 +43,17 @@ const kExitGraceMs = 2000;
 const kExitProtocolError = 2;
 
 const env = process.env;
-const code_dir = env.GUST_CODE_DIR || process.cwd();
-const default_function_name = env.GUST_FUNCTION_NAME || env.AWS_LAMBDA_FUNCTION_NAME || '';
-const default_function_version =
-  env.GUST_FUNCTION_VERSION || env.AWS_LAMBDA_FUNCTION_VERSION || '$LATEST';
-const default_memory_mb = env.GUST_MEMORY_MB || env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '128';
-const log_stream_name = env.AWS_LAMBDA_LOG_STREAM_NAME || makeLogStreamName();
+// The function's settings, from the environment: at start, or for a pre-started instance
+// (GUST_PRESTARTED=1) once LOAD has brought the function's environment.
+let code_dir, default_function_name, default_function_version, default_memory_mb, log_stream_name;
+function readFunctionEnvironment() {
+  code_dir = env.GUST_CODE_DIR || process.cwd();
+  default_function_name = env.GUST_FUNCTION_NAME || env.AWS_LAMBDA_FUNCTION_NAME || '';
+  default_function_version = env.GUST_FUNCTION_VERSION || env.AWS_LAMBDA_FUNCTION_VERSION || '$LATEST';
+  default_memory_mb = env.GUST_MEMORY_MB || env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '128';
+  log_stream_name = env.AWS_LAMBDA_LOG_STREAM_NAME || makeLogStreamName();
+}
+readFunctionEnvironment();
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -1068,6 +1073,45 @@ async function main() {
     exitAfterFlush(host_left ? 0 : 1);
   });
 
+  // Frames go to whoever waits for them: LOAD while standing by, then INVOKEs once READY.
+  let onFrame = () => {};
+  const decoder = new FrameDecoder((header, body) => {
+    if (!dying) onFrame(header, body);
+  });
+  socket.on('data', (chunk) => {
+    if (dying) return;
+    try {
+      decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolError) protocolFailure(err);
+      else throw err;
+    }
+  });
+
+  if (env.GUST_PRESTARTED === '1') {
+    // Pre-started: the runtime is booted before anyone knows which function it will run. Say
+    // so (STANDBY), then take the function's environment from LOAD and load it as usual.
+    delete env.GUST_PRESTARTED;
+    const load = await new Promise((resolve) => {
+      onFrame = (header) => resolve(header);
+      writeFrame({ type: 'STANDBY' });
+    });
+    onFrame = () => {};
+    if (load.type !== 'LOAD' || typeof load.env !== 'object' || load.env === null ||
+        Array.isArray(load.env)) {
+      protocolFailure(new ProtocolError(
+        "a pre-started instance's first frame must be LOAD with an `env` object"));
+      return;
+    }
+    for (const [key, value] of Object.entries(load.env)) env[key] = String(value);
+    readFunctionEnvironment();
+    try {
+      process.chdir(code_dir);
+    } catch {
+      // the code dir is checked when the handler loads, with a clearer message
+    }
+  }
+
   let loaded;
   try {
     loaded = await loadHandler(env.GUST_HANDLER);
@@ -1084,20 +1128,10 @@ async function main() {
 
   const { handler, shape } = env.GUST_CONTRACT === 'openwhisk'
     ? { handler: openwhiskHandler(loaded.handler), shape: 'lambda' } : loaded;
-  const decoder = new FrameDecoder((header, body) => {
-    if (dying) return;
+  onFrame = (header, body) => {
     // Other types are reserved for later protocol versions; an older adapter ignores them.
     if (header.type === 'INVOKE') startInvocation(handler, shape, header, body);
-  });
-  socket.on('data', (chunk) => {
-    if (dying) return;
-    try {
-      decoder.push(chunk);
-    } catch (err) {
-      if (err instanceof ProtocolError) protocolFailure(err);
-      else throw err;
-    }
-  });
+  };
 }
 
 main();

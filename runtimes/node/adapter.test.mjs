@@ -832,3 +832,39 @@ describe('OpenWhisk actions (GUST_CONTRACT=openwhisk)', () => {
     }
   });
 });
+
+describe('pre-started instances (GUST_PRESTARTED=1: the function arrives with LOAD)', () => {
+  const kEnvHandler = {
+    'index.mjs': `export const handler = async () => ({
+      mode: process.env.MODE, name: process.env.GUST_FUNCTION_NAME, cwd: process.cwd(),
+      memory: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    });`,
+  };
+
+  test('it says STANDBY, waits for LOAD, then runs the function LOAD names', async () => {
+    const code_dir = writeCode(kEnvHandler);
+    const host = await startAdapter(scratch_root, '', {
+      GUST_PRESTARTED: '1', GUST_CODE_DIR: '', GUST_FUNCTION_NAME: '', GUST_MEMORY_MB: '',
+    });
+    try {
+      assert.deepEqual((await host.nextFrame()).header, { type: 'STANDBY' });
+      host.socket.write(encodeFrame({ type: 'LOAD', env: {
+        GUST_CODE_DIR: code_dir, GUST_HANDLER: 'index.handler', GUST_FUNCTION_NAME: 'loaded',
+        MODE: 'prod', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512', GUST_MEMORY_MB: '512' } }));
+      await host.expectReady();
+      const frame = await host.call({});
+      assert.deepEqual(parsedResult(frame), { mode: 'prod', name: 'loaded', cwd: code_dir, memory: '512' });
+    } finally {
+      await host.close();
+    }
+  });
+
+  test('anything but LOAD first is a broken stream (exit 2)', async () => {
+    const host = await startAdapter(scratch_root, '', { GUST_PRESTARTED: '1' });
+    assert.deepEqual((await host.nextFrame()).header, { type: 'STANDBY' });
+    host.socket.write(encodeFrame({ type: 'INVOKE', id: 'a1', deadline_ms: 0 }));
+    const { code } = await host.exited;
+    assert.equal(code, 2);
+    assert.match(host.stderr, /LOAD/);
+  });
+});

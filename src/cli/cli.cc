@@ -308,7 +308,7 @@ int run(int argc, char** argv) {
   bool no_process_metering = false;
   bool no_prestart = false;
   serve->add_flag("--no-prestart", no_prestart,
-                  "Do not keep a pre-started Python instance per tenant for cold starts");
+                  "Do not keep pre-started instances (Python, Node, the relay) per tenant for cold starts");
   serve->add_option("--sandbox", serve_options.sandbox,
                      "How functions are isolated: linux (namespaces, cgroups, seccomp; the "
                      "default, needs root) or none (plain processes: trusted code only)")

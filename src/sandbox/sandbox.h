@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "os/proc_stats.h"
 #include "os/process.h"
 
 namespace gust::sandbox {
@@ -53,8 +54,9 @@ class Process {
   // The process the caller waits on (its pidfd turns readable when the sandbox is gone) and
   // kills to end it: killing it ends every process inside.
   virtual const os::Child& handle() const = 0;
-  // The host pid of the function's own command (for /proc metering), or -1 if not known yet.
-  virtual pid_t commandPid() = 0;
+  // Meters what runs in the sandbox, for one activation at a time; null if it cannot be metered
+  // (yet: ask again at the next activation).
+  virtual std::unique_ptr<os::UsageMeter> meter() = 0;
   // Kills every process in the sandbox.
   virtual void kill() = 0;
   // Read after the handle exited.

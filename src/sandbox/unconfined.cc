@@ -13,7 +13,9 @@ class UnconfinedProcess final : public Process {
     }
   }
   const os::Child& handle() const override { return child_; }
-  pid_t commandPid() override { return child_.pid; }
+  std::unique_ptr<os::UsageMeter> meter() override {
+    return std::make_unique<os::ProcessMeter>(child_.pid);
+  }
   void kill() override { os::killProcessGroup(child_.pid); }
   ExitCause exitCause() override { return {}; }
   Status attachCode(const std::string&, int64_t, int64_t) override {

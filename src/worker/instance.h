@@ -99,7 +99,7 @@ struct LaunchConfig {
   std::string node;
   std::string runtimes_dir;  // holds python/gust_adapter.py and node/adapter.mjs
   bool meter_process = true; // read /proc around each invocation (CPU, peak memory)
-  bool prestart = true;      // keep a pre-started Python instance per tenant for cold starts
+  bool prestart = true;      // keep a pre-started instance per tenant and runtime for cold starts
 };
 
 // An Instance is one running function process as the scheduler sees it. Implementations:

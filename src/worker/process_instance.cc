@@ -110,7 +110,7 @@ struct ProcessInstance::State {
 
   InstanceSpec spec;
   bool meter_process = false;
-  std::unique_ptr<os::ProcessMeter> meter;  // made at the first invocation, when metering is on
+  std::unique_ptr<os::UsageMeter> meter;  // made at the first invocation, when metering is on
   std::unique_ptr<sandbox::Process> process;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor out;
@@ -565,7 +565,7 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
   Result<os::ProcessUsage> usage_before = notFound("not metered");
   if (s.meter_process && !s.meter) {
-    if (pid_t pid = s.process->commandPid(); pid > 0) s.meter = std::make_unique<os::ProcessMeter>(pid);
+    s.meter = s.process->meter();
   }
   if (s.meter) {
     (void)s.meter->resetPeak();
@@ -618,7 +618,7 @@ struct PrestartPool {
 // The runtime a pre-started instance is built as: the relay's runtimes share one adapter and
 // one seccomp profile, so a relay started as "provided" can become a java or http function.
 std::string prestartRuntime(const std::string& runtime) {
-  return runtime == "python3" ? "python3" : "provided";
+  return runtime == "python3" || runtime == "node" ? runtime : "provided";
 }
 
 std::string prestartKey(const std::string& tenant, const std::string& runtime) {
@@ -667,11 +667,16 @@ class ProcessLauncher final : public InstanceLauncher {
   }
 
  private:
-  // Python and the relay (node's adapter is not built for it), no egress (its network is set up
-  // with the sandbox), and only where code can be attached later.
+  // No egress (its network is set up with the sandbox), and only where code can be attached
+  // later. Node reads NODE_OPTIONS and the like when it starts, before LOAD brings them: a
+  // function that sets one gets a node started with it.
   bool prestartable(const InstanceSpec& spec) const {
-    return launch_.prestart && sandbox_.isolatesFilesystem() && spec.runtime != "node" &&
-           spec.network == "none";
+    if (spec.runtime == "node") {
+      for (const auto& [key, value] : spec.env) {
+        if (key.rfind("NODE_", 0) == 0 || key.rfind("UV_", 0) == 0) return false;
+      }
+    }
+    return launch_.prestart && sandbox_.isolatesFilesystem() && spec.network == "none";
   }
 
   void refill(const std::string& tenant, const std::string& runtime) {

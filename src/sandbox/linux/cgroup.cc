@@ -79,6 +79,74 @@ void removeDir(const std::string& dir) {
   }
 }
 
+// Reads an open cgroup file from its start.
+bool preadFile(int fd, std::string& out) {
+  if (fd < 0) return false;
+  char buffer[1024];
+  ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+  if (n <= 0) return false;
+  out.assign(buffer, static_cast<std::size_t>(n));
+  return true;
+}
+
+// One group's usage from its cgroup files. A reading is two or three preads of short files that
+// the kernel renders from counters, where /proc/PID/status renders a page of text; and it counts
+// every process in the group, not only the first.
+class CgroupMeter final : public os::UsageMeter {
+ public:
+  CgroupMeter(bool v2, const std::string& cpu_dir, const std::string& memory_dir) : v2_(v2) {
+    auto open = [](const std::string& path, int flags) { return ::open(path.c_str(), flags | O_CLOEXEC); };
+    if (v2_) {
+      cpu_stat_fd_ = open(cpu_dir + "/cpu.stat", O_RDONLY);
+      // Since Linux 6.12 a write to memory.peak starts a new peak seen through that same fd.
+      peak_fd_ = open(memory_dir + "/memory.peak", O_RDWR);
+    } else {
+      usage_fd_ = open(cpu_dir + "/cpuacct.usage", O_RDONLY);
+      cpu_stat_fd_ = open(cpu_dir + "/cpuacct.stat", O_RDONLY);
+      peak_fd_ = open(memory_dir + "/memory.max_usage_in_bytes", O_RDWR);
+    }
+  }
+  ~CgroupMeter() override {
+    for (int fd : {usage_fd_, cpu_stat_fd_, peak_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  CgroupMeter(const CgroupMeter&) = delete;
+  CgroupMeter& operator=(const CgroupMeter&) = delete;
+
+  Result<os::ProcessUsage> read() override {
+    os::ProcessUsage usage;
+    std::string text;
+    if (!preadFile(cpu_stat_fd_, text)) return notFound("the instance's cgroup is gone");
+    if (v2_) {
+      usage.cpu_ns = keyedValue(text, "usage_usec") * 1000;
+      usage.user_ticks = keyedValue(text, "user_usec");
+      usage.system_ticks = keyedValue(text, "system_usec");
+    } else {
+      usage.user_ticks = keyedValue(text, "user");
+      usage.system_ticks = keyedValue(text, "system");
+      if (!preadFile(usage_fd_, text)) return notFound("the instance's cgroup is gone");
+      usage.cpu_ns = std::strtoll(text.c_str(), nullptr, 10);
+    }
+    if (preadFile(peak_fd_, text)) usage.peak_rss_bytes = std::strtoll(text.c_str(), nullptr, 10);
+    return usage;
+  }
+
+  Status resetPeak() override {
+    // v1: writing 0 sets the maximum to the current usage; v2: any write resets this fd's peak.
+    if (peak_fd_ < 0 || ::pwrite(peak_fd_, "0", 1, 0) != 1) {
+      return internalError(fmt::format("cgroup: cannot reset the peak memory: {}", strerror(errno)));
+    }
+    return Status::ok();
+  }
+
+ private:
+  bool v2_;
+  int usage_fd_ = -1;
+  int cpu_stat_fd_ = -1;
+  int peak_fd_ = -1;
+};
+
 }  // namespace
 
 std::vector<std::string> CgroupLayout::roots() const {
@@ -269,6 +337,15 @@ bool Cgroup::oomKilled() const {
 bool Cgroup::pidsExhausted() const {
   const std::string& root = layout_.v2 ? layout_.unified : layout_.pids;
   return keyedValue(readFile(fileIn(root, "pids.events")), "max") > 0;
+}
+
+std::unique_ptr<os::UsageMeter> Cgroup::meter() const {
+  if (layout_.v2) return std::make_unique<CgroupMeter>(true, dirs_[0], dirs_[0]);
+  std::string cpuacct = fileIn(layout_.cpuacct, ""), memory = fileIn(layout_.memory, "");
+  if (layout_.cpuacct.empty() || cpuacct.empty() || memory.empty()) return nullptr;
+  cpuacct.pop_back();  // fileIn's trailing '/'
+  memory.pop_back();
+  return std::make_unique<CgroupMeter>(false, cpuacct, memory);
 }
 
 void Cgroup::killAll() {

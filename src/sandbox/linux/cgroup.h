@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "os/proc_stats.h"
 
 namespace gust::sandbox {
 
@@ -59,6 +60,10 @@ class Cgroup final {
   bool pidsExhausted() const;
   // SIGKILLs every process in the group.
   void killAll();
+  // Meters the whole group: CPU (v1 cpuacct.usage and .stat, v2 cpu.stat) and peak memory
+  // (v1 memory.max_usage_in_bytes, v2 memory.peak), with the files kept open. Null when the
+  // CPU accounting controller is not mounted (v1 without cpuacct).
+  std::unique_ptr<os::UsageMeter> meter() const;
 
  private:
   Cgroup(const CgroupLayout& layout, std::vector<std::string> dirs);

@@ -96,8 +96,16 @@ class LinuxProcess final : public Process {
     cgroup_.reset();  // kills stragglers and removes the group
   }
   const os::Child& handle() const override { return keeper_; }
+  // The whole group, from its cgroup files; without CPU accounting in the cgroups, the command's
+  // /proc files.
+  std::unique_ptr<os::UsageMeter> meter() override {
+    if (auto group = cgroup_->meter()) return group;
+    pid_t command = commandPid();
+    if (command <= 0) return nullptr;
+    return std::make_unique<os::ProcessMeter>(command);
+  }
   // The keeper's only child is the sandbox's PID 1; the command is that one's first child.
-  pid_t commandPid() override {
+  pid_t commandPid() {
     if (command_pid_ > 0) return command_pid_;
     pid_t init = initPid();
     if (init <= 0) return -1;
