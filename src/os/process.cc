@@ -35,8 +35,11 @@ Result<Child> spawn(const SpawnSpec& spec) {
   if (spec.argv.empty()) return invalidArgument("spawn: empty argv");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  // dup2 through high temporary numbers first, so mapping 3->4 and 4->3 cannot clobber.
-  int temp = 1000;
+  // dup2 through temporary numbers above every fd named first, so mapping 3->4 and 4->3 cannot
+  // clobber, nor can staging overwrite a source (a server holding thousands of fds passes some
+  // numbered above any fixed staging base).
+  int temp = 3;
+  for (const auto& [child_fd, parent_fd] : spec.fds) temp = std::max({temp, child_fd + 1, parent_fd + 1});
   std::map<int, int> staged;
   for (const auto& [child_fd, parent_fd] : spec.fds) {
     posix_spawn_file_actions_adddup2(&actions, parent_fd, temp);
