@@ -7,9 +7,6 @@
 #include "sandbox/sandbox.h"
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--attach") {
-    return gust::sandbox::runAttachHelper(std::atoi(argv[2]), argv[3], std::atoll(argv[4]));
-  }
   if (argc != 2) {
     std::fprintf(stderr, "gust-sandbox: started by `gust serve` for each instance, not by hand\n");
     return 2;

@@ -103,8 +103,4 @@ Status runSelfTest(Sandbox& sandbox, const std::string& python, const std::vecto
 // failure (exit status).
 int runSandboxHelper(int spec_fd);
 
-// The entry point of `gust-sandbox --attach PID CODE_DIR TMP_MB`: mounts CODE_DIR read-only at
-// /code in the mount namespace of the sandbox whose PID 1 has host pid PID, and resizes its /tmp.
-int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb);
-
 }  // namespace gust::sandbox

@@ -6,7 +6,10 @@
 //           mount, IPC, UTS and network namespaces; moves it into its cgroup; writes its uid/gid
 //           maps (only a process outside the new user namespace may map a host uid); for
 //           network "egress" attaches slirp4netns and a firewall; then releases it with a byte
-//           on a pipe, waits for it, and exits the way it did. The server waits on and kills
+//           on a pipe, waits for it, and exits the way it did. Meanwhile it answers the
+//           server's requests on a control socket (fd 5): attach a version's code to a
+//           pre-started sandbox, done in a forked child (setns needs a single-threaded
+//           caller, and the keeper stays in the host's namespaces). The server waits on and kills
 //           the keeper: the sandbox's first process has PDEATHSIG=SIGKILL and is PID 1 of its
 //           namespace, so its death ends every process inside — even a double-forked daemon.
 //   init    (PID 1 inside, root of its user namespace until it drops it): builds the root
@@ -24,6 +27,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -40,6 +44,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -71,6 +76,7 @@ struct HelperSpec {
   int64_t tmp_mb = 64;
   uid_t host_uid = 0;
   pid_t server_pid = 0;  // the keeper's parent: if it is gone already, PDEATHSIG came too late
+  int control_fd = -1;   // a SEQPACKET socket to the server: attach requests (see serveControl)
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to write the first pid to
   std::vector<std::string> blocked_addresses;  // egress firewall: CIDRs never reachable
 };
@@ -126,6 +132,7 @@ HelperSpec readSpec(int fd) {
     spec.tmp_mb = json.at("tmp_mb");
     spec.host_uid = json.at("host_uid");
     spec.server_pid = json.value("server_pid", 0);
+    spec.control_fd = json.value("control_fd", -1);
     spec.cgroup_procs = json.at("cgroup_procs").get<std::vector<std::string>>();
     spec.blocked_addresses = json.value("blocked_addresses", std::vector<std::string>{});
   } catch (const std::exception& e) {
@@ -455,10 +462,10 @@ pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
 
 }  // namespace
 
-int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb) {
-  // A detached copy of the code's mount, made read-only, then moved into the sandbox's mount
-  // namespace (the way systemd binds into a running container). setns() of a mount namespace
-  // needs a single-threaded caller: hence this helper rather than the server.
+// A detached copy of the code's mount, made read-only, then moved into the sandbox's mount
+// namespace (the way systemd binds into a running container). setns() of a mount namespace needs
+// a single-threaded caller and moves it for good: hence a process of its own, forked by the keeper.
+[[noreturn]] void attachCode(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb) {
   int tree = static_cast<int>(::open_tree(AT_FDCWD, code_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   GUST_MUST(tree >= 0, fmt::format("open_tree {}", code_dir));
   struct mount_attr attributes {};
@@ -476,6 +483,52 @@ int runAttachHelper(pid_t init_pid, const std::string& code_dir, int64_t tmp_mb)
   // _exit: nothing to clean up, and LeakSanitizer (in sanitizer builds) cannot scan a process
   // whose /proc is now another PID namespace's.
   ::_exit(0);
+}
+
+// Answers the server's requests until `init` exits. A request is one message, "TMP_MB\nCODE_DIR":
+// mount CODE_DIR read-only at /code in the sandbox and size its /tmp. The answer is one byte: 0,
+// or the attach's exit status (its "gust sandbox: ..." line is on the instance's stderr). A
+// forked child of this small single-threaded process attaches in well under a millisecond,
+// where exec'ing a helper from the server took ~3 (issue #7's cold starts).
+void serveControl(int control, pid_t init) {
+  int init_exited = static_cast<int>(::syscall(SYS_pidfd_open, init, 0));
+  if (init_exited < 0) {
+    ::close(control);
+    return;  // the caller's waitpid still waits for init
+  }
+  while (true) {
+    pollfd watched[2] = {{init_exited, POLLIN, 0}, {control, POLLIN, 0}};
+    int ready = ::poll(watched, control >= 0 ? 2 : 1, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 || watched[0].revents != 0) break;
+    if (watched[1].revents == 0) continue;
+    char request[8192];
+    ssize_t got = ::recv(control, request, sizeof request, 0);
+    if (got <= 0) {  // the server closed its end: only init is left to wait for
+      ::close(control);
+      control = -1;
+      continue;
+    }
+    std::string_view text(request, static_cast<std::size_t>(got));
+    std::size_t newline = text.find('\n');
+    unsigned char answer = kSetupFailed;
+    if (newline != std::string_view::npos && newline + 1 < text.size()) {
+      int64_t tmp_mb = std::atoll(std::string(text.substr(0, newline)).c_str());
+      std::string code_dir(text.substr(newline + 1));
+      pid_t attacher = ::fork();
+      if (attacher == 0) {
+        ::close(control);
+        attachCode(init, code_dir, tmp_mb);
+      }
+      int status = 0;
+      if (attacher > 0 && ::waitpid(attacher, &status, 0) == attacher) {
+        answer = static_cast<unsigned char>(WIFEXITED(status) ? WEXITSTATUS(status) : kSetupFailed);
+      }
+    }
+    (void)!::send(control, &answer, 1, MSG_NOSIGNAL);
+  }
+  ::close(init_exited);
+  if (control >= 0) ::close(control);
 }
 
 int runSandboxHelper(int spec_fd) {
@@ -516,6 +569,7 @@ int runSandboxHelper(int spec_fd) {
   ::close(go[1]);
   // Nothing of the instance's stays open here: its pipes close when the sandbox's processes end.
   for (int fd : {0, 1, 3}) ::close(fd);
+  if (spec.control_fd >= 0) serveControl(spec.control_fd, init);
 
   int status = 0;
   while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {

@@ -297,14 +297,22 @@ def check_env(args):
 
 
 def check_fds(args):
-    """T-ESC-6: every open descriptor and what it points at."""
-    fds = {}
+    """T-ESC-6: every open descriptor and what it points at; for sockets, their type."""
+    fds, socket_types = {}, {}
     for fd in os.listdir("/proc/self/fd"):
         try:
             fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
         except OSError as e:
             fds[fd] = f"<{err_name(e.errno)}>"
-    return {"fds": fds}
+            continue
+        if fds[fd].startswith("socket:"):
+            try:
+                with socket.socket(fileno=os.dup(int(fd))) as s:
+                    socket_types[fd] = {socket.SOCK_STREAM: "stream", socket.SOCK_DGRAM: "dgram",
+                                        socket.SOCK_SEQPACKET: "seqpacket"}.get(s.type, str(s.type))
+            except OSError as e:
+                socket_types[fd] = f"<{err_name(e.errno)}>"
+    return {"fds": fds, "socket_types": socket_types}
 
 
 def connect_tcp(host, port, timeout=2.0):
