@@ -17,7 +17,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -51,13 +50,36 @@ def time_command(argv, n, env=None):
     return out
 
 
+PHASES = {"sandbox_us": "sandbox", "boot_and_import_us": "boot+import",
+          "attach_us": "attach code", "import_us": "import"}
+
+
+def breakdown(work, mode):
+    """{function: {phase: median ms}} from the server log of run_server(mode): `sandbox` and
+    `boot+import` for instances built on the request path (instance.started), `attach code` and
+    `import` for pre-started ones (instance.loaded)."""
+    phases = {}
+    for line in (work / f"{mode}.log").read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or event.get("event") not in ("instance.started", "instance.loaded"):
+            continue
+        for key in PHASES:
+            if key in event:
+                phases.setdefault(event.get("function", ""), {}).setdefault(PHASES[key], []).append(event[key] / 1000)
+    return {fn: {phase: statistics.median(values) for phase, values in by_phase.items()}
+            for fn, by_phase in phases.items()}
+
+
 def run_server(gust, mode, work, n):
     port = free_port()
     data = work / f"data-{mode}"
     flags = {"none": ["--sandbox", "none"], "linux": ["--sandbox", "linux", "--no-prestart"],
              "prestart": ["--sandbox", "linux"]}[mode]
     server = subprocess.Popen([gust, "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data),
-                               "--idle-ttl", "0", *flags],
+                               "--idle-ttl", "0", "--log-level", "debug", *flags],
                               stdout=subprocess.DEVNULL, stderr=open(work / f"{mode}.log", "w"))
     try:
         base = f"http://127.0.0.1:{port}"
@@ -100,7 +122,6 @@ def main():
     node = shutil.which("node")
     work = pathlib.Path(tempfile.mkdtemp(prefix="gust-coldstart-"))
     try:
-        rows = []
         bare = {"python": time_command([python, "-S", "-c", "pass"], args.n, env={}),
                 "node": time_command([node, "-e", "0"], args.n, env={})}
         modes = ("none", "linux", "prestart")
@@ -118,6 +139,10 @@ def main():
                 client, init = measured[mode][name]
                 row += f"{fmt(init):>17} {fmt(client):>17} "
             print(row)
+        print("where the time goes, median ms (server log; the rest of e2e is the first invocation and HTTP):")
+        for mode in modes:
+            for fn, phases in sorted(breakdown(work, mode).items()):
+                print(f"  {mode:9} {fn:12} " + ", ".join(f"{phase} {ms:.1f}" for phase, ms in phases.items()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -532,6 +533,22 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
                                      std::string(request.target()))));
 }
 
+// One per runtime the function's entries use: the launcher keeps one pre-started instance per
+// tenant and runtime, so this is a no-op when one is ready already.
+void ControlApi::prepareInstances(const std::string& tenant, const bundle::FunctionConfig& config) {
+  std::set<std::string> runtimes;
+  if (config.entries.empty()) runtimes.insert(config.runtime);
+  for (const auto& entry : config.entries) runtimes.insert(entry.runtime);
+  for (const auto& runtime : runtimes) {
+    worker::InstanceSpec spec;
+    spec.tenant = tenant;
+    spec.runtime = runtime;
+    spec.network = config.network;
+    spec.env = config.env;
+    deps_.scheduler.prepare(std::move(spec));
+  }
+}
+
 awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& caller,
                                    const std::string& function) {
   const std::string& tenant = caller.tenant;
@@ -562,6 +579,7 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
     if (result) {
       deps_.catalog.invalidate(deploy_request.tenant, deploy_request.function);
       (void)deps_.catalog.reloadRoutes();
+      prepareInstances(deploy_request.tenant, result->config);
     }
     channel->push({"", std::move(result)});
     channel->close();

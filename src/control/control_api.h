@@ -80,6 +80,8 @@ class ControlApi final {
   };
   boost::asio::awaitable<AuthOutcome> authenticate(http::Exchange& exchange);
   boost::asio::awaitable<void> route(http::Exchange& exchange, const Caller& caller);
+  // Asks the scheduler to have an instance ready for the deployed function's first cold start.
+  void prepareInstances(const std::string& tenant, const bundle::FunctionConfig& config);
   boost::asio::awaitable<void> deploy(http::Exchange& exchange, const Caller& caller,
                                       const std::string& function);
   boost::asio::awaitable<void> invoke(http::Exchange& exchange, const Caller& caller,

@@ -10,6 +10,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
@@ -256,6 +257,12 @@ std::vector<PoolStats> Scheduler::stats() const {
     out.push_back(s);
   }
   return out;
+}
+
+void Scheduler::prepare(worker::InstanceSpec spec) {
+  asio::post(executor_, [this, spec = std::move(spec)] {
+    if (!stopped_) launcher_.prepare(spec);
+  });
 }
 
 void Scheduler::shutdown() {

@@ -79,6 +79,9 @@ class Scheduler final {
   // Stops every instance of the function (all versions): it was deleted or redeployed.
   void dropFunction(const std::string& tenant, const std::string& function);
   std::vector<PoolStats> stats() const;
+  // A function like `spec` was deployed: the launcher may get ready for its first cold start
+  // (a pre-started instance for its tenant and runtime). Callable from any thread.
+  void prepare(worker::InstanceSpec spec);
   // Kills every instance; later invocations fail with Unavailable.
   void shutdown();
 

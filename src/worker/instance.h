@@ -130,6 +130,9 @@ class InstanceLauncher {
   virtual boost::asio::awaitable<Result<InstancePtr>> start(
       const InstanceSpec& spec, std::chrono::steady_clock::time_point deadline,
       std::string& init_logs) = 0;
+  // Gets ready to start instances like `spec` soon (a function was deployed), if this launcher
+  // keeps anything ready. Never blocks.
+  virtual void prepare(const InstanceSpec& /*spec*/) {}
 };
 
 // Launches real adapter processes through `sandbox`, on `executor` (the scheduler's loop).

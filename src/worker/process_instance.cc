@@ -30,6 +30,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "loop/completion.h"
+#include "observe/log.h"
 #include "os/proc_stats.h"
 #include "protocol/frame.h"
 
@@ -40,6 +41,10 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
+
+int64_t microsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
+}
 
 constexpr std::size_t kMaxLogBytesPerActivation = 1 << 20;
 constexpr std::size_t kMaxLineBytes = 16 * 1024;
@@ -516,10 +521,17 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
                                                       sandbox::Sandbox& sandbox,
                                                       Clock::time_point deadline,
                                                       std::string& init_logs) {
+  const auto began = Clock::now();
   auto instance = co_await spawn(executor, spec, launch, sandbox, /*prestart=*/false);
   if (!instance) co_return instance.status();
+  const auto spawned = Clock::now();
   Status ready = co_await (*instance)->awaitReady(deadline, init_logs);
   if (!ready.isOk()) co_return ready;
+  // Where a cold start's time goes (bench/coldstart.py reads these).
+  observe::logEvent(observe::LogLevel::Debug, "instance.started",
+                    {{"function", spec.function}, {"runtime", spec.runtime},
+                     {"sandbox_us", microsBetween(began, spawned)},
+                     {"boot_and_import_us", microsBetween(spawned, Clock::now())}});
   co_return InstancePtr(*instance);
 }
 
@@ -528,6 +540,7 @@ awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchCo
   State& s = *state_;
   auto self = shared_from_this();
   if (s.dead) co_return Status(Code::FunctionError, s.death);
+  const auto began = Clock::now();
   Status attached = s.process->attachCode(spec.code_dir, spec.memory_mb, spec.tmp_mb);
   if (!attached.isOk()) {
     s.killProcess();
@@ -543,7 +556,15 @@ awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchCo
     s.killProcess();
     co_return Status(Code::FunctionError, "the pre-started instance is gone");
   }
-  co_return co_await awaitReady(deadline, init_logs);
+  const auto sent = Clock::now();
+  Status ready = co_await awaitReady(deadline, init_logs);
+  if (ready.isOk()) {
+    observe::logEvent(observe::LogLevel::Debug, "instance.loaded",
+                      {{"function", spec.function}, {"runtime", spec.runtime},
+                       {"attach_us", microsBetween(began, sent)},
+                       {"import_us", microsBetween(sent, Clock::now())}});
+  }
+  co_return ready;
 }
 
 awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
@@ -634,7 +655,14 @@ awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_exe
   }
   const std::string key = prestartKey(spec.tenant, spec.runtime);
   pool->starting.erase(key);
-  if (standing_by.isOk()) pool->ready[key] = std::move(*instance);
+  if (standing_by.isOk()) {
+    pool->ready[key] = std::move(*instance);
+    observe::logEvent(observe::LogLevel::Debug, "instance.prestarted",
+                      {{"tenant", spec.tenant}, {"runtime", spec.runtime}});
+  } else {
+    observe::logEvent(observe::LogLevel::Warn, "instance.prestart_failed",
+                      {{"tenant", spec.tenant}, {"runtime", spec.runtime}, {"error", standing_by.message()}});
+  }
 }
 
 class ProcessLauncher final : public InstanceLauncher {
@@ -664,6 +692,11 @@ class ProcessLauncher final : public InstanceLauncher {
     }
     co_return co_await ProcessInstance::start(executor_, spec, launch_, sandbox_, deadline,
                                               init_logs);
+  }
+
+  // The tenant's first cold start of this runtime finds a pre-started instance too.
+  void prepare(const InstanceSpec& spec) override {
+    if (prestartable(spec)) refill(spec.tenant, spec.runtime);
   }
 
  private:

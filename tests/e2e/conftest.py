@@ -247,9 +247,10 @@ def gust_factory(tmp_path):
     """Starts servers of the test's own; each is stopped when the test ends."""
     started: list[GustServer] = []
 
-    def start(data_dir: Path | None = None, idle_ttl_s: int = 60) -> GustServer:
+    def start(data_dir: Path | None = None, idle_ttl_s: int = 60,
+              extra_args: tuple[str, ...] = ()) -> GustServer:
         server = GustServer(_binary(), data_dir or tmp_path / "data", tmp_path / "work",
-                            idle_ttl_s=idle_ttl_s).start()
+                            idle_ttl_s=idle_ttl_s, extra_args=extra_args).start()
         started.append(server)
         return server
 

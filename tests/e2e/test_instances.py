@@ -1,5 +1,7 @@
 """Warm instances are reused, and many concurrent requests each get their own answer."""
 
+import json
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -126,3 +128,40 @@ def test_idle_instance_is_stopped_after_idle_ttl(gust_factory):
     again = server.get("/fn/idle").json()
     assert again["calls"] == 1
     assert again["instance"] != first["instance"]
+
+
+def _log_events(server, name: str) -> list[dict]:
+    events = []
+    for line in server.log(tail_bytes=1 << 22).splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == name:
+            events.append(event)
+    return events
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pre-started instances need the sandbox (root)")
+@pytest.mark.parametrize("runtime, directory", [("python3", "py-misbehave"), ("node", "node-misbehave")])
+def test_a_deploy_readies_a_pre_started_instance_for_the_first_cold_start(gust_factory, runtime, directory):
+    """Deploying readies a booted, sandboxed instance of the function's runtime for its tenant,
+    so even the first call only attaches the code to it (instance.loaded) instead of building a
+    sandbox and booting the runtime (instance.started); it answers like any instance."""
+    server = gust_factory(extra_args=("--log-level", "debug"))
+    name = unique("prestarted")
+    server.deploy(FUNCTIONS / directory, name=name)
+    deadline = time.monotonic() + 60
+    while not any(e.get("runtime") == runtime for e in _log_events(server, "instance.prestarted")):
+        assert time.monotonic() < deadline, f"no pre-started {runtime} instance after the deploy:\n{server.log()}"
+        time.sleep(0.1)
+    answers = [server.get(f"/fn/{name}") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert [a.json()["calls"] for a in answers] == [1, 2]
+    assert [e["function"] for e in _log_events(server, "instance.loaded")] == [name]
+    assert not [e for e in _log_events(server, "instance.started") if e["function"] == name]
+    # Taken, it is replaced, for the tenant's next cold start of that runtime.
+    deadline = time.monotonic() + 60
+    while len([e for e in _log_events(server, "instance.prestarted") if e.get("runtime") == runtime]) < 2:
+        assert time.monotonic() < deadline, f"the pre-started {runtime} instance was not replaced:\n{server.log()}"
+        time.sleep(0.1)
