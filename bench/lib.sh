@@ -39,3 +39,30 @@ measure() {
 
 # The median of the numbers on stdin, one a line.
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
+# Copies a gust binary and the gust-sandbox next to it into $work/bin and prints the copy's path
+# (the server runs the helper next to its own binary): a rebuild of the tree during a long run
+# cannot swap or break the binaries under it. Waits (up to 60 s) while a link is writing them.
+snapshot_gust() {
+  local source dir name path before after
+  source=$(readlink -f "$1")
+  dir=$work/bin
+  mkdir -p "$dir"
+  for name in "$(basename "$source")" gust-sandbox; do
+    path=$(dirname "$source")/$name
+    for attempt in $(seq 1 61); do
+      ((attempt <= 60)) || { echo "$path is missing or keeps changing (a build in progress?)" >&2; return 1; }
+      before=$(stat -c '%Y %s' "$path" 2>/dev/null) || { sleep 1; continue; }
+      if [ -x "$path" ] && (($(date +%s) - ${before%% *} >= 2)); then
+        cp -p "$path" "$dir/$name"
+        after=$(stat -c '%Y %s' "$path" 2>/dev/null) || after=
+        [ "$before" = "$after" ] && break
+      fi
+      sleep 1
+    done
+  done
+  echo "$dir/$(basename "$source")"
+}
+
+# Prints a Python expression over `d`, the JSON document in file $1: json_get FILE 'd["x"]'.
+json_get() { "$python" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
