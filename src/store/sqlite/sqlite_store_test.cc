@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/ids.h"
 
@@ -135,17 +136,28 @@ TEST_F(SqliteStoreTest, AnsweredActivationsSurviveAKillAndAreCountedOnce) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0);
+  // The journal's content ends at its first NUL (the file is preallocated).
   const auto journal = dir_ / "gust.db-activations";
-  ASSERT_GT(std::filesystem::file_size(journal), 0u);
-  // However far the writer got, one line is surely unapplied: act0's, under a new id.
-  std::string first_line;
-  std::getline(std::ifstream(journal) >> std::ws, first_line);
+  auto content = [&] {
+    std::ifstream in(journal, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return bytes.substr(0, bytes.find('\0'));
+  };
+  const std::string written = content();
+  ASSERT_FALSE(written.empty());
+  // However far the writer got, one line is surely unapplied: act0's, under a new id; and a
+  // crash cut the last line short.
+  std::string first_line = written.substr(0, written.find('\n'));
   ASSERT_EQ(first_line.rfind("[\"act0\",", 0), 0u) << first_line;
   first_line.replace(0, 8, "[\"act-only-in-the-journal\",");
-  std::ofstream(journal, std::ios::app) << first_line << "\n[\"act-torn\", \"default\", \"hel";
+  {
+    std::fstream out(journal, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(written.size()));
+    out << first_line << "\n[\"act-torn\", \"default\", \"hel" << '\0';
+  }
 
   reopen();
-  EXPECT_EQ(std::filesystem::file_size(journal), 0u);
+  EXPECT_EQ(content(), "");  // applied, so emptied
   ActivationQuery query;
   query.function = "hello";
   query.limit = 1000;
