@@ -714,6 +714,12 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& c
     timer.expires_after(std::chrono::milliseconds(250));
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // A draining server ends the tail (an EventSource reconnects) rather than keep its drain
+    // waiting: a client that left unseen would otherwise hold it for the whole 10 s.
+    if (exchange.draining()) {
+      (void)co_await exchange.finishChunked();
+      co_return;
+    }
     query.after_id = cursor;
     auto fresh = co_await loop::offload(blocking, [&] { return store.listActivations(query); });
     if (fresh && !fresh->empty()) {

@@ -45,6 +45,8 @@ class Exchange {
   asio::any_io_executor executor() { return socket_.get_executor(); }
   bool responded() const { return responded_; }
   bool keepAlive() const { return keep_alive_; }
+  // The server drains: a long stream (a live tail) should end so the drain need not wait for it.
+  bool draining() const { return closing_ != nullptr && closing_->load(); }
 
   // Headers added to whatever response goes out (the gateway's CORS and RateLimit headers).
   void addResponseHeader(std::string name, std::string value) {

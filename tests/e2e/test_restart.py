@@ -197,3 +197,24 @@ def test_sigterm_right_after_startup_shuts_down_cleanly(tmp_path):
                 server.kill()
                 server.wait(timeout=10)
         assert code == 0, f"attempt {attempt}: SIGTERM after /healthz answered gave exit status {code}"
+
+
+def test_sigterm_ends_a_live_tail_instead_of_waiting_for_it(gust_factory):
+    """A `gust logs -f` whose client vanished unseen (killed, its socket never written to again)
+    used to hold the drain for its whole 10 s bound; a draining server ends live tails."""
+    server = gust_factory()
+    name = f"tailed-{uuid.uuid4().hex[:8]}"
+    server.deploy(FUNCTIONS / "py-misbehave", name=name)
+    assert server.get(f"/fn/{name}").status_code == 200
+    follower = server.popen_cli("logs", name, "-f")
+    try:
+        time.sleep(1)  # connected and polling
+        assert follower.poll() is None, follower.stderr.read()
+    finally:
+        follower.kill()
+        follower.wait(timeout=10)
+        follower.stdout.close()
+        follower.stderr.close()
+    began = time.monotonic()
+    assert server.stop() == 0, server.log()
+    assert time.monotonic() - began < 5, server.log()
