@@ -647,7 +647,13 @@ std::string prestartKey(const std::string& tenant, const std::string& runtime) {
 }
 
 awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_executor executor,
-                            InstanceSpec spec, LaunchConfig launch, sandbox::Sandbox& sandbox) {
+                            InstanceSpec spec, LaunchConfig launch, sandbox::Sandbox& sandbox,
+                            std::chrono::milliseconds delay) {
+  if (delay.count() > 0) {
+    asio::steady_timer wait(executor, delay);
+    boost::system::error_code ignored;
+    co_await wait.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
   auto instance = co_await ProcessInstance::spawn(executor, spec, launch, sandbox, /*prestart=*/true);
   Status standing_by = instance.status();
   if (instance) {
@@ -681,7 +687,8 @@ class ProcessLauncher final : public InstanceLauncher {
         pooled = std::move(it->second);
         pool_->ready.erase(it);
       }
-      refill(spec.tenant, spec.runtime);
+      // The replacement is built once this cold start is served, not while it is.
+      refill(spec.tenant, spec.runtime, pooled ? std::chrono::milliseconds(50) : std::chrono::milliseconds(0));
       if (pooled && pooled->alive()) {
         Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
         if (loaded.isOk()) co_return InstancePtr(pooled);
@@ -712,14 +719,17 @@ class ProcessLauncher final : public InstanceLauncher {
     return launch_.prestart && sandbox_.isolatesFilesystem() && spec.network == "none";
   }
 
-  void refill(const std::string& tenant, const std::string& runtime) {
+  // `delay`: building a sandbox blocks this loop for a few milliseconds (cgroups, posix_spawn);
+  // after a cold start took the pre-started instance, that waits until its first call is served.
+  void refill(const std::string& tenant, const std::string& runtime,
+              std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
     const std::string key = prestartKey(tenant, runtime);
     if (pool_->ready.count(key) || pool_->starting.count(key)) return;
     pool_->starting.insert(key);
     InstanceSpec generic;
     generic.tenant = tenant;
     generic.runtime = prestartRuntime(runtime);
-    asio::co_spawn(executor_, prestartFor(pool_, executor_, generic, launch_, sandbox_),
+    asio::co_spawn(executor_, prestartFor(pool_, executor_, generic, launch_, sandbox_, delay),
                    asio::detached);
   }
 
