@@ -687,8 +687,8 @@ class ProcessLauncher final : public InstanceLauncher {
         pooled = std::move(it->second);
         pool_->ready.erase(it);
       }
-      // The replacement is built once this cold start is served, not while it is.
-      refill(spec.tenant, spec.runtime, pooled ? std::chrono::milliseconds(50) : std::chrono::milliseconds(0));
+      // The replacement is built once this cold start is served (a few ms), not while it is.
+      refill(spec.tenant, spec.runtime, pooled ? std::chrono::milliseconds(10) : std::chrono::milliseconds(0));
       if (pooled && pooled->alive()) {
         Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
         if (loaded.isOk()) co_return InstancePtr(pooled);
