@@ -526,10 +526,10 @@ auto inTransaction(sqlite3* db, Body&& body) -> decltype(body()) {
 // SQLite commit takes the commit (~10 pages of WAL) and WAL checkpoints off the request's path.
 //
 // The file is preallocated with written zeros and overwritten in place, never appended to or
-// truncated: a write that allocates blocks or changes the size waits for ext4's running
-// journal commit, which a checkpoint's fsync holds for ~10 ms (the warm path's p99 was 12 ms
-// for that alone; 0.8 ms on tmpfs). Each line is followed by a NUL that the next line
-// overwrites: the valid content is everything before the first NUL.
+// truncated, so a request's write never allocates blocks or changes the file's size. (It did not
+// by itself cure the warm path's 12 ms p99: that was the checkpoints' fsyncs stalling the vCPU,
+// which the writer's commit interval made rare.) Each line is followed by a NUL that the next
+// line overwrites: the valid content is everything before the first NUL.
 constexpr off_t kJournalRestartBytes = 4 << 20;  // written past this, the next write restarts at 0
 constexpr off_t kJournalPreallocatedBytes = 8 << 20;
 
