@@ -1,6 +1,8 @@
 #pragma once
 // Installs a version's dependencies at deploy time, never at invoke time: requirements.txt into
 // a per-version virtual environment (<code>/.venv), package.json with npm (<code>/node_modules).
+// A Python function's own sources are compiled to bytecode (__pycache__) here too, so a cold
+// start's import reads them instead of compiling them.
 // Blocking and slow: run on a build thread. Each line of installer output goes to `progress`.
 
 #include <functional>
