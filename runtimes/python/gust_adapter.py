@@ -17,20 +17,14 @@ Exit codes: 0 on EOF at a frame boundary (the host is done with us), 1 after INI
 broken stream or an unusable environment.
 """
 
-import base64
-import functools
-import importlib
-import importlib.util
-import io
+# Only what every instance needs is imported here; the rest where it is used, so an idle
+# instance does not hold modules its function never needs (each costs resident memory).
 import json
 import os
 import socket
 import struct
 import sys
 import time
-import traceback
-import types
-import urllib.parse
 
 EXIT_OK = 0
 EXIT_INIT_ERROR = 1
@@ -146,6 +140,7 @@ def describe_exception(exc):
     while tb is not None and (tb.tb_frame.f_code.co_filename == ADAPTER_FILE
                               or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")):
         tb = tb.tb_next
+    import traceback
     trace_text = "".join(traceback.format_exception(type(exc), exc, tb))
     return type(exc).__name__, message, trace_text
 
@@ -238,6 +233,7 @@ class HttpRequest:
         if not body:
             self.body = b""
         elif event.get("isBase64Encoded"):
+            import base64
             self.body = base64.b64decode(body)
         else:
             self.body = body.encode("utf-8")
@@ -277,6 +273,7 @@ def http_response(status_code, header_pairs, body):
         text = body.decode("utf-8")
         is_base64 = False
     except UnicodeDecodeError:
+        import base64
         text = base64.b64encode(body).decode("ascii")
         is_base64 = True
     response = {"statusCode": status_code, "headers": headers, "body": text,
@@ -351,6 +348,8 @@ def make_vercel_invoker(handler_class, base_class, message_class):
         instance.request = instance.connection = None
         instance.client_address = (request.source_ip, 0)
         instance.server = StubServer(*request.server_name_and_port())
+        import io
+        import types
         instance.rfile = io.BytesIO(request.body)
         instance.wfile = io.BytesIO()
         instance.raw_requestline = requestline.encode("latin-1", "replace") + b"\r\n"
@@ -398,6 +397,8 @@ def response_from_handler_output(instance):
 
 def make_wsgi_invoker(app):
     """Runs a PEP 3333 application on one request, buffering the whole response."""
+    import io
+    import urllib.parse
     unquote_to_bytes = urllib.parse.unquote_to_bytes
 
     def invoke(event, context):
@@ -496,6 +497,8 @@ def is_http_handler_class(candidate, base_class):
 
 
 def is_plain_function(candidate):
+    import functools
+    import types
     return isinstance(candidate, (types.FunctionType, types.BuiltinFunctionType,
                                   types.MethodType, functools.partial))
 
@@ -516,6 +519,7 @@ def load_file_module(code_dir, relative_path):
     module_name = dotted
     if not all(part.isidentifier() for part in dotted.split(".")) or dotted in sys.modules:
         module_name = "gust_handler_module"
+    import importlib.util
     spec = importlib.util.spec_from_file_location(module_name, file_path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # before exec, as `import` does, for self-references
@@ -573,6 +577,7 @@ def invoker_for_module_attr(spec):
         raise AdapterError("Runtime.MalformedHandlerName",
                            f"bad handler {spec!r}: expected module.attr or path.py[:attr]")
     # Lambda accepts "dir/module.handler" too.
+    import importlib
     module = importlib.import_module(module_name.replace("/", "."))
     candidate = getattr(module, attr, None)
     if candidate is None:
@@ -617,6 +622,8 @@ def openwhisk_params(event):
     if not is_http_event(event):
         return dict(event) if isinstance(event, dict) else {"value": event}
     request = HttpRequest(event)
+    import base64
+    import urllib.parse
     params = dict(urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True))
     headers = {lower: value for _, lower, value in request.headers}
     if request.cookie_header:
@@ -688,6 +695,7 @@ class OpenFaasEvent:
             self.body = request.body
             self.headers = HeaderView((name, value) for name, _, value in request.headers)
             self.method = request.method
+            import urllib.parse
             self.query = dict(urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True))
             self.path = function_path(event)[0]
         else:
@@ -724,6 +732,7 @@ class OpenFaasContext:
 def openfaas_reply(result):
     """The template's format_response: a dict gives statusCode/body/headers (an object body as
     JSON), None an empty 200, anything else the body of a 200."""
+    import base64
     if result is None:
         return {"statusCode": 200, "headers": {}, "body": ""}
     if not isinstance(result, dict):
@@ -765,6 +774,7 @@ def contract_function(spec, code_dir):
         if module_name == "__main__":  # an OpenWhisk zip action; not this adapter's __main__
             module = load_file_module(code_dir, "__main__.py")
         else:
+            import importlib
             module = importlib.import_module(module_name.replace("/", "."))
     candidate = getattr(module, name, None)
     if not callable(candidate):

@@ -4,6 +4,7 @@ with one end of a socketpair inherited as GUST_SOCKET_FD, and speaks docs/protoc
 import base64
 import json
 import os
+import py_compile
 import select
 import socket
 import struct
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-ADAPTER = Path(__file__).resolve().parent / "gust_adapter.py"
+# Started as the host starts it: run_adapter.py imports gust_adapter from the bytecode the server
+# writes at start (so a traceback test also covers frames that come from a .pyc).
+ADAPTER = Path(__file__).resolve().parent / "run_adapter.py"
+py_compile.compile(str(ADAPTER.parent / "gust_adapter.py"), doraise=True)
 FRAME_PREFIX = struct.Struct(">II")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024

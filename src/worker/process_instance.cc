@@ -32,6 +32,7 @@
 #include "loop/completion.h"
 #include "observe/log.h"
 #include "os/proc_stats.h"
+#include "os/process.h"
 #include "protocol/frame.h"
 
 namespace gust::worker {
@@ -361,6 +362,19 @@ std::vector<sandbox::Mount> runtimeMounts(const LaunchConfig& launch) {
   return mounts;
 }
 
+Status compileAdapters(const LaunchConfig& launch) {
+  // -S as instances run; the relay imports the same module from python/.
+  auto compiled = os::runCommand({launch.python, "-S", "-m", "compileall", "-q",
+                                  launch.runtimes_dir + "/python/gust_adapter.py"},
+                                 "", {}, 60, nullptr);
+  if (!compiled) return compiled.status();
+  if (compiled->timed_out || compiled->exit_code != 0) {
+    return internalError(fmt::format("cannot compile the Python adapter in {}/python: {}",
+                                     launch.runtimes_dir, compiled->output));
+  }
+  return Status::ok();
+}
+
 Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
                                                 bool isolated) {
   namespace fs = std::filesystem;
@@ -373,7 +387,7 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
     std::string python = has_venv ? paths.code + "/.venv/bin/python" : launch.python;
     // -S: only the function's own packages (its .venv, which the adapter adds), never whatever is
     // installed in the host interpreter's site-packages; it also skips their .pth start-up code.
-    return std::vector<std::string>{python, "-S", "-B", paths.runtimes + "/python/gust_adapter.py"};
+    return std::vector<std::string>{python, "-S", "-B", paths.runtimes + "/python/run_adapter.py"};
   }
   if (spec.runtime == "node") {
     if (launch.node.empty()) return internalError("node is not installed: run scripts/deps.sh");

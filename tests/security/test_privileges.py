@@ -109,7 +109,7 @@ def test_T_PRIV_5_instance_processes_run_as_unprivileged_host_uid(mode):
     mode.probe("hello", name=name)  # a live, warm instance
     server_pid = mode.server.proc.pid
     server_ns = ns_of(server_pid)
-    adapters = [pid for pid in host_descendants(server_pid) if "gust_adapter.py" in host_cmdline(pid)]
+    adapters = [pid for pid in host_descendants(server_pid) if "run_adapter.py" in host_cmdline(pid)]
     assert adapters, "no adapter process found under the server"
     if mode.sandboxed:
         sandbox_pids = [pid for pid in host_descendants(server_pid)

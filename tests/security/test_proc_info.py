@@ -51,7 +51,7 @@ def test_T_INF_1_pid_1_is_gusts_init_not_the_function(mode, proc_report):
         pytest.skip("control: unconfined, pid 1 is the host's init")
     pid1 = proc_report["pid1_cmdline"]
     assert pid1["ok"], pid1
-    assert "gust_adapter" not in pid1["value"] and proc_report["self"] != 1, (
+    assert "run_adapter" not in pid1["value"] and proc_report["self"] != 1, (
         f"pid 1 is the function's runtime itself: {pid1['value']!r} (own pid {proc_report['self']})")
 
 

@@ -87,7 +87,7 @@ def test_T_XT_1_T_XT_4_another_tenant_cannot_read_secrets_or_tmp(mode, acme):
             assert not look["mark"]["ok"], look
         else:
             adapters = [p for p in host_descendants(mode.server.proc.pid)
-                        if "gust_adapter.py" in host_cmdline(p)]
+                        if "run_adapter.py" in host_cmdline(p)]
             found = []
             for pid in adapters:
                 scan = invoke(mode, None, mine, "proc", canary=acme["secret"], server_pid=pid).json()["result"]
@@ -108,7 +108,7 @@ def test_T_PRIV_5_tenants_run_under_different_host_uids(mode, acme):
     assert invoke(mode, None, mine, "hello").status_code == 200
     uid_of = {}
     for pid in host_descendants(mode.server.proc.pid):
-        if "gust_adapter.py" not in host_cmdline(pid):
+        if "run_adapter.py" not in host_cmdline(pid):
             continue
         function = host_function_of(pid)
         if function:
