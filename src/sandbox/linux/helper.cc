@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -386,6 +387,9 @@ void dropPrivileges() {
     fail(fmt::format("exec {}", spec.argv[0]));
   }
   for (int fd = 0; fd <= 3; ++fd) ::close(fd);
+  // Set-up's heap (the spec, the filter's build) is garbage now; this process lives as long as
+  // the instance, so hand its pages back (~0.35 MiB an instance).
+  ::malloc_trim(0);
   for (;;) {
     int status = 0;
     pid_t ended = ::wait(&status);
