@@ -1,6 +1,7 @@
 # Helpers shared by the bench/*.sh scripts; source it after `cd` to the repository root.
 # Sets $python, $work (a temp dir removed on exit) and $pids (killed on exit), and defines
-# free_port, wait_http, measure and median. DURATION is seconds per wrk run (default 5).
+# free_port, wait_http, measure (req/s, p50 ms, p99 ms, requests), cpu_ticks and median.
+# DURATION is seconds per wrk run (default 5).
 duration=${DURATION:-5}
 python=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -34,7 +35,30 @@ measure() {
     /Requests\/sec/ {rps=$2}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }' "$work/wrk.txt"
+    / requests in / {n=$1}
+    END { printf "%.0f %.3f %.3f %d\n", rps, ms(p50), ms(p99), n }' "$work/wrk.txt"
+}
+
+# CPU time (user + system, in clock ticks) of process $1 itself, then of all its descendants
+# alive now (a server's instances: the sandbox's keeper and init, and the interpreter).
+cpu_ticks() {
+  "$python" - "$1" <<'PY'
+import os, sys
+root, parent, ticks = int(sys.argv[1]), {}, {}
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])
+def descends(pid):
+    while pid in parent and pid != root:
+        pid = parent[pid]
+    return pid == root
+print(ticks.get(root, 0), sum(t for pid, t in ticks.items() if pid != root and descends(pid)))
+PY
 }
 
 # The median of the numbers on stdin, one a line.

@@ -75,16 +75,19 @@ port=$(free_port)
 url[py_http10]=http://127.0.0.1:$port/
 "$python" bench/peers/python_http_server.py "$port" > "$work/py_http10.log" 2>&1 &
 pids+=($!)
+declare -A root_pid=([py_http10]=$!)
 port=$(free_port)
 url[py_keepalive]=http://127.0.0.1:$port/
 "$python" bench/peers/python_http_server.py "$port" --keep-alive > "$work/py_keepalive.log" 2>&1 &
 pids+=($!)
+root_pid[py_keepalive]=$!
 
 port=$(free_port)
 url[workerd]=http://127.0.0.1:$port/
 "$peers/node_modules/.bin/workerd" serve "$peers/config.capnp" --socket-addr "http=127.0.0.1:$port" \
   > "$work/workerd.log" 2>&1 &
 pids+=($!)
+root_pid[workerd]=$!
 
 port=$(free_port)
 url[nginx]=http://127.0.0.1:$port/
@@ -115,11 +118,13 @@ http {
 EOF
 /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 pids+=($!)
+root_pid[nginx]=$!
 
 port=$(free_port)
 "$gust" serve --listen "127.0.0.1:$port" --data "$work/gust" > "$work/gust.log" 2>&1 &
 gust_pid=$!
 pids+=($gust_pid)
+root_pid[gust_py]=$gust_pid root_pid[gust_js]=$gust_pid
 wait_http "http://127.0.0.1:$port/healthz"
 export GUST_URL="http://127.0.0.1:$port" GUST_TOKEN
 GUST_TOKEN=$(cat "$work/gust/admin.token")
@@ -159,7 +164,15 @@ for round in $(seq 1 "$runs"); do
   for connections in 1 64; do
     for target in "${targets[@]}"; do
       echo "run.sh: round $round/$runs, $connections conn, $target" >&2
-      samples[${target}_$connections]+="$(measure "${url[$target]}" "$connections")"$'\n'
+      read -r self_before children_before < <(cpu_ticks "${root_pid[$target]}")
+      sample=$(measure "${url[$target]}" "$connections")
+      read -r self_after children_after < <(cpu_ticks "${root_pid[$target]}")
+      # CPU per request, in µs: the server process itself, then its children (Gust's instances,
+      # nginx's workers; workerd and http.server do the work in one process).
+      sample+=$(awk -v n="${sample##* }" -v s=$((self_after - self_before)) \
+        -v c=$((children_after - children_before)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf " %.0f %.0f", (n > 0 ? s / hz * 1e6 / n : 0), (n > 0 ? c / hz * 1e6 / n : 0) }')
+      samples[${target}_$connections]+="$sample"$'\n'
     done
   done
 done
@@ -205,7 +218,8 @@ json_run density 600 "$python" bench/density.py "$gust" --n "$density_n" --json 
   echo "run.sh: density.py failed" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The median of column $2 (1 rps, 2 p50, 3 p99) of a target's samples.
+# The median of column $2 (1 rps, 2 p50, 3 p99, 4 requests, 5 and 6 CPU µs per request in the
+# process itself and in its children) of a target's samples.
 med() { printf '%s' "${samples[$1]}" | awk -v c="$2" 'NF {print $c}' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 micros() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a - b) * 1000 }'; }
@@ -242,6 +256,15 @@ for connections in 1 64; do
     printf '%-32s %5s %9s %9s %9s  %s\n' "${name[$target]}" "$connections" \
       "$(med "$key" 1)" "$(med "$key" 2)" "$(med "$key" 3)" "$note"
   done
+done
+# Where throughput goes on a machine whose cores wrk, the server and its instances share.
+echo
+echo "CPU per request at 64 connections, µs (median of $runs; /proc utime + stime; wrk not counted)"
+printf '%-32s %9s %9s %9s\n' scenario process children total
+for target in "${targets[@]}"; do
+  key=${target}_64
+  printf '%-32s %9s %9s %9s\n' "${name[$target]}" "$(med "$key" 5)" "$(med "$key" 6)" \
+    "$(($(med "$key" 5) + $(med "$key" 6)))"
 done
 
 # --- the other targets' own figures ---------------------------------------------------------------

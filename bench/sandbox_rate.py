@@ -135,12 +135,13 @@ class Cgroups:
                 pass
 
 
-def run_mode(mode, helper, command, root, duration, concurrency, log_fd, cgroups):
+def run_mode(mode, helper, command, root, seccomp_cache, duration, concurrency, log_fd, cgroups):
     """Keeps `concurrency` sandboxes in flight for `duration` s; returns the figures."""
     devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     base_spec = {"argv": [command], "env": {}, "mounts": [], "cwd": "/", "root": root,
                  "runtime": "python3", "network": "none", "hostname": "gust", "tmp_mb": 64,
-                 "host_uid": 200000, "server_pid": os.getpid(), "cgroup_procs": []}
+                 "host_uid": 200000, "server_pid": os.getpid(), "cgroup_procs": [],
+                 "seccomp_cache": seccomp_cache}
     running = {}  # pid -> (started, cgroup key)
     latencies, failures, done_in_window, serial = [], 0, 0, 0
 
@@ -240,6 +241,9 @@ def main():
         os.chmod(work, 0o755)
         root = os.path.join(work, "root")  # the sandbox's root mountpoint: empty, reachable by nobody
         os.mkdir(root, 0o755)
+        # Where the helper keeps its compiled seccomp filter, as the server's state dir is.
+        seccomp_cache = os.path.join(work, "state")
+        os.mkdir(seccomp_cache, 0o700)
         # A copy: a rebuild of the tree during the run cannot change the helper under it.
         helper = snapshot(source, work, names=(os.path.basename(source),))
         log_path = os.path.join(work, "helper.log")
@@ -248,8 +252,8 @@ def main():
             cgroups = Cgroups()
         for mode in modes:
             # A short warm-up (page cache, the kernel's namespace caches), not counted.
-            run_mode(mode, helper, args.command, root, 0.3, args.concurrency, log_fd, cgroups)
-            results.append(run_mode(mode, helper, args.command, root, args.duration,
+            run_mode(mode, helper, args.command, root, seccomp_cache, 0.3, args.concurrency, log_fd, cgroups)
+            results.append(run_mode(mode, helper, args.command, root, seccomp_cache, args.duration,
                                     args.concurrency, log_fd, cgroups))
         errors = open(log_path, errors="replace").read().splitlines()
     except KeyboardInterrupt:

@@ -6,6 +6,9 @@ contract names, or the child must be killed by SIGSYS (non-native syscall ABIs).
 (unconfined, root), the same call must reach the kernel: it succeeds or fails with an errno
 other than EPERM/ENOSYS, which shows the sandbox, not the kernel, is what refuses it."""
 
+import struct
+import time
+
 import pytest
 
 SIGSYS = 31
@@ -172,3 +175,44 @@ def test_hardening_syscall(mode, syscalls, name):
 
 def test_server_healthy_after_syscall_probes(mode, syscalls):
     mode.assert_healthy()
+
+
+ALLOW_EVERYTHING = struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)  # BPF_RET|BPF_K SECCOMP_RET_ALLOW
+
+
+def syscalls_in_a_new_sandbox(m, key: str) -> dict:
+    """The probe's report from a sandbox built after this call: a function's first call takes
+    the pre-started instance (built earlier) and its replacement is built ~10 ms later, so the
+    next new function runs in that replacement."""
+    m.probe("hello", name=m.deploy(f"{key}-takes-the-ready-one"))
+    time.sleep(1.5)
+    report = m.probe("syscalls", name=m.deploy(f"{key}-gets-a-new-one"))
+    assert "error" not in report, report
+    return report
+
+
+def test_T_ESC_8_a_cached_seccomp_filter_is_loaded_only_while_root_alone_can_write_it(own_mode):
+    """The sandbox's keeper keeps the compiled filter in the server's state dir (data/sandbox,
+    root's) and loads it from there. Planted there by anyone but root, a filter must be ignored.
+    First a root-owned allow-everything program shows the cached file is what sandboxes load
+    (root could always do this); then the same program made writable by others is not loaded."""
+    if not own_mode.sandboxed:
+        pytest.skip("control: unconfined, no seccomp filter")
+    m = own_mode
+    m.probe("hello")  # a sandbox has been built: the cache holds the filter
+    cached = list((m.server.data / "sandbox").glob("seccomp-python3-*.bpf"))
+    assert len(cached) == 1, cached
+    path = cached[0]
+    assert path.stat().st_uid == 0 and path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
+    assert describe(syscalls_in_a_new_sandbox(m, "real")["clone3_plain"]) == "ENOSYS"
+
+    path.write_bytes(ALLOW_EVERYTHING)
+    trusted = syscalls_in_a_new_sandbox(m, "root-planted")["clone3_plain"]
+    assert trusted["ret"] >= 0, f"the cached program was not the one loaded: {describe(trusted)}"
+
+    path.chmod(0o666)
+    untrusted = syscalls_in_a_new_sandbox(m, "others-writable")["clone3_plain"]
+    check_sandboxed("clone3_plain", "ENOSYS", untrusted)
+    # Compiled again, and the cache holds the real filter again.
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() != ALLOW_EVERYTHING
+    m.assert_healthy()

@@ -210,7 +210,8 @@ class LinuxSandbox final : public Sandbox {
                            {"host_uid", *uid},
                            {"server_pid", ::getpid()},
                            {"control_fd", kControlFd},
-                           {"cgroup_procs", procs}};
+                           {"cgroup_procs", procs},
+                           {"seccomp_cache", options_.state_dir}};
     if (spec.network == "egress") json["blocked_addresses"] = blocked_;
 
     // The spec (with the function's secrets in its environment) travels in a sealed memfd,

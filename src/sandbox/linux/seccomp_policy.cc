@@ -1,13 +1,18 @@
 #include "sandbox/linux/seccomp_policy.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -107,10 +112,10 @@ Status allowArgRange(scmp_filter_ctx ctx, int syscall, unsigned arg, uint64_t lo
   return Status::ok();
 }
 
-}  // namespace
+using Filter = std::unique_ptr<void, FilterDeleter>;
 
-Status installSeccompFilter(const SeccompProfile& profile) {
-  std::unique_ptr<void, FilterDeleter> filter(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+Result<Filter> buildFilter(const SeccompProfile& profile) {
+  Filter filter(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
   scmp_filter_ctx ctx = filter.get();
   if (!ctx) return internalError("seccomp: seccomp_init failed");
   // Only the native ABI: a foreign one (int 0x80, x32) would be a way around every rule below.
@@ -177,7 +182,49 @@ Status installSeccompFilter(const SeccompProfile& profile) {
                                                 SCMP_A0(SCMP_CMP_EQ, persona)),
                                "personality"));
   }
-  return check(seccomp_load(ctx), "load");
+  return filter;
+}
+
+}  // namespace
+
+Status installSeccompFilter(const SeccompProfile& profile) {
+  auto filter = buildFilter(profile);
+  if (!filter) return filter.status();
+  return check(seccomp_load(filter->get()), "load");
+}
+
+Result<std::string> compileSeccompProgram(const SeccompProfile& profile) {
+  auto filter = buildFilter(profile);
+  if (!filter) return filter.status();
+  int fd = ::memfd_create("gust-seccomp", MFD_CLOEXEC);
+  if (fd < 0) return internalError(fmt::format("seccomp: memfd_create: {}", strerror(errno)));
+  Status exported = check(seccomp_export_bpf(filter->get(), fd), "export");
+  std::string program;
+  char buffer[4096];
+  ssize_t got = 0;
+  while (exported.isOk() && (got = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(program.size()))) > 0) {
+    program.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  GUST_RETURN_IF_ERROR(exported);
+  if (got < 0 || program.empty() || program.size() % sizeof(sock_filter) != 0) {
+    return internalError("seccomp: the exported program is not whole");
+  }
+  return program;
+}
+
+Status loadSeccompProgram(std::string_view program) {
+  if (program.empty() || program.size() % sizeof(sock_filter) != 0 ||
+      program.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return invalidArgument(fmt::format("seccomp: a program of {} bytes is not one", program.size()));
+  }
+  // What seccomp_load does with libseccomp's default attributes: no flags (no TSYNC, no logging).
+  sock_fprog fprog{static_cast<unsigned short>(program.size() / sizeof(sock_filter)),
+                   reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()))};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+    return internalError(fmt::format("seccomp: load: {}", strerror(errno)));
+  }
+  return Status::ok();
 }
 
 }  // namespace gust::sandbox

@@ -7,6 +7,7 @@
 // the process. Built with libseccomp.
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -19,5 +20,12 @@ struct SeccompProfile {
 // Installs the filter on the calling thread (and the threads and processes it creates). Must be
 // called with no_new_privs already set. Fails closed: an error leaves no filter half-loaded.
 Status installSeccompFilter(const SeccompProfile& profile);
+
+// The same filter as a compiled BPF program (struct sock_filter[]): libseccomp takes a few
+// milliseconds to build it, so the helper keeps programs to load them with loadSeccompProgram.
+Result<std::string> compileSeccompProgram(const SeccompProfile& profile);
+
+// Installs a program from compileSeccompProgram, as installSeccompFilter would (same conditions).
+Status loadSeccompProgram(std::string_view program);
 
 }  // namespace gust::sandbox
