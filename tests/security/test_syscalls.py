@@ -191,7 +191,7 @@ def syscalls_in_a_new_sandbox(m, key: str) -> dict:
     return report
 
 
-def test_T_ESC_8_a_cached_seccomp_filter_is_loaded_only_while_root_alone_can_write_it(own_mode):
+def test_T_ESC_9_a_cached_seccomp_filter_is_loaded_only_while_root_alone_can_write_it(own_mode):
     """The sandbox's keeper keeps the compiled filter in the server's state dir (data/sandbox,
     root's) and loads it from there. Planted there by anyone but root, a filter must be ignored.
     First a root-owned allow-everything program shows the cached file is what sandboxes load
