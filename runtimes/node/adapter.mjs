@@ -42,7 +42,29 @@ const kExitGraceMs = 2000;
 
 const kExitProtocolError = 2;
 
-const env = process.env;
+let env = process.env;
+
+// Node's process.env hands every value written to it to glibc's setenv, which keeps each distinct
+// string for the life of the process: a new _X_AMZN_TRACE_ID per invocation grew an instance by
+// ~110 bytes a call. Once the function's environment is in place, process.env becomes an
+// ordinary object under the same rule (values become strings), so writes stay in JavaScript:
+// the process and the child processes it spawns (child_process reads process.env) see them;
+// native code calling getenv() sees the environment as it was loaded.
+function detachEnvironment() {
+  const detached = new Proxy({ ...process.env }, {
+    set(target, key, value) {
+      target[key] = `${value}`;
+      return true;
+    },
+    defineProperty(target, key, descriptor) {
+      const coerced = 'value' in descriptor ? { ...descriptor, value: `${descriptor.value}` } : descriptor;
+      return Reflect.defineProperty(target, key, coerced);
+    },
+  });
+  process.env = detached;
+  env = detached;
+}
+
 // The function's settings, from the environment: at start, or for a pre-started instance
 // (GUST_PRESTARTED=1) once LOAD has brought the function's environment.
 let code_dir, default_function_name, default_function_version, default_memory_mb, log_stream_name;
@@ -1112,6 +1134,7 @@ async function main() {
     }
   }
 
+  detachEnvironment();
   let loaded;
   try {
     loaded = await loadHandler(env.GUST_HANDLER);

@@ -295,6 +295,52 @@ describe('Lambda handlers', () => {
     await host.close();
   });
 
+  test('a new trace id per invocation does not grow the instance', async () => {
+    // Through Node's own process.env each value went to glibc's setenv, which keeps every
+    // distinct string for good: with 2 KiB trace ids, 6,000 invocations leaked ~12 MiB.
+    const host = await startReady({
+      'index.js': 'exports.handler = async () => process.env._X_AMZN_TRACE_ID.length;',
+    }, 'index.handler');
+    try {
+      const resident_kib = () => Number(/VmRSS:\s+(\d+)/.exec(
+        fs.readFileSync(`/proc/${host.child.pid}/status`, 'utf8'))[1]);
+      const run = async (round, count) => {
+        for (let batch = 0; batch < count; batch += 200) {
+          const calls = [];
+          for (let i = batch; i < batch + 200; i++) {
+            const trace_id = `Root=${round}-${i}-`.padEnd(2048, 'f');
+            calls.push(host.call({}, { trace_id }).then((frame) => assert.equal(parsedResult(frame), 2048)));
+          }
+          await Promise.all(calls);
+        }
+      };
+      await run(1, 2000);  // warm: the heaps reach their steady size
+      const before = resident_kib();
+      await run(2, 6000);
+      const grown = resident_kib() - before;
+      assert.ok(grown < 6144, `the instance grew by ${grown} KiB over 6,000 invocations`);
+    } finally {
+      await host.close();
+    }
+  });
+
+  test('process.env keeps its rules after loading: values become strings, child processes see them', async () => {
+    const host = await startReady({
+      'index.js': `
+        const { execFileSync } = require('node:child_process');
+        exports.handler = async () => {
+          process.env.GUST_TEST_NUMBER = 42;
+          const seen = execFileSync(process.execPath, ['-e',
+            'process.stdout.write(process.env._X_AMZN_TRACE_ID + "|" + process.env.GUST_TEST_NUMBER)']);
+          return { type: typeof process.env.GUST_TEST_NUMBER, child: seen.toString() };
+        };
+      `,
+    }, 'index.handler');
+    const result = parsedResult(await host.call({}, { trace_id: 'Root=1-child' }));
+    assert.deepEqual(result, { type: 'string', child: 'Root=1-child|42' });
+    await host.close();
+  });
+
   test('console output is in the stdout pipe before the RESULT arrives', async () => {
     // 512 KiB is more than a pipe holds, so part of it is still queued in the adapter when the
     // handler returns: the reply must wait for it.
