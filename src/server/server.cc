@@ -219,7 +219,8 @@ int serve(const ServeOptions& options) {
   worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
                               options.prestart};
   if (Status compiled = worker::compileAdapters(launch); !compiled.isOk()) {
-    observe::logEvent(observe::LogLevel::Warn, "runtimes.not_compiled", {{"error", compiled.message()}});
+    observe::logEvent(observe::LogLevel::Warn, "runtimes.not_compiled",
+                      {{"error", compiled.message()}});
   }
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.idle_ttl = options.idle_ttl;

@@ -144,8 +144,9 @@ std::unique_ptr<InstanceLauncher> makeProcessLauncher(boost::asio::any_io_execut
 // interpreters' installations that live outside /usr, at their own paths.
 std::vector<sandbox::Mount> runtimeMounts(const LaunchConfig& launch);
 
-// Writes the bytecode of the Python adapter (python/__pycache__/gust_adapter.*.pyc) with launch.python, so that each
-// instance imports it instead of compiling it: ~2 MiB less memory per instance, a faster start.
+// Writes the bytecode of the Python adapter (python/__pycache__/gust_adapter.*.pyc) with
+// launch.python, so that each instance imports it instead of compiling it: ~2 MiB less memory
+// per instance, a faster start.
 // Blocking (one interpreter run). An error leaves instances compiling it themselves, as before.
 Status compileAdapters(const LaunchConfig& launch);
 

@@ -187,12 +187,6 @@ Result<Filter> buildFilter(const SeccompProfile& profile) {
 
 }  // namespace
 
-Status installSeccompFilter(const SeccompProfile& profile) {
-  auto filter = buildFilter(profile);
-  if (!filter) return filter.status();
-  return check(seccomp_load(filter->get()), "load");
-}
-
 Result<std::string> compileSeccompProgram(const SeccompProfile& profile) {
   auto filter = buildFilter(profile);
   if (!filter) return filter.status();
@@ -202,7 +196,8 @@ Result<std::string> compileSeccompProgram(const SeccompProfile& profile) {
   std::string program;
   char buffer[4096];
   ssize_t got = 0;
-  while (exported.isOk() && (got = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(program.size()))) > 0) {
+  while (exported.isOk() &&
+         (got = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(program.size()))) > 0) {
     program.append(buffer, static_cast<size_t>(got));
   }
   ::close(fd);
@@ -216,9 +211,10 @@ Result<std::string> compileSeccompProgram(const SeccompProfile& profile) {
 Status loadSeccompProgram(std::string_view program) {
   if (program.empty() || program.size() % sizeof(sock_filter) != 0 ||
       program.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
-    return invalidArgument(fmt::format("seccomp: a program of {} bytes is not one", program.size()));
+    return invalidArgument(
+        fmt::format("seccomp: a program of {} bytes is not one", program.size()));
   }
-  // What seccomp_load does with libseccomp's default attributes: no flags (no TSYNC, no logging).
+  // What libseccomp's seccomp_load does with its default attributes: no flags (no TSYNC, no log).
   sock_fprog fprog{static_cast<unsigned short>(program.size() / sizeof(sock_filter)),
                    reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()))};
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {

@@ -17,15 +17,13 @@ struct SeccompProfile {
   std::string runtime;  // python3 | node | ...: adds what that runtime needs beyond the base list
 };
 
-// Installs the filter on the calling thread (and the threads and processes it creates). Must be
-// called with no_new_privs already set. Fails closed: an error leaves no filter half-loaded.
-Status installSeccompFilter(const SeccompProfile& profile);
-
-// The same filter as a compiled BPF program (struct sock_filter[]): libseccomp takes a few
-// milliseconds to build it, so the helper keeps programs to load them with loadSeccompProgram.
+// The filter as a compiled BPF program (struct sock_filter[]): libseccomp takes a few
+// milliseconds to build it, so the helper keeps programs and loads them with loadSeccompProgram.
 Result<std::string> compileSeccompProgram(const SeccompProfile& profile);
 
-// Installs a program from compileSeccompProgram, as installSeccompFilter would (same conditions).
+// Installs a program from compileSeccompProgram on the calling thread (and the threads and
+// processes it creates). Must be called with no_new_privs already set. Fails closed: the kernel
+// loads a whole program or none.
 Status loadSeccompProgram(std::string_view program);
 
 }  // namespace gust::sandbox
