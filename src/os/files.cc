@@ -1,6 +1,7 @@
 #include "os/files.h"
 
 #include <fcntl.h>
+#include <fts.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,67 @@ Status writeFileAtomic(const std::string& path, std::string_view contents, int m
   ::close(fd);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     return internalError(fmt::format("cannot rename {} to {}: {}", temp, path, strerror(errno)));
+  }
+  return Status::ok();
+}
+
+namespace {
+
+// fts without FTS_NOCHDIR would change the working directory of the whole (threaded) process.
+struct TreeWalk {
+  FTS* fts = nullptr;
+  explicit TreeWalk(const std::string& path) {
+    char* roots[] = {const_cast<char*>(path.c_str()), nullptr};
+    fts = ::fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, nullptr);
+  }
+  ~TreeWalk() {
+    if (fts) ::fts_close(fts);
+  }
+};
+
+Status walkError(const FTSENT* entry) {
+  return internalError(fmt::format("cannot walk {}: {}", entry->fts_path, strerror(entry->fts_errno)));
+}
+
+}  // namespace
+
+Result<int64_t> diskUsage(const std::string& path) {
+  struct stat root {};
+  if (::lstat(path.c_str(), &root) != 0) {
+    if (errno == ENOENT) return int64_t{0};
+    return internalError(fmt::format("cannot stat {}: {}", path, strerror(errno)));
+  }
+  TreeWalk walk(path);
+  if (!walk.fts) return internalError(fmt::format("cannot walk {}: {}", path, strerror(errno)));
+  int64_t bytes = 0;
+  while (FTSENT* entry = ::fts_read(walk.fts)) {
+    switch (entry->fts_info) {
+      case FTS_DNR: case FTS_ERR: case FTS_NS: return walkError(entry);
+      case FTS_DP: break;  // counted on the way in
+      default: bytes += static_cast<int64_t>(entry->fts_statp->st_blocks) * 512;
+    }
+  }
+  return bytes;
+}
+
+Status chownTree(const std::string& path, uid_t uid, gid_t gid, bool seal) {
+  TreeWalk walk(path);
+  if (!walk.fts) return internalError(fmt::format("cannot walk {}: {}", path, strerror(errno)));
+  while (FTSENT* entry = ::fts_read(walk.fts)) {
+    switch (entry->fts_info) {
+      case FTS_DNR: case FTS_ERR: case FTS_NS: return walkError(entry);
+      case FTS_DP: continue;
+      default: break;
+    }
+    if (::lchown(entry->fts_path, uid, gid) != 0) {
+      return internalError(fmt::format("cannot chown {}: {}", entry->fts_path, strerror(errno)));
+    }
+    if (!seal || entry->fts_info == FTS_SL || entry->fts_info == FTS_SLNONE) continue;
+    mode_t mode = entry->fts_statp->st_mode & 07777;
+    mode_t sealed = mode & ~static_cast<mode_t>(S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH);
+    if (sealed != mode && ::chmod(entry->fts_path, sealed) != 0) {
+      return internalError(fmt::format("cannot chmod {}: {}", entry->fts_path, strerror(errno)));
+    }
   }
   return Status::ok();
 }

@@ -132,39 +132,71 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, const std
     ::close(pipe_fds[0]);
     return child.status();
   }
-  CommandResult result;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  std::string pending;
-  char buffer[8192];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      killProcessGroup(child->pid);
-      break;
-    }
-    pollfd p{pipe_fds[0], POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (ready <= 0) continue;
-    ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    pending.append(buffer, static_cast<size_t>(n));
-    result.output.append(buffer, static_cast<size_t>(n));
-    if (result.output.size() > 64 * 1024) result.output.erase(0, result.output.size() - 64 * 1024);
-    std::size_t newline;
-    while ((newline = pending.find('\n')) != std::string::npos) {
-      if (on_line) on_line(std::string_view(pending).substr(0, newline));
-      pending.erase(0, newline + 1);
-    }
-  }
-  if (!pending.empty() && on_line) on_line(pending);
+  WatchResult watched = watchOutput(pipe_fds[0], timeout_s, on_line);
+  if (watched.timed_out) killProcessGroup(child->pid);
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(child->pid, &status, 0);
   ::close(child->pidfd);
+  CommandResult result;
+  result.output = std::move(watched.output);
+  result.timed_out = watched.timed_out;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+WatchResult watchOutput(int output_fd, int timeout_s,
+                        const std::function<void(std::string_view)>& on_line,
+                        const std::function<Status()>& check) {
+  constexpr std::size_t kKeptOutput = 64 * 1024;
+  constexpr auto kCheckEvery = std::chrono::milliseconds(500);
+  WatchResult result;
+  auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::seconds(timeout_s);
+  auto next_check = now + kCheckEvery;
+  std::string pending;
+  char buffer[8192];
+  for (;;) {
+    now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      result.timed_out = true;
+      break;
+    }
+    if (check && now >= next_check) {
+      next_check = now + kCheckEvery;
+      if (Status checked = check(); !checked.isOk()) {
+        result.stopped = std::move(checked);
+        break;
+      }
+    }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::min(deadline, check ? next_check : now + std::chrono::seconds(1)) - now);
+    pollfd p{output_fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(wait.count(), 1))) <= 0) continue;
+    ssize_t n = ::read(output_fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<size_t>(n));
+    result.output.append(buffer, static_cast<size_t>(n));
+    if (result.output.size() > kKeptOutput) {
+      result.output.erase(0, result.output.size() - kKeptOutput);
+    }
+    // A line is cut at the kept size: output without newlines must not grow this buffer.
+    std::size_t newline;
+    while ((newline = pending.find('\n')) != std::string::npos || pending.size() > kKeptOutput) {
+      const bool whole = newline != std::string::npos;
+      const std::size_t end = whole ? newline : kKeptOutput;
+      if (on_line) on_line(std::string_view(pending).substr(0, end));
+      pending.erase(0, whole ? end + 1 : end);
+    }
+  }
+  if (!pending.empty() && on_line) on_line(pending);
+  return result;
+}
+
+int exitCodeOf(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0) return -1;
+  return info.si_code == CLD_EXITED ? info.si_status : -1;
 }
 
 std::string findOnPath(const std::string& name) {

@@ -48,6 +48,21 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, const std
                                  int timeout_s,
                                  const std::function<void(std::string_view)>& on_line);
 
+// Reads `output_fd` (a started child's merged stdout and stderr) until every writer closed it,
+// calling `on_line` per line, for at most `timeout_s`; about twice a second `check` may stop it
+// with an error (a build over its disk limit). Neither kills nor reaps: the caller does.
+struct WatchResult {
+  std::string output;  // the last 64 KiB, for error messages
+  bool timed_out = false;
+  Status stopped;  // what `check` answered when it stopped the watch
+};
+WatchResult watchOutput(int output_fd, int timeout_s,
+                        const std::function<void(std::string_view)>& on_line,
+                        const std::function<Status()>& check = nullptr);
+
+// The exit code of an exited child, -1 for a signal; leaves it to be reaped (WNOWAIT).
+int exitCodeOf(pid_t pid);
+
 // The absolute path of an executable found on PATH, or "".
 std::string findOnPath(const std::string& name);
 
