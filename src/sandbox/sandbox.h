@@ -19,10 +19,12 @@
 
 namespace gust::sandbox {
 
-// A host directory made visible inside the sandbox, read-only, at `target`.
+// A host directory made visible inside the sandbox at `target`: read-only, unless `writable`
+// (a build's own directory; the tenant's uid must own it, see Sandbox::hostUidFor).
 struct Mount {
   std::string source;
   std::string target;
+  bool writable = false;
 };
 
 struct SandboxSpec {
@@ -36,6 +38,7 @@ struct SandboxSpec {
   std::map<int, int> fds;         // child fd -> parent fd (stdio and the protocol socket)
   int64_t memory_mb = 256;
   int64_t tmp_mb = 64;            // the private /tmp
+  int64_t file_mb = 0;            // the largest file it may write (RLIMIT_FSIZE); 0: tmp_mb
   int64_t max_pids = 64;
   std::string network = "none";   // none | egress
 };
@@ -78,6 +81,9 @@ class Sandbox {
   virtual bool isolatesFilesystem() const = 0;
   // One line for the server's start-up banner: what isolation instances get.
   virtual std::string describe() const = 0;
+  // The host uid (and gid) that `tenant`'s processes run as: what owns the files they create in
+  // a writable mount. The unconfined sandbox answers the server's own.
+  virtual Result<uid_t> hostUidFor(const std::string& tenant) = 0;
 };
 
 // Runs functions as plain child processes of the server: no isolation at all.

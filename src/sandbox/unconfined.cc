@@ -1,5 +1,7 @@
 #include "sandbox/sandbox.h"
 
+#include <unistd.h>
+
 namespace gust::sandbox {
 namespace {
 
@@ -39,6 +41,7 @@ class UnconfinedSandbox final : public Sandbox {
     return std::unique_ptr<Process>(std::make_unique<UnconfinedProcess>(*child));
   }
   bool isolatesFilesystem() const override { return false; }
+  Result<uid_t> hostUidFor(const std::string&) override { return ::geteuid(); }
   std::string describe() const override {
     return "none: functions run as plain processes of this user (no namespaces, cgroups or "
            "seccomp); deploy only code you trust";

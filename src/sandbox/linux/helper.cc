@@ -75,6 +75,7 @@ struct HelperSpec {
   std::string network;
   std::string hostname;
   int64_t tmp_mb = 64;
+  int64_t file_mb = 64;  // RLIMIT_FSIZE
   uid_t host_uid = 0;
   pid_t server_pid = 0;  // the keeper's parent: if it is gone already, PDEATHSIG came too late
   int control_fd = -1;   // a SEQPACKET socket to the server: attach requests (see serveControl)
@@ -124,7 +125,7 @@ HelperSpec readSpec(int fd) {
       spec.env.push_back(key + "=" + value.get<std::string>());
     }
     for (const auto& mount : json.at("mounts")) {
-      spec.mounts.push_back({mount.at("source"), mount.at("target")});
+      spec.mounts.push_back({mount.at("source"), mount.at("target"), mount.value("writable", false)});
     }
     spec.cwd = json.at("cwd");
     spec.root = json.at("root");
@@ -132,6 +133,7 @@ HelperSpec readSpec(int fd) {
     spec.network = json.at("network");
     spec.hostname = json.at("hostname");
     spec.tmp_mb = json.at("tmp_mb");
+    spec.file_mb = json.value("file_mb", spec.tmp_mb);
     spec.host_uid = json.at("host_uid");
     spec.server_pid = json.value("server_pid", 0);
     spec.control_fd = json.value("control_fd", -1);
@@ -190,7 +192,8 @@ HostFiles openHostFiles(const HelperSpec& spec) {
   return files;
 }
 
-void bindReadOnly(const std::string& source, const std::string& target) {
+// Binds `source` at `target`, read-only unless `writable`; never with set-id or device files.
+void bindMount(const std::string& source, const std::string& target, bool writable = false) {
   struct stat st {};
   if (::stat(source.c_str(), &st) != 0) fail(fmt::format("mount {}", source));
   std::error_code ec;
@@ -203,10 +206,10 @@ void bindReadOnly(const std::string& source, const std::string& target) {
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     fail(fmt::format("bind {} on {}", source, target));
   }
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                        lockedFlags(target);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | lockedFlags(target) |
+                        (writable ? 0 : MS_RDONLY);
   if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0) {
-    fail(fmt::format("make {} read-only", target));
+    fail(fmt::format("remount {} {}", target, writable ? "nosuid" : "read-only"));
   }
 }
 
@@ -223,7 +226,7 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
     GUST_MUST(::mkdir((r + dir).c_str(), 0755) == 0, fmt::format("mkdir {}", dir));
   }
   // The runtime's files: /usr read-only, and the merged-/usr links a Debian system has.
-  bindReadOnly(host.at("/usr"), r + "/usr");
+  bindMount(host.at("/usr"), r + "/usr");
   for (const char* link : {"bin", "lib", "lib64", "sbin"}) {
     std::string path = std::string("/") + link;
     char target[4096];
@@ -233,7 +236,7 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
       symlinkOrFail(target, r + path);
     }
   }
-  for (const auto& mount : spec.mounts) bindReadOnly(host.at(mount.source), r + mount.target);
+  for (const auto& mount : spec.mounts) bindMount(host.at(mount.source), r + mount.target, mount.writable);
 
   // /etc: only what programs need to run, generated here.
   const bool egress = spec.network == "egress";
@@ -250,12 +253,12 @@ void buildRoot(const HelperSpec& spec, const HostFiles& host) {
   GUST_MUST(createFile(r + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n", 0644),
        "write /etc/nsswitch.conf");
   if (host.fds.count("/etc/ld.so.cache")) {
-    bindReadOnly(host.at("/etc/ld.so.cache"), r + "/etc/ld.so.cache");
+    bindMount(host.at("/etc/ld.so.cache"), r + "/etc/ld.so.cache");
   }
   if (egress) {
     // slirp4netns answers DNS at 10.0.2.3.
     GUST_MUST(createFile(r + "/etc/resolv.conf", "nameserver 10.0.2.3\n", 0644), "write /etc/resolv.conf");
-    if (host.fds.count("/etc/ssl/certs")) bindReadOnly(host.at("/etc/ssl/certs"), r + "/etc/ssl/certs");
+    if (host.fds.count("/etc/ssl/certs")) bindMount(host.at("/etc/ssl/certs"), r + "/etc/ssl/certs");
   }
 
   // A private /tmp, limited in bytes and files; its pages count against the memory limit.
@@ -361,10 +364,9 @@ void dropPrivileges() {
   buildRoot(spec, host);
   GUST_MUST(::sethostname(spec.hostname.data(), spec.hostname.size()) == 0, "sethostname");
   bringUpLoopback();
-  const rlim_t tmp_bytes = static_cast<rlim_t>(spec.tmp_mb) << 20;
   setLimit(RLIMIT_NOFILE, 1024, "nofile");
   setLimit(RLIMIT_CORE, 0, "core");
-  setLimit(RLIMIT_FSIZE, tmp_bytes, "fsize");
+  setLimit(RLIMIT_FSIZE, static_cast<rlim_t>(spec.file_mb) << 20, "fsize");
   GUST_MUST(::setsid() >= 0, "setsid");
   dropPrivileges();
   // Everything but stdio, the protocol socket and the status pipe (moved to fd 4).
@@ -421,8 +423,11 @@ pid_t startEgress(const HelperSpec& spec, pid_t init_pid) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(ready[1], 5);
     ::syscall(SYS_close_range, 6U, ~0U, 0U);
-    ::close(0);
-    ::open("/dev/null", O_RDWR);
+    // Its chatter ("sent tapfd=7 for tap0") is not the function's output: stdio is /dev/null,
+    // and a failure to start shows as the missing ready byte.
+    int devnull = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
+    if (devnull > 2) ::close(devnull);
     const char* argv[] = {"slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
                           "--ready-fd=5", pid.c_str(), "tap0", nullptr};
     const char* envp[] = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", nullptr};

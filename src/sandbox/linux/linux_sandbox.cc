@@ -196,7 +196,8 @@ class LinuxSandbox final : public Sandbox {
     }
     nlohmann::json mounts = nlohmann::json::array();
     for (const auto& mount : spec.mounts) {
-      mounts.push_back({{"source", mount.source}, {"target", mount.target}});
+      mounts.push_back(
+          {{"source", mount.source}, {"target", mount.target}, {"writable", mount.writable}});
     }
     nlohmann::json json = {{"argv", spec.argv},
                            {"env", spec.env},
@@ -207,6 +208,7 @@ class LinuxSandbox final : public Sandbox {
                            {"network", spec.network},
                            {"hostname", "gust"},
                            {"tmp_mb", spec.tmp_mb},
+                           {"file_mb", spec.file_mb > 0 ? spec.file_mb : spec.tmp_mb},
                            {"host_uid", *uid},
                            {"server_pid", ::getpid()},
                            {"control_fd", kControlFd},
@@ -253,6 +255,10 @@ class LinuxSandbox final : public Sandbox {
   }
 
   bool isolatesFilesystem() const override { return true; }
+
+  Result<uid_t> hostUidFor(const std::string& tenant) override {
+    return uids_.uidFor(tenant.empty() ? "default" : tenant);
+  }
 
   std::string describe() const override {
     return fmt::format(
