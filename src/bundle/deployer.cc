@@ -11,10 +11,23 @@
 
 namespace gust::bundle {
 namespace fs = std::filesystem;
+namespace {
+
+// Each tenant's package caches (pip, npm, Maven), writable by its builds only.
+std::string buildCacheDir(const std::string& data_dir, const std::string& tenant) {
+  return fmt::format("{}/build-cache/{}", data_dir, tenant);
+}
+
+}  // namespace
 
 Deployer::Deployer(std::string data_dir, store::Store& store, os::Toolchain toolchain,
-                   BundleLimits limits)
-    : data_dir_(std::move(data_dir)), store_(store), toolchain_(std::move(toolchain)), limits_(limits) {}
+                   BundleLimits limits, BuildSandbox& builds, DiskLimits disk)
+    : data_dir_(std::move(data_dir)),
+      store_(store),
+      toolchain_(std::move(toolchain)),
+      limits_(limits),
+      builds_(builds),
+      disk_(disk) {}
 
 std::string Deployer::functionDir(const std::string& tenant, const std::string& function) const {
   return fmt::format("{}/functions/{}/{}", data_dir_, tenant, function);
@@ -22,6 +35,61 @@ std::string Deployer::functionDir(const std::string& tenant, const std::string& 
 
 std::string Deployer::blobPath(const std::string& sha256) const {
   return fmt::format("{}/blobs/sha256/{}.tar.gz", data_dir_, sha256);
+}
+
+Result<int64_t> Deployer::tenantDiskUsage(const std::string& tenant) {
+  int64_t bytes = 0;
+  for (const std::string& dir : {fmt::format("{}/functions/{}", data_dir_, tenant),
+                                 buildCacheDir(data_dir_, tenant)}) {
+    auto used = os::diskUsage(dir);
+    if (!used) return used.status();
+    bytes += *used;
+  }
+  auto functions = store_.listFunctions(tenant);
+  if (!functions) return functions.status();
+  for (const auto& function : *functions) {
+    auto versions = store_.listVersions(tenant, function.name);
+    if (!versions) return versions.status();
+    for (const auto& version : *versions) bytes += version.bundle_bytes;
+  }
+  return bytes;
+}
+
+Status Deployer::build(const std::string& tenant, const std::string& build_dir,
+                       const FunctionConfig& config, int64_t bundle_bytes,
+                       const ProgressFn& progress) {
+  auto used = tenantDiskUsage(tenant);
+  if (!used) return used.status();
+  auto mib = [](int64_t bytes) { return (bytes + (1 << 20) - 1) >> 20; };
+  const int64_t left = disk_.max_tenant_bytes - *used - bundle_bytes;
+  if (left <= 0) {
+    return Status(Code::TooLarge,
+                  fmt::format("this tenant holds {} MiB of its {} MiB disk quota: remove functions "
+                              "or old versions before deploying",
+                              mib(*used), mib(disk_.max_tenant_bytes)));
+  }
+  std::string cap =
+      left < disk_.max_version_bytes
+          ? fmt::format("the {} MiB left of this tenant's {} MiB disk quota", left >> 20,
+                        mib(disk_.max_tenant_bytes))
+          : fmt::format("a version may hold ({} MiB)", mib(disk_.max_version_bytes));
+  BuildJob job{tenant, build_dir, buildCacheDir(data_dir_, tenant),
+               std::min(disk_.max_version_bytes, left), std::move(cap)};
+  GUST_RETURN_IF_ERROR(installDependencies(builds_, job, config, toolchain_, progress));
+  auto version_bytes = os::diskUsage(build_dir);
+  if (!version_bytes) return version_bytes.status();
+  if (*version_bytes > disk_.max_version_bytes) {
+    return Status(Code::TooLarge, fmt::format("the version's files take {} MiB after its build, "
+                                              "over the {} MiB a version may hold",
+                                              mib(*version_bytes), mib(disk_.max_version_bytes)));
+  }
+  if (*version_bytes > left) {
+    return Status(Code::TooLarge,
+                  fmt::format("the version's {} MiB would take this tenant past its {} MiB disk "
+                              "quota ({} MiB used): remove functions or old versions first",
+                              mib(*version_bytes), mib(disk_.max_tenant_bytes), mib(*used)));
+  }
+  return Status::ok();
 }
 
 Result<DeployResult> Deployer::deploy(const DeployRequest& request, const ProgressFn& progress) {
@@ -98,10 +166,11 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     }
   }
 
-  Status installed = installDependencies(build_dir, *config, toolchain_, progress);
-  if (!installed.isOk()) {
+  Status built = build(request.tenant, build_dir, *config,
+                       static_cast<int64_t>(request.archive.size()), progress);
+  if (!built.isOk()) {
     cleanup();
-    return installed;
+    return built;
   }
 
   fs::create_directories(fs::path(blobPath(sha)).parent_path(), ec);
@@ -152,7 +221,11 @@ Result<std::string> Deployer::codeDir(const store::VersionRecord& version,
   std::string build_dir = fmt::format("{}/builds/{}", data_dir_, randomHex(8));
   GUST_RETURN_IF_ERROR(extractBundle(*blob, build_dir, limits_));
   std::error_code ec;
-  Status installed = installDependencies(build_dir, config, toolchain_, [](std::string_view) {});
+  // A restore is no new use of the disk: the version was counted when it was deployed.
+  BuildJob job{version.tenant, build_dir, buildCacheDir(data_dir_, version.tenant),
+               disk_.max_version_bytes,
+               fmt::format("a version may hold ({} MiB)", disk_.max_version_bytes >> 20)};
+  Status installed = installDependencies(builds_, job, config, toolchain_, [](std::string_view) {});
   if (!installed.isOk()) {
     fs::remove_all(build_dir, ec);
     return installed;

@@ -1,7 +1,9 @@
 #pragma once
 // Deployer: turns an uploaded bundle into a new immutable version — store the blob by its
-// sha256, unpack and check it, read its config, install its dependencies, record the version
-// (moving alias "live" and the project's routes), and put its code where instances run it.
+// sha256, unpack and check it, read its config, install its dependencies in the tenant's build
+// sandbox, record the version (moving alias "live" and the project's routes), and put its code
+// where instances run it. A tenant's disk is bounded: each version's files, and everything the
+// tenant holds (code dirs with their dependencies, its build cache, its stored bundles).
 // Blocking: call on a build thread. Thread-safe.
 
 #include <cstdint>
@@ -16,6 +18,12 @@
 #include "store/store.h"
 
 namespace gust::bundle {
+
+// What a tenant may keep on disk; a deploy past either is refused with 413.
+struct DiskLimits {
+  int64_t max_version_bytes = 1LL << 30;  // one version's files after its build
+  int64_t max_tenant_bytes = 4LL << 30;   // code dirs, build cache and bundles, all versions
+};
 
 struct DeployRequest {
   std::string tenant;
@@ -36,7 +44,8 @@ struct DeployResult {
 
 class Deployer final {
  public:
-  Deployer(std::string data_dir, store::Store& store, os::Toolchain toolchain, BundleLimits limits);
+  Deployer(std::string data_dir, store::Store& store, os::Toolchain toolchain, BundleLimits limits,
+           BuildSandbox& builds, DiskLimits disk);
 
   Result<DeployResult> deploy(const DeployRequest& request, const ProgressFn& progress);
   // Where the code of a version lives. If it is missing (a crash between recording and
@@ -44,15 +53,22 @@ class Deployer final {
   Result<std::string> codeDir(const store::VersionRecord& version, const FunctionConfig& config);
   // Deletes the function's code dirs and every blob no version refers to any more.
   void removeFunctionFiles(const std::string& tenant, const std::string& function);
+  // The bytes `tenant` holds on disk, as the quota counts them.
+  Result<int64_t> tenantDiskUsage(const std::string& tenant);
 
  private:
   std::string functionDir(const std::string& tenant, const std::string& function) const;
   std::string blobPath(const std::string& sha256) const;
+  // Builds the unpacked `build_dir` within the tenant's limits (checked before and after).
+  Status build(const std::string& tenant, const std::string& build_dir, const FunctionConfig& config,
+               int64_t bundle_bytes, const ProgressFn& progress);
 
   std::string data_dir_;
   store::Store& store_;
   os::Toolchain toolchain_;
   BundleLimits limits_;
+  BuildSandbox& builds_;
+  DiskLimits disk_;
 };
 
 }  // namespace gust::bundle

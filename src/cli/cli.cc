@@ -329,6 +329,25 @@ int run(int argc, char** argv) {
   serve->add_option("--retain-access-days", serve_options.retain_access_days,
                     "Delete gateway access-log records older than this")
       ->capture_default_str();
+  serve->add_option("--build-network", serve_options.build_network,
+                    "What dependency builds (pip, npm, Maven) reach: egress (public addresses "
+                    "only, never this host or private ranges) or none (a bundle vendors its "
+                    "dependencies)")
+      ->check(CLI::IsMember({"egress", "none"}))
+      ->capture_default_str();
+  serve->add_option("--build-timeout", serve_options.build_timeout_s,
+                    "Seconds one build step (pip, npm, Maven) may take")
+      ->capture_default_str();
+  serve->add_option("--build-memory-mb", serve_options.build_memory_mb,
+                    "Memory a build may use, its /tmp included")
+      ->capture_default_str();
+  serve->add_option("--max-version-mb", serve_options.max_version_mb,
+                    "Disk one version may take once built (code and dependencies)")
+      ->capture_default_str();
+  serve->add_option("--tenant-disk-mb", serve_options.tenant_disk_mb,
+                    "Disk one tenant may hold: every version's code and dependencies, its build "
+                    "cache and its bundles")
+      ->capture_default_str();
   double header_timeout_s = 10;
   serve->add_option("--header-timeout", header_timeout_s,
                     "Seconds a client has to send a whole request head (slow clients are cut off)")

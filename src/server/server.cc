@@ -210,14 +210,21 @@ int serve(const ServeOptions& options) {
   asio::thread_pool blocking(4);
   asio::thread_pool builds(2);
 
-  bundle::Deployer deployer(data_dir, **store, *toolchain, bundle::BundleLimits{});
+  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
+                              options.prestart};
+  bundle::BuildOptions build_options;
+  build_options.network = options.build_network;
+  build_options.timeout_s = options.build_timeout_s;
+  build_options.memory_mb = options.build_memory_mb;
+  build_options.mounts = worker::runtimeMounts(launch);
+  bundle::BuildSandbox build_sandbox(*sandbox, build_options);
+  bundle::Deployer deployer(data_dir, **store, *toolchain, bundle::BundleLimits{}, build_sandbox,
+                            {options.max_version_mb << 20, options.tenant_disk_mb << 20});
   gateway::Catalog catalog(**store, deployer, secret_box);
   if (Status routes = catalog.reloadRoutes(); !routes.isOk()) {
     std::fprintf(stderr, "gust: %s\n", routes.message().c_str());
     return 1;
   }
-  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
-                              options.prestart};
   if (Status compiled = worker::compileAdapters(launch); !compiled.isOk()) {
     observe::logEvent(observe::LogLevel::Warn, "runtimes.not_compiled",
                       {{"error", compiled.message()}});

@@ -31,6 +31,11 @@ struct ServeOptions {
   std::string sandbox = "linux";  // linux | none (no isolation: trusted code, control runs)
   std::string log_format = "json";  // the server's own log on stderr: json | text
   std::string log_level = "info";   // debug | info | warn | error
+  std::string build_network = "egress";  // egress | none: what dependency builds reach
+  int build_timeout_s = 600;             // per build step
+  int64_t build_memory_mb = 2048;
+  int64_t max_version_mb = 1024;   // one version's files once built
+  int64_t tenant_disk_mb = 4096;   // everything a tenant holds on disk
 };
 
 // Serves until a signal; returns the process exit code.

@@ -242,7 +242,7 @@ def cprobe(tmp_path_factory) -> Path:
     return out
 
 
-def start_server(root: Path, mode: str, **kw) -> GustServer:
+def start_server(root: Path, mode: str, extra_args: tuple[str, ...] = (), **kw) -> GustServer:
     if mode == "sandbox":
         if not has_sandbox_flag():
             pytest.skip("sandboxed half: this gust has no `serve --sandbox` option yet (the Linux "
@@ -251,7 +251,8 @@ def start_server(root: Path, mode: str, **kw) -> GustServer:
     else:
         extra = ("--sandbox", "none") if has_sandbox_flag() else ()
     os.environ["SECSUITE_HOST_CANARY"] = CANARY  # inherited by the server only (see CANARY)
-    return GustServer(gust_binary(), root / "data", root / "work", extra_args=extra, **kw).start()
+    return GustServer(gust_binary(), root / "data", root / "work", extra_args=(*extra, *extra_args),
+                      **kw).start()
 
 
 @pytest.fixture(scope="session", params=["sandbox", "control"])
