@@ -484,10 +484,16 @@ int run(int argc, char** argv) {
         secret_name)));
   }
   if (login->parsed()) {
-    if (Status saved = saveLogin(login_url, login_token); !saved.isOk()) return fail(saved);
-    Connection connection{login_url, login_token, configPath(), ""};
+    // Checked before it is saved: a login that cannot list functions must not replace a
+    // config that worked.
+    Connection connection{login_url, login_token, "the command line", ""};
     auto check = getJson(connection, "/api/v1/functions");
-    if (!check) return fail(check.status());
+    if (!check) {
+      return fail(Status(check.status().code(),
+                         fmt::format("cannot log in to {}: {}; nothing saved to {}", login_url,
+                                     check.status().message(), configPath())));
+    }
+    if (Status saved = saveLogin(login_url, login_token); !saved.isOk()) return fail(saved);
     std::printf("Logged in to %s (saved in %s)\n", login_url.c_str(), configPath().c_str());
     return 0;
   }

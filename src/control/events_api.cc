@@ -244,6 +244,12 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
       auto touched = replay ? store.replayDeadLetters(tenant, function, *ids, now)
                             : store.purgeDeadLetters(tenant, function, *ids);
       if (!touched) return touched.status();
+      // As for the list: a name with no dead letters of this tenant's is a 404 unless the
+      // tenant has such a function, so another tenant's function looks like nobody's.
+      if (touched->empty()) {
+        auto exists = store.getFunction(tenant, function);
+        if (!exists) return exists.status();
+      }
       for (const auto& id : *ids) {
         if (std::find(touched->begin(), touched->end(), id) == touched->end()) {
           return notFound(fmt::format("function '{}' has no dead letter '{}'", function, id));

@@ -1,9 +1,11 @@
 // DESIGN: one acceptor hands connections to the event loops in turn; each connection is then
-// one coroutine on its loop: read a head, choose
-// the body limit from the target (so a 6 MiB invoke cap and a larger deploy cap coexist), read
-// the body, hand the request to the handler, loop while keep-alive. A body over its limit is
-// answered 413 without reading it, and the connection is closed, because the rest of the body
-// is still in flight.
+// one coroutine on its loop: read a head, refuse what cannot be framed safely (head_checks.h),
+// choose the body limit from the target (so a 6 MiB invoke cap and a larger deploy cap
+// coexist), read the body, hand the request to the handler, loop while keep-alive. One buffer
+// lives as long as the connection: bytes read past one request (pipelined requests, sent
+// before their predecessors are answered) are the start of the next, answered in order. A body
+// over its limit is answered 413 without reading it, and the connection is closed, because the
+// rest of the body is still in flight; every refusal closes the connection likewise.
 
 #include "http/server.h"
 
@@ -14,9 +16,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "http/head_checks.h"
 
 namespace gust::http {
 namespace {
@@ -71,6 +76,43 @@ awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
   co_await bhttp::async_write(socket, response, asio::redirect_error(use_awaitable, ec));
 }
 
+// Answers with an error and `Connection: close`: what follows on the connection cannot be
+// trusted to start a request.
+awaitable<void> refuse(tcp::socket& socket, bhttp::status status, std::string code,
+                       std::string message) {
+  Response refusal = errorResponse(status, code, message);
+  refusal.keep_alive(false);
+  co_await writeResponse(socket, refusal);
+}
+
+// bhttp::async_read_header, plus the head's bytes as they came, for refuseHead(): Beast parses
+// a head in one put() once its blank line is buffered, so the bytes that put() consumed are
+// the head. Bytes after it stay in `buffer` for the body or the next pipelined request.
+awaitable<beast::error_code> readHead(tcp::socket& socket, beast::flat_buffer& buffer,
+                                      bhttp::request_parser<bhttp::string_body>& parser,
+                                      std::optional<HeadRefusal>& refusal) {
+  beast::error_code ec;
+  for (;;) {
+    if (buffer.size() > 0) {
+      auto bytes = buffer.data();
+      std::size_t used = parser.put(bytes, ec);
+      if (parser.is_header_done()) {
+        refusal = refuseHead({static_cast<const char*>(bytes.data()), used}, parser.get().base());
+      }
+      buffer.consume(used);
+      if (ec != bhttp::error::need_more) co_return ec;
+    }
+    // The parser's header limit bounds the buffer: past it, put() fails with header_limit.
+    std::size_t got = co_await socket.async_read_some(buffer.prepare(16 * 1024),
+                                                      asio::redirect_error(use_awaitable, ec));
+    buffer.commit(got);
+    if (ec == asio::error::eof) {
+      co_return parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
+    }
+    if (ec) co_return ec;
+  }
+}
+
 template <typename Counts>
 awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options,
                                 const Handler& handler, std::shared_ptr<Counts> counts) {
@@ -90,25 +132,26 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     watchdog.arm(options.header_timeout);
-    co_await bhttp::async_read_header(socket, buffer, parser,
-                                      asio::redirect_error(use_awaitable, ec));
+    std::optional<HeadRefusal> refusal;
+    ec = co_await readHead(socket, buffer, parser, refusal);
     if (watchdog.fired()) break;  // too slow: the socket is closed already
     if (ec == bhttp::error::header_limit) {
-      Response too_large = errorResponse(
-          bhttp::status::request_header_fields_too_large, "too_large",
+      co_await refuse(
+          socket, bhttp::status::request_header_fields_too_large, "too_large",
           fmt::format("request head is over the {} byte limit", options.max_header_bytes));
-      too_large.keep_alive(false);
-      co_await writeResponse(socket, too_large);
       break;
     }
     if (ec) {
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
           ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
-        Response bad = errorResponse(bhttp::status::bad_request, "invalid_argument",
-                                     fmt::format("malformed HTTP request: {}", ec.message()));
-        bad.keep_alive(false);
-        co_await writeResponse(socket, bad);
+        co_await refuse(socket, bhttp::status::bad_request, "invalid_argument",
+                        fmt::format("malformed HTTP request: {}", ec.message()));
       }
+      break;
+    }
+    if (refusal) {
+      watchdog.disarm();
+      co_await refuse(socket, refusal->status, refusal->code, refusal->message);
       break;
     }
     // From here until its response is written the request holds a drain open.
@@ -119,11 +162,9 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
     } busy{*counts};
     auto& head = parser.get();
     if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_fields) {
-      Response too_many = errorResponse(
-          bhttp::status::request_header_fields_too_large, "too_large",
+      co_await refuse(
+          socket, bhttp::status::request_header_fields_too_large, "too_large",
           fmt::format("request has more than {} header fields", options.max_header_fields));
-      too_many.keep_alive(false);
-      co_await writeResponse(socket, too_many);
       break;
     }
     uint64_t limit = options.body_limit(head.base());
@@ -134,11 +175,9 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
     }
     auto length = parser.content_length();
     if (length && *length > limit) {
-      Response too_large = errorResponse(
-          bhttp::status::payload_too_large, "too_large",
+      co_await refuse(
+          socket, bhttp::status::payload_too_large, "too_large",
           fmt::format("request body of {} bytes is over the {} byte limit", *length, limit));
-      too_large.keep_alive(false);
-      co_await writeResponse(socket, too_large);
       break;
     }
     parser.body_limit(limit);
@@ -154,19 +193,15 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       if (watchdog.fired()) break;
     }
     if (ec == bhttp::error::body_limit) {
-      Response too_large = errorResponse(bhttp::status::payload_too_large, "too_large",
-                                         fmt::format("request body is over the {} byte limit", limit));
-      too_large.keep_alive(false);
-      co_await writeResponse(socket, too_large);
+      co_await refuse(socket, bhttp::status::payload_too_large, "too_large",
+                      fmt::format("request body is over the {} byte limit", limit));
       break;
     }
     if (ec) {
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
           ec != asio::error::connection_reset) {
-        Response bad = errorResponse(bhttp::status::bad_request, "invalid_argument",
-                                     fmt::format("malformed HTTP request: {}", ec.message()));
-        bad.keep_alive(false);
-        co_await writeResponse(socket, bad);
+        co_await refuse(socket, bhttp::status::bad_request, "invalid_argument",
+                        fmt::format("malformed HTTP request: {}", ec.message()));
       }
       break;
     }

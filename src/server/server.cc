@@ -38,6 +38,7 @@
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
 #include "secrets/secret_box.h"
+#include "server/data_dir_lock.h"
 #include "store/sqlite/sqlite_store.h"
 
 #ifndef GUST_SOURCE_DIR
@@ -134,6 +135,12 @@ int serve(const ServeOptions& options) {
   }
   ::chmod(options.data_dir.c_str(), 0700);
   std::string data_dir = fs::canonical(options.data_dir).string();
+  // Before anything in the dir is read or reclaimed: a second server on it must not start.
+  auto data_dir_lock = DataDirLock::acquire(data_dir);
+  if (!data_dir_lock) {
+    std::fprintf(stderr, "gust: %s\n", data_dir_lock.status().message().c_str());
+    return 1;
+  }
 
   bool token_created = false;
   auto token = loadOrCreateToken(data_dir, token_created);

@@ -138,22 +138,29 @@ Result<Filter> buildFilter(const SeccompProfile& profile) {
   GUST_RETURN_IF_ERROR(
       check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3"));
 
-  // Sockets: local ones, and TCP/UDP (the network namespace decides where they can go). No raw
-  // or packet sockets, no MPTCP (its protocol number is above IPPROTO_TCP), no vsock; netlink
-  // only for NETLINK_ROUTE (interface listings), which sees just this namespace.
+  // Sockets: local ones, and TCP/UDP (the network namespace decides where they can go). The
+  // protocol is checked as well as the type: SOCK_DGRAM alone would let in UDP-Lite and ICMP
+  // ping sockets, SOCK_STREAM SCTP and MPTCP — transports the docs do not promise and the
+  // egress firewall does not name. No raw or packet sockets, no vsock; netlink only for
+  // NETLINK_ROUTE (interface listings), which sees just this namespace.
   GUST_RETURN_IF_ERROR(check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
                                               SCMP_A0(SCMP_CMP_EQ, AF_UNIX)),
                              "socket AF_UNIX"));
+  struct Transport {
+    scmp_datum_t type;
+    scmp_datum_t protocol;  // 0 picks the type's default: TCP for streams, UDP for datagrams
+  };
+  constexpr Transport kTransports[] = {
+      {SOCK_STREAM, 0}, {SOCK_STREAM, IPPROTO_TCP}, {SOCK_DGRAM, 0}, {SOCK_DGRAM, IPPROTO_UDP}};
   for (scmp_datum_t family : {AF_INET, AF_INET6}) {
-    GUST_RETURN_IF_ERROR(check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
-                                                SCMP_A0(SCMP_CMP_EQ, family),
-                                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM),
-                                                SCMP_A2(SCMP_CMP_LE, IPPROTO_TCP)),
-                               "socket stream"));
-    GUST_RETURN_IF_ERROR(check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-                                                SCMP_A0(SCMP_CMP_EQ, family),
-                                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM)),
-                               "socket dgram"));
+    for (Transport transport : kTransports) {
+      // The mask keeps SOCK_NONBLOCK and SOCK_CLOEXEC out of the type comparison.
+      GUST_RETURN_IF_ERROR(check(
+          seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, SCMP_A0(SCMP_CMP_EQ, family),
+                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, transport.type),
+                           SCMP_A2(SCMP_CMP_EQ, transport.protocol)),
+          "socket inet"));
+    }
   }
   GUST_RETURN_IF_ERROR(check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
                                               SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),

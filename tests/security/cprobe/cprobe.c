@@ -216,6 +216,22 @@ static long sys_socket_vsock(void) { return socket(AF_VSOCK, SOCK_STREAM, 0); }
 static long sys_socket_netlink(void) { return socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE); }
 static long sys_socket_mptcp(void) { return socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP); }
 static long sys_socket_unix(void) { return socket(AF_UNIX, SOCK_STREAM, 0); }
+// Socket families and protocols beyond TCP/UDP (docs/security.md: "sockets only ... TCP/UDP").
+// Unconfined, a kernel without the protocol answers EPROTONOSUPPORT/ESOCKTNOSUPPORT (reached
+// it); ping sockets answer EACCES outside ping_group_range.
+static long sys_socket_udplite(void) { return socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE); }
+static long sys_socket_udplite6(void) { return socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE); }
+static long sys_socket_sctp(void) { return socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP); }
+static long sys_socket_sctp_seqpacket(void) { return socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP); }
+static long sys_socket_sctp6(void) { return socket(AF_INET6, SOCK_STREAM, IPPROTO_SCTP); }
+static long sys_socket_dccp(void) { return socket(AF_INET, SOCK_DCCP, IPPROTO_DCCP); }
+static long sys_socket_ping(void) { return socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP); }
+static long sys_socket_ping6(void) { return socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6); }
+static long sys_socket_stream_icmp(void) { return socket(AF_INET, SOCK_STREAM, IPPROTO_ICMP); }
+static long sys_socket_tcp(void) { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP); }
+static long sys_socket_tcp6(void) { return socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0); }
+static long sys_socket_udp(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP); }
+static long sys_socket_udp6(void) { return socket(AF_INET6, SOCK_DGRAM, 0); }
 static long sys_x32_getpid(void) { return syscall(0x40000000 | 39); }
 static long int80(long nr, long a, long b, long c) {
   long r;
@@ -308,6 +324,19 @@ int main(int argc, char** argv) {
   run("socket_netlink", sys_socket_netlink);
   run("socket_mptcp", sys_socket_mptcp);
   run("socket_unix", sys_socket_unix);
+  run("socket_udplite", sys_socket_udplite);
+  run("socket_udplite6", sys_socket_udplite6);
+  run("socket_sctp", sys_socket_sctp);
+  run("socket_sctp_seqpacket", sys_socket_sctp_seqpacket);
+  run("socket_sctp6", sys_socket_sctp6);
+  run("socket_dccp", sys_socket_dccp);
+  run("socket_ping", sys_socket_ping);
+  run("socket_ping6", sys_socket_ping6);
+  run("socket_stream_icmp", sys_socket_stream_icmp);
+  run("socket_tcp", sys_socket_tcp);
+  run("socket_tcp6", sys_socket_tcp6);
+  run("socket_udp", sys_socket_udp);
+  run("socket_udp6", sys_socket_udp6);
   run("x32_getpid", sys_x32_getpid);
   run("int80_getpid", sys_int80_getpid);
   run("int80_socket", sys_int80_socket);
