@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::size_t i = 0;
   for (; i < lines.size() && lines[i] != "---" && entries.size() < 64; ++i) {
     auto route = gust::gateway::parseRouteKey(lines[i]);
-    if (route) entries.push_back({i % 3 == 0 ? "api.example.com" : "", *route});
+    if (route) entries.push_back({i % 3 == 0 ? "api.example.com" : "", *route, ""});
     (void)gust::gateway::routeShape(lines[i]);
   }
   auto field = [&](std::size_t k) { return i + 1 + k < lines.size() ? lines[i + 1 + k] : std::string_view(); };

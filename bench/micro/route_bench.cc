@@ -20,7 +20,7 @@ std::unique_ptr<RouteTable> makeTable(int services) {
                               "POST {}/users/{id}", "GET {}/health"}) {
       std::string key(route);
       key.replace(key.find("{}"), 2, base);
-      entries.push_back({"", *gust::gateway::parseRouteKey(key)});
+      entries.push_back({"", *gust::gateway::parseRouteKey(key), ""});
     }
   }
   return std::make_unique<RouteTable>(entries);

@@ -182,8 +182,18 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     }
   }
 
-  store::NewVersion version{request.tenant, request.function, sha, toJson(*config).dump(),
-                            static_cast<int64_t>(request.archive.size()), routes};
+  store::NewVersion version{request.tenant,
+                            request.function,
+                            sha,
+                            toJson(*config).dump(),
+                            static_cast<int64_t>(request.archive.size()),
+                            routes,
+                            nullptr};
+  if (request.route_guard) {
+    version.guard = [&](const store::RouteSpace& space) {
+      return request.route_guard(routes, space);
+    };
+  }
   auto recorded = store_.createVersion(version);
   if (!recorded) {
     cleanup();

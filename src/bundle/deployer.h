@@ -32,6 +32,10 @@ struct DeployRequest {
   // Called with the bundle's config before dependencies are installed; an error refuses the
   // deploy with that status (the control API checks that named secrets exist).
   std::function<Status(const FunctionConfig&)> check;
+  // Checks the version's project routes against every route there is, in the transaction that
+  // records the version (the control API's ownership rules).
+  std::function<Status(const std::vector<store::RouteRecord>&, const store::RouteSpace&)>
+      route_guard;
 };
 
 struct DeployResult {

@@ -18,6 +18,7 @@
 #include "cli/connection.h"
 #include "cli/events_cli.h"
 #include "cli/gateway_cli.h"
+#include "cli/host_cli.h"
 #include "cli/output.h"
 #include "server/server.h"
 
@@ -356,6 +357,7 @@ int run(int argc, char** argv) {
                     "Open connections at most; more are closed at accept")
       ->capture_default_str();
   auto gateway_cli = addGatewayCommands(app);
+  auto host_cli = addHostCommands(app);
 
   std::string deploy_dir, deploy_name;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
@@ -724,6 +726,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (auto handled = runGatewayCommand(*gateway_cli, *connection, as_json)) return *handled;
+  if (auto handled = runHostCommand(*host_cli, *connection, as_json)) return *handled;
   if (tenant_cmd->parsed()) return tenantCommand(*connection, tenant_create->parsed(),
                                                  tenant_rm->parsed(), tenant_ls->parsed(),
                                                  tenant_name, as_json);

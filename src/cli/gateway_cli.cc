@@ -53,7 +53,9 @@ std::shared_ptr<GatewayCli> addGatewayCommands(CLI::App& app) {
   add->add_option("route", cli->route_key, "METHOD /path/{param} (METHOD: GET POST PUT PATCH DELETE ANY; "
                                            "a greedy tail is {proxy+})")->required();
   add->add_option("function", cli->route_function, "The function it invokes")->required();
-  add->add_option("--host", cli->route_host, "Serve only requests for this Host (a custom domain)");
+  add->add_option("--host", cli->route_host,
+                  "Serve only requests for this Host: one the admin claimed for this tenant "
+                  "(`gust host add`)");
   add->add_option("--auth", cli->route_auth, "public (default) | key | keys:ID,ID");
   add->add_option("--rate", cli->route_rate, "Token-bucket rate for the whole route, e.g. 100/s");
   add->add_option("--burst", cli->route_burst, "Bucket size (default: the rate's count)");

@@ -1,25 +1,26 @@
 #include "control/control_api.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <set>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "auth/tokens.h"
 #include "common/ids.h"
-#include "control/api_util.h"
 #include "common/time.h"
+#include "control/api_util.h"
 #include "gateway/codec.h"
 #include "gateway/http_status.h"
+#include "gateway/route_ownership.h"
 #include "loop/channel.h"
 #include "loop/offload.h"
 #include "observe/log.h"
@@ -344,7 +345,11 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
             routes->push_back({bundle::FunctionConfig::routeOf(entry), tenant, name, entry.path});
           }
         }
-        Status status = store.setAlias(tenant, name, alias, version, routes);
+        // The old version's routes may overlap what other tenants routed since.
+        auto guard = [&](const store::RouteSpace& space) {
+          return gateway::checkProjectRoutes(tenant, *routes, space);
+        };
+        Status status = store.setAlias(tenant, name, alias, version, routes, guard);
         if (status.isOk()) {
           deps_.catalog.invalidate(tenant, name);
           (void)deps_.catalog.reloadRoutes();
@@ -374,6 +379,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     co_return co_await gatewayApi(exchange, caller);
   }
   if (!seg.empty() && seg[0] == "tenants") co_return co_await tenants(exchange, caller);
+  if (!seg.empty() && seg[0] == "hosts") co_return co_await hosts(exchange, caller);
   if (!seg.empty() && seg[0] == "tokens") co_return co_await tokens(exchange, caller);
   if (!seg.empty() && seg[0] == "secrets") co_return co_await secrets(exchange, caller);
   if (seg.size() == 1 && seg[0] == "audit" && method == http::Verb::get) {
@@ -556,7 +562,8 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
   bool stream = std::string_view(request[http::Field::accept]).find("application/x-ndjson") !=
                 std::string_view::npos;
   auto channel = std::make_shared<loop::Channel<DeployEvent>>(exchange.executor());
-  bundle::DeployRequest deploy_request{tenant, function, std::move(request.body()), nullptr};
+  bundle::DeployRequest deploy_request{tenant, function, std::move(request.body()), nullptr,
+                                       nullptr};
   // A function may only name secrets its tenant has set: refuse the deploy (400) rather than
   // fail its invocations later.
   deploy_request.check = [&store = deps_.store, tenant](const bundle::FunctionConfig& config) {
@@ -570,7 +577,19 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
             name));
       }
     }
-    return Status::ok();
+    // Refuse routes that overlap another tenant's before minutes of pip; the guard below
+    // checks again where it holds, in the transaction that records the version.
+    std::vector<store::RouteRecord> routes;
+    for (const auto& entry : config.entries) {
+      routes.push_back({bundle::FunctionConfig::routeOf(entry), tenant, config.name, entry.path});
+    }
+    auto space = gateway::readRouteSpace(store);
+    if (!space) return space.status();
+    return gateway::checkProjectRoutes(tenant, routes, *space);
+  };
+  deploy_request.route_guard = [tenant](const std::vector<store::RouteRecord>& routes,
+                                        const store::RouteSpace& space) {
+    return gateway::checkProjectRoutes(tenant, routes, space);
   };
   asio::post(deps_.builds, [this, channel, deploy_request = std::move(deploy_request)] {
     auto result = deps_.deployer.deploy(deploy_request, [&](std::string_view line) {

@@ -41,6 +41,8 @@ struct ControlDeps {
   metering::PriceTable prices;
   const secrets::SecretBox& secret_box;
   gust::events::Events& events;
+  // This server's own names (the --listen host, the machine's): no tenant may claim them.
+  std::vector<std::string> server_names;
 };
 
 // Who is calling and which tenant they act on.
@@ -93,6 +95,10 @@ class ControlApi final {
   boost::asio::awaitable<void> tokens(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> secrets(http::Exchange& exchange, const Caller& caller);
   boost::asio::awaitable<void> auditLog(http::Exchange& exchange, const Caller& caller);
+  // hosts_api.cc: the hosts the admin claims for tenants.
+  boost::asio::awaitable<void> hosts(http::Exchange& exchange, const Caller& caller);
+  boost::asio::awaitable<void> claimHost(http::Exchange& exchange, const Caller& caller,
+                                         const std::string& host_in_path);
   // gateway_api.cc: routes, client keys, shares and the access log.
   boost::asio::awaitable<void> gatewayApi(http::Exchange& exchange, const Caller& caller);
   // events_api.cc: asynchronous invocations, dead letters and triggers.

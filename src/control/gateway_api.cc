@@ -19,6 +19,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http_status.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/route_ownership.h"
 #include "gateway/route_table.h"
 #include "loop/offload.h"
 
@@ -214,7 +215,12 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
       auto put = [&]() -> Result<store::GatewayRouteRecord> {
         auto function = store.getFunction(tenant, route->function);
         if (!function) return function.status();
-        auto saved = store.putGatewayRoute(*route);
+        // Host ownership and overlap with other tenants' routes, checked where the route is
+        // written so that no other change slips in between.
+        auto guard = [&](const store::RouteSpace& space) {
+          return gateway::checkGatewayRoute(*route, space);
+        };
+        auto saved = store.putGatewayRoute(*route, guard);
         if (!saved) return saved;
         GUST_RETURN_IF_ERROR(gateway.reload());
         return saved;

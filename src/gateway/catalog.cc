@@ -83,7 +83,8 @@ void Catalog::invalidateTenant(const std::string& tenant) {
   }
 }
 
-std::optional<RouteMatch> Catalog::matchRoute(std::string_view path) const {
+std::optional<RouteMatch> Catalog::matchRoute(std::string_view path,
+                                              std::string_view only_tenant) const {
   std::shared_ptr<const std::vector<store::RouteRecord>> routes;
   {
     std::lock_guard lock(mutex_);
@@ -91,6 +92,7 @@ std::optional<RouteMatch> Catalog::matchRoute(std::string_view path) const {
   }
   const store::RouteRecord* best = nullptr;
   for (const auto& route : *routes) {
+    if (!only_tenant.empty() && route.tenant != only_tenant) continue;
     std::string_view p = route.path;
     bool matches = path == p || (path.size() > p.size() && path.starts_with(p) &&
                                  path[p.size()] == '/');

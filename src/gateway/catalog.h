@@ -49,7 +49,10 @@ class Catalog final {
   // Forgets every cached version of the tenant (its secrets changed).
   void invalidateTenant(const std::string& tenant);
 
-  std::optional<RouteMatch> matchRoute(std::string_view path) const;
+  // The project route that serves `path`; with `only_tenant` (the owner of the request's Host),
+  // only among that tenant's.
+  std::optional<RouteMatch> matchRoute(std::string_view path,
+                                       std::string_view only_tenant = {}) const;
   Status reloadRoutes();
 
  private:

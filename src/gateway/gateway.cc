@@ -107,6 +107,8 @@ Status Gateway::reload() {
   if (!keys) return keys.status();
   auto shares = store_.listShares(std::nullopt);
   if (!shares) return shares.status();
+  auto hosts = store_.listHosts(std::nullopt);
+  if (!hosts) return hosts.status();
 
   auto next = std::make_shared<Snapshot>();
   std::vector<RouteTable::Entry> entries;
@@ -121,11 +123,13 @@ Status Gateway::reload() {
       auto cors = corsFromJson(nlohmann::json::parse(record.cors_json, nullptr, false));
       if (cors) route.cors = std::move(*cors);
     }
-    entries.push_back({record.host, {record.method, record.path}});
+    entries.push_back({record.host, {record.method, record.path}, record.tenant});
     route.record = std::move(record);
     next->routes.push_back(std::move(route));
   }
-  next->table = std::make_unique<RouteTable>(entries);
+  std::map<std::string, std::string> host_owners;
+  for (auto& host : *hosts) host_owners[host.host] = std::move(host.tenant);
+  next->table = std::make_unique<RouteTable>(entries, std::move(host_owners));
   int64_t now = nowMicros();
   std::unordered_map<std::string, QuotaCounter> counters;
   for (auto& record : *keys) {
@@ -323,7 +327,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       access = route->record.auth;
       cors = route->cors;
       methods_here = routeMethods(route->record.method);
-    } else if (auto project = catalog_.matchRoute(request.path)) {
+    } else if (auto project = catalog_.matchRoute(request.path, match.host_owner)) {
       invoke.tenant = project->tenant;
       invoke.function = project->function;
       invoke.rest = project->entry;

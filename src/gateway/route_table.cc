@@ -93,6 +93,14 @@ Result<RouteTemplate> parseRouteKey(std::string_view key) {
   auto segments = splitPath(path);
   for (std::size_t i = 0; i < segments.size(); ++i) {
     std::string_view segment = segments[i];
+    // Clients and proxies resolve dot segments away (RFC 3986 5.2.4), so a route naming one
+    // would answer a path other than the one it shows.
+    if (std::string decoded = percentDecode(segment); decoded == "." || decoded == "..") {
+      return invalidArgument(fmt::format(
+          "route path '{}' has a '{}' segment: name the path as clients send it, without dot "
+          "segments",
+          path, segment));
+    }
     bool has_brace = segment.find_first_of("{}") != std::string_view::npos;
     if (!has_brace) continue;
     if (!isParameter(segment)) {
@@ -137,6 +145,7 @@ struct RouteTable::Node {
   struct Target {
     int route = -1;
     std::vector<std::string> names;  // the parameters' names in path order
+    std::string tenant;
   };
   std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
   std::unique_ptr<Node> parameter;
@@ -148,24 +157,32 @@ namespace {
 
 using Node = RouteTable::Node;
 
+// `only_tenant` (the Host's owner, or "" for any tenant) hides the routes of other tenants.
 const Node::Target* pick(const std::map<std::string, Node::Target, std::less<>>& methods,
-                         std::string_view method, std::set<std::string>& allowed) {
+                         std::string_view method, std::string_view only_tenant,
+                         std::set<std::string>& allowed) {
   if (methods.empty()) return nullptr;
-  if (auto it = methods.find(method); it != methods.end()) return &it->second;
-  if (auto it = methods.find("ANY"); it != methods.end()) return &it->second;
-  for (const auto& [name, target] : methods) allowed.insert(name);
+  auto usable = [&](const Node::Target& target) {
+    return only_tenant.empty() || target.tenant == only_tenant;
+  };
+  if (auto it = methods.find(method); it != methods.end() && usable(it->second)) return &it->second;
+  if (auto it = methods.find("ANY"); it != methods.end() && usable(it->second)) return &it->second;
+  for (const auto& [name, target] : methods) {
+    if (usable(target)) allowed.insert(name);
+  }
   return nullptr;
 }
 
 struct Search {
   std::string_view method;
+  std::string_view only_tenant;
   const std::vector<std::string_view>& segments;
   std::vector<std::string_view> values;
   std::set<std::string> allowed;
   std::string greedy_value;
 
   const Node::Target* walk(const Node& node, std::size_t i) {
-    if (i == segments.size()) return pick(node.methods, method, allowed);
+    if (i == segments.size()) return pick(node.methods, method, only_tenant, allowed);
     if (auto it = node.literals.find(segments[i]); it != node.literals.end()) {
       if (auto* found = walk(*it->second, i + 1)) return found;
     }
@@ -175,7 +192,7 @@ struct Search {
       values.pop_back();
     }
     if (!node.greedy_methods.empty()) {
-      if (auto* found = pick(node.greedy_methods, method, allowed)) {
+      if (auto* found = pick(node.greedy_methods, method, only_tenant, allowed)) {
         greedy_value.clear();
         for (std::size_t j = i; j < segments.size(); ++j) {
           if (j > i) greedy_value += '/';
@@ -190,7 +207,9 @@ struct Search {
 
 }  // namespace
 
-RouteTable::RouteTable(const std::vector<Entry>& entries) {
+RouteTable::RouteTable(const std::vector<Entry>& entries,
+                       std::map<std::string, std::string> host_owners)
+    : host_owners_(std::move(host_owners)) {
   for (std::size_t index = 0; index < entries.size(); ++index) {
     const Entry& entry = entries[index];
     auto& root = by_host_[normalizeHost(entry.host)];
@@ -198,6 +217,7 @@ RouteTable::RouteTable(const std::vector<Entry>& entries) {
     Node* node = root.get();
     Node::Target target;
     target.route = static_cast<int>(index);
+    target.tenant = entry.tenant;
     bool greedy = false;
     for (std::string_view segment : splitPath(entry.route.path)) {
       if (isParameter(segment)) {
@@ -229,13 +249,16 @@ RouteMatchResult RouteTable::match(std::string_view host, std::string_view metho
   auto segments = splitPath(path);
   std::set<std::string> allowed;
   std::string normalized = normalizeHost(host);
+  if (auto owner = host_owners_.find(normalized); owner != host_owners_.end()) {
+    result.host_owner = owner->second;
+  }
   std::vector<const Node*> roots;  // the Host's own routes first, then the host-less ones
   if (!normalized.empty()) {
     if (auto it = by_host_.find(normalized); it != by_host_.end()) roots.push_back(it->second.get());
   }
   if (auto it = by_host_.find(""); it != by_host_.end()) roots.push_back(it->second.get());
   for (const Node* root : roots) {
-    Search search{method, segments, {}, {}, {}};
+    Search search{method, result.host_owner, segments, {}, {}, {}};
     if (const Node::Target* found = search.walk(*root, 0)) {
       result.route = found->route;
       for (std::size_t i = 0; i < found->names.size(); ++i) {

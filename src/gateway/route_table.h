@@ -7,8 +7,9 @@
 // Templates: "/users/{id}/posts", "/files/{proxy+}" (a greedy tail: one or more segments, only
 // last). Precedence at each segment: a literal segment beats a parameter, which beats a greedy
 // tail; among the paths that match, the most specific one that has the request's method (or ANY)
-// wins. Routes bound to the request's Host are tried before host-less ones. A path that matches
-// only under other methods gives the union of those methods (for 405 and its Allow header).
+// wins. Routes bound to the request's Host are tried before host-less ones. A Host a tenant owns
+// (route_ownership.h) serves that tenant's routes alone. A path that matches only under other
+// methods gives the union of those methods (for 405 and its Allow header).
 
 #include <map>
 #include <memory>
@@ -40,6 +41,7 @@ struct RouteMatchResult {
   int route = -1;  // index into the routes the table was built from; -1: none
   std::vector<std::pair<std::string, std::string>> parameters;  // name -> percent-decoded value
   std::vector<std::string> allowed_methods;  // when route == -1 but the path exists: 405
+  std::string host_owner;  // the tenant that owns the request's Host; "" if none does
 };
 
 class RouteTable final {
@@ -47,9 +49,12 @@ class RouteTable final {
   struct Entry {
     std::string host;  // "" = any host; lowercase, no port
     RouteTemplate route;
+    std::string tenant;
   };
   // Entries must be valid (parseRouteKey) and distinct; later duplicates are ignored.
-  explicit RouteTable(const std::vector<Entry>& entries);
+  // `host_owners`: normalized host -> the tenant that owns it.
+  explicit RouteTable(const std::vector<Entry>& entries,
+                      std::map<std::string, std::string> host_owners = {});
   ~RouteTable();
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
@@ -62,6 +67,7 @@ class RouteTable final {
 
  private:
   std::map<std::string, std::unique_ptr<Node>> by_host_;  // "" holds the host-less routes
+  std::map<std::string, std::string> host_owners_;
   std::size_t size_ = 0;
 };
 

@@ -8,7 +8,7 @@ namespace {
 RouteTable::Entry entry(std::string_view key, std::string host = "") {
   auto parsed = parseRouteKey(key);
   EXPECT_TRUE(parsed.isOk()) << parsed.status().message();
-  return {std::move(host), *parsed};
+  return {std::move(host), *parsed, ""};
 }
 
 TEST(RouteKey, ParsesMethodAndTemplate) {
@@ -99,6 +99,40 @@ TEST(RouteTable, HostRoutesComeFirstThenHostless) {
   EXPECT_EQ(table.match("other.example.com", "GET", "/").route, 1);
   EXPECT_EQ(table.match("api.example.com", "GET", "/only").route, 2);
   EXPECT_EQ(table.match("other.example.com", "GET", "/only").route, -1);
+}
+
+TEST(RouteKey, RefusesDotSegmentsPlainOrPercentEncoded) {
+  for (std::string_view key :
+       {"GET /a/./b", "GET /a/../b", "GET /..", "GET /a/%2e%2E/b", "GET /a/.%2e", "GET /%2E"}) {
+    auto parsed = parseRouteKey(key);
+    EXPECT_FALSE(parsed.isOk()) << key;
+    if (!parsed.isOk()) {
+      EXPECT_NE(parsed.status().message().find("dot segments"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(parseRouteKey("GET /a/.well-known/b").isOk());
+  EXPECT_TRUE(parseRouteKey("GET /a/.../b").isOk());
+}
+
+TEST(RouteTable, AnOwnedHostServesOnlyItsOwnersRoutes) {
+  auto owned = [](std::string_view key, std::string tenant, std::string host = "") {
+    RouteTable::Entry e = entry(key, std::move(host));
+    e.tenant = std::move(tenant);
+    return e;
+  };
+  RouteTable table({owned("GET /login", "evil"), owned("GET /users/{id}", "acme"),
+                    owned("GET /", "acme", "api.acme.example")},
+                   {{"api.acme.example", "acme"}});
+  auto on_acme = table.match("API.acme.example:443", "GET", "/login");
+  EXPECT_EQ(on_acme.route, -1);  // evil's host-less route does not answer on acme's host
+  EXPECT_EQ(on_acme.host_owner, "acme");
+  EXPECT_EQ(table.match("api.acme.example", "GET", "/users/7").route, 1);  // acme's host-less
+  EXPECT_EQ(table.match("api.acme.example", "GET", "/").route, 2);
+  auto elsewhere = table.match("127.0.0.1:8080", "GET", "/login");
+  EXPECT_EQ(elsewhere.route, 0);
+  EXPECT_EQ(elsewhere.host_owner, "");
+  // Another method of a hidden route is no 405 either: the path does not exist on that host.
+  EXPECT_TRUE(table.match("api.acme.example", "POST", "/login").allowed_methods.empty());
 }
 
 TEST(RouteTable, RootAndManyRoutes) {

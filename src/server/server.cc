@@ -86,6 +86,15 @@ Result<std::string> loadOrCreateToken(const std::string& data_dir, bool& created
   return token;
 }
 
+// The names that reach this server whatever routes say: no tenant may claim them as its host.
+std::vector<std::string> serverNames(const std::string& listen_host) {
+  std::vector<std::string> names{listen_host};
+  char machine[256] = {};
+  if (::gethostname(machine, sizeof machine - 1) == 0 && machine[0] != '\0')
+    names.emplace_back(machine);
+  return names;
+}
+
 bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
@@ -261,9 +270,8 @@ int serve(const ServeOptions& options) {
   // Requests that ask for an asynchronous invocation pass the gateway's keys, policies and
   // limits, then become durable events.
   gateway.setAsyncSink(&events);
-  control::ControlApi control(
-      {**store, catalog, invoker, gateway, deployer, scheduler, blocking, builds, *token, *prices, secret_box,
-       events});
+  control::ControlApi control({**store, catalog, invoker, gateway, deployer, scheduler, blocking,
+                               builds, *token, *prices, secret_box, events, serverNames(host)});
 
   http::ServerOptions http_options;
   http_options.host = host;

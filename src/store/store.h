@@ -49,6 +49,13 @@ struct RouteRecord {
   std::string entry;
 };
 
+// Every route there is, read in the transaction that writes a new one (below).
+struct RouteSpace;
+// Checks a route change against the RouteSpace inside the transaction that makes it, so no
+// other change slips in between; a non-OK status refuses the change. (The rules are the
+// gateway's: gateway/route_ownership.h.)
+using RouteGuard = std::function<Status(const RouteSpace&)>;
+
 struct NewVersion {
   std::string tenant;
   std::string function;
@@ -56,6 +63,7 @@ struct NewVersion {
   std::string config_json;
   int64_t bundle_bytes = 0;
   std::vector<RouteRecord> routes;  // replaces the function's routes; 409 if another holds one
+  RouteGuard guard;                 // if set, checks `routes` before they are written
 };
 
 struct ActivationRecord {
@@ -173,6 +181,20 @@ struct GatewayRouteRecord {
   std::string cors_json; // "" = no CORS
   int64_t max_body_bytes = 0;  // 0 = the server's default
   int64_t created_at_us = 0;
+};
+
+// A host name the admin claimed for a tenant (`gust host add`): routes bound to it must be that
+// tenant's, and only that tenant's routes serve requests for it.
+struct HostRecord {
+  std::string host;  // normalized: lowercase, no port
+  std::string tenant;
+  int64_t created_at_us = 0;
+};
+
+struct RouteSpace {
+  std::vector<HostRecord> hosts;
+  std::vector<GatewayRouteRecord> gateway_routes;
+  std::vector<RouteRecord> project_routes;
 };
 
 // An API key of the gateway ("client id and secret"). Only a hash of the secret is kept.
@@ -329,7 +351,8 @@ class Store {
   // transaction (a rollback of "live" restores that version's routes; 409 if one is taken).
   virtual Status setAlias(const std::string& tenant, const std::string& function,
                           const std::string& alias, int64_t version,
-                          const std::optional<std::vector<RouteRecord>>& routes = std::nullopt) = 0;
+                          const std::optional<std::vector<RouteRecord>>& routes = std::nullopt,
+                          const RouteGuard& guard = nullptr) = 0;
   // Removes the function, its versions, aliases and routes (activations stay for the record).
   virtual Status deleteFunction(const std::string& tenant, const std::string& function) = 0;
   // The bundle digests that some version still refers to; other blobs can be deleted.
@@ -357,10 +380,18 @@ class Store {
   virtual Status deleteSecret(const std::string& tenant, const std::string& name) = 0;
 
   // Gateway routes. putGatewayRoute creates or replaces (same tenant, host, method and shape);
-  // a route another tenant holds is a Conflict.
-  virtual Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route) = 0;
+  // a route another tenant holds is a Conflict; `guard`, if set, checks it first.
+  virtual Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route,
+                                                     const RouteGuard& guard = nullptr) = 0;
   virtual Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) = 0;
   virtual Status deleteGatewayRoute(const std::string& tenant, const std::string& id) = 0;
+
+  // Hosts. Claiming a host another tenant holds is a Conflict (the same tenant's: a no-op);
+  // releasing one that routes are still bound to is a Conflict.
+  virtual Status claimHost(const HostRecord& host) = 0;
+  // nullopt: every tenant's.
+  virtual Result<std::vector<HostRecord>> listHosts(const std::optional<std::string>& tenant) = 0;
+  virtual Status releaseHost(const std::string& host) = 0;
 
   virtual Status createClientKey(const ClientKeyRecord& key) = 0;
   virtual Result<std::vector<ClientKeyRecord>> listClientKeys(const std::optional<std::string>& tenant) = 0;

@@ -101,6 +101,9 @@ def test_any_method_and_host_bound_routes(gust, echo):
     deploy(gust, other, {**ECHO, "main.py": "def handler(event, context):\n    return {'who': 'other'}\n"})
     path = "/" + unique("hosted")
     add_route(gust, f"ANY {path}", echo)
+    # A route binds only to a host the admin claimed for its tenant (here the default one).
+    claimed = gust.cli("host", "add", "api.example.test", "--tenant", "default")
+    assert claimed.returncode == 0, claimed.stderr
     add_route(gust, f"ANY {path}", other, "--host", "api.example.test")
     assert gust.request("PATCH", path).json()["method"] == "PATCH"
     assert gust.get(path, headers={"Host": "api.example.test"}).json() == {"who": "other"}

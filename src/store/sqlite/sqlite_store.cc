@@ -262,6 +262,22 @@ CREATE TABLE cron_state (
   last_slot_us INTEGER NOT NULL
 );
 )sql",
+    // v6: hosts a tenant owns. A host that routes were bound to before is claimed for their
+    // tenant when only one tenant had routes there (names of this server itself excepted), so
+    // those routes keep serving.
+    R"sql(
+CREATE TABLE hosts (
+  host TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL
+);
+CREATE INDEX hosts_by_tenant ON hosts (tenant, host);
+INSERT INTO hosts (host, tenant, created_at_us)
+  SELECT host, MIN(tenant), MIN(created_at_us) FROM gateway_routes
+  WHERE host != '' AND host != 'localhost' AND host NOT LIKE '%.localhost'
+    AND host GLOB '*[^0-9.]*' AND host NOT LIKE '%:%'
+  GROUP BY host HAVING COUNT(DISTINCT tenant) = 1;
+)sql",
 };
 
 constexpr int64_t kHourUs = 3600LL * 1000000;
@@ -605,7 +621,9 @@ class SqliteStore final : public Store {
   Result<VersionRecord> createVersion(const NewVersion& v) override {
     std::lock_guard lock(meta_mutex_);
     GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
-    Result<VersionRecord> result = createVersionLocked(v);
+    Status guarded = guardLocked(v.guard);
+    Result<VersionRecord> result = guarded;
+    if (guarded.isOk()) result = createVersionLocked(v);
     (void)execute(meta_, result.isOk() ? "COMMIT" : "ROLLBACK");
     return result;
   }
@@ -670,11 +688,12 @@ class SqliteStore final : public Store {
   }
 
   Status setAlias(const std::string& tenant, const std::string& function, const std::string& alias,
-                  int64_t version,
-                  const std::optional<std::vector<RouteRecord>>& routes) override {
+                  int64_t version, const std::optional<std::vector<RouteRecord>>& routes,
+                  const RouteGuard& guard) override {
     std::lock_guard lock(meta_mutex_);
     GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
-    Status status = setAliasLocked(tenant, function, alias, version, routes);
+    Status status = routes ? guardLocked(guard) : Status::ok();
+    if (status.isOk()) status = setAliasLocked(tenant, function, alias, version, routes);
     (void)execute(meta_, status.isOk() ? "COMMIT" : "ROLLBACK");
     return status;
   }
@@ -706,6 +725,10 @@ class SqliteStore final : public Store {
 
   Result<std::vector<RouteRecord>> listRoutes() override {
     std::lock_guard lock(meta_mutex_);
+    return listRoutesLocked();
+  }
+
+  Result<std::vector<RouteRecord>> listRoutesLocked() {
     Statement q(meta_, R"sql(SELECT r.path, f.tenant, f.name, r.entry FROM routes r
                              JOIN functions f ON f.id = r.function_id ORDER BY r.path)sql");
     std::vector<RouteRecord> out;
@@ -755,12 +778,12 @@ class SqliteStore final : public Store {
     }
     GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
     Status status = Status::ok();
-    for (const char* sql : {"DELETE FROM tokens WHERE tenant = ?1",
-                            "DELETE FROM secrets WHERE tenant = ?1",
-                            "DELETE FROM client_keys WHERE tenant = ?1",
-                            "DELETE FROM shares WHERE tenant = ?1 OR with_tenant = ?1",
-                            "DELETE FROM gateway_routes WHERE tenant = ?1",
-                            "DELETE FROM tenants WHERE name = ?1"}) {
+    for (const char* sql :
+         {"DELETE FROM tokens WHERE tenant = ?1", "DELETE FROM secrets WHERE tenant = ?1",
+          "DELETE FROM client_keys WHERE tenant = ?1",
+          "DELETE FROM shares WHERE tenant = ?1 OR with_tenant = ?1",
+          "DELETE FROM gateway_routes WHERE tenant = ?1", "DELETE FROM hosts WHERE tenant = ?1",
+          "DELETE FROM tenants WHERE name = ?1"}) {
       Statement q(meta_, sql);
       q.bind(1, name);
       if (q.step() != SQLITE_DONE) {
@@ -880,8 +903,10 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route) override {
+  Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route,
+                                             const RouteGuard& guard) override {
     std::lock_guard lock(meta_mutex_);
+    GUST_RETURN_IF_ERROR(guardLocked(guard));
     Statement holder(meta_, "SELECT id, tenant FROM gateway_routes WHERE host = ?1 AND method = ?2 AND shape = ?3");
     holder.bind(1, route.host).bind(2, route.method).bind(3, route.shape);
     GatewayRouteRecord stored = route;
@@ -906,6 +931,11 @@ class SqliteStore final : public Store {
 
   Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) override {
     std::lock_guard lock(meta_mutex_);
+    return listGatewayRoutesLocked(tenant);
+  }
+
+  Result<std::vector<GatewayRouteRecord>> listGatewayRoutesLocked(
+      const std::optional<std::string>& tenant) {
     Statement q(meta_, R"sql(SELECT id, tenant, method, path, shape, host, function, auth, rate, burst,
         cors_json, max_body_bytes, created_at_us FROM gateway_routes
         WHERE (?1 = '' OR tenant = ?1) ORDER BY host, path, method)sql");
@@ -929,6 +959,71 @@ class SqliteStore final : public Store {
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "delete route");
     if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no route '{}'", id));
     return Status::ok();
+  }
+
+  Status claimHost(const HostRecord& host) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement holder(meta_, "SELECT tenant FROM hosts WHERE host = ?1");
+    holder.bind(1, host.host);
+    if (holder.step() == SQLITE_ROW) {
+      if (holder.text(0) == host.tenant) return Status::ok();
+      return Status(Code::Conflict,
+                    fmt::format("host {} is claimed by tenant '{}': `gust host rm {}` "
+                                "first to give it to another",
+                                host.host, holder.text(0), host.host));
+    }
+    Statement q(meta_, "INSERT INTO hosts (host, tenant, created_at_us) VALUES (?1, ?2, ?3)");
+    q.bind(1, host.host).bind(2, host.tenant).bind(3, host.created_at_us);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "claim host");
+    return Status::ok();
+  }
+
+  Result<std::vector<HostRecord>> listHosts(const std::optional<std::string>& tenant) override {
+    std::lock_guard lock(meta_mutex_);
+    return listHostsLocked(tenant);
+  }
+
+  Result<std::vector<HostRecord>> listHostsLocked(const std::optional<std::string>& tenant) {
+    Statement q(meta_, R"sql(SELECT host, tenant, created_at_us FROM hosts
+                             WHERE (?1 = '' OR tenant = ?1) ORDER BY host)sql");
+    q.bind(1, tenant.value_or(""));
+    std::vector<HostRecord> out;
+    while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.integer(2)});
+    return out;
+  }
+
+  Status releaseHost(const std::string& host) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement bound(meta_, "SELECT COUNT(*), MIN(tenant) FROM gateway_routes WHERE host = ?1");
+    bound.bind(1, host);
+    if (bound.step() != SQLITE_ROW) return sqliteError(meta_, "count host routes");
+    if (int64_t count = bound.integer(0); count > 0) {
+      return Status(Code::Conflict,
+                    fmt::format("host {} still has {} route(s) of tenant '{}': remove them first "
+                                "(`gust --tenant {} route ls`)",
+                                host, count, bound.text(1), bound.text(1)));
+    }
+    Statement q(meta_, "DELETE FROM hosts WHERE host = ?1");
+    q.bind(1, host);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "release host");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no host '{}' is claimed", host));
+    return Status::ok();
+  }
+
+  // Runs a route change's guard on every route there is, inside the caller's lock.
+  Status guardLocked(const RouteGuard& guard) {
+    if (!guard) return Status::ok();
+    RouteSpace space;
+    auto hosts = listHostsLocked(std::nullopt);
+    if (!hosts) return hosts.status();
+    auto gateway_routes = listGatewayRoutesLocked(std::nullopt);
+    if (!gateway_routes) return gateway_routes.status();
+    auto project_routes = listRoutesLocked();
+    if (!project_routes) return project_routes.status();
+    space.hosts = std::move(*hosts);
+    space.gateway_routes = std::move(*gateway_routes);
+    space.project_routes = std::move(*project_routes);
+    return guard(space);
   }
 
   Status createClientKey(const ClientKeyRecord& key) override {

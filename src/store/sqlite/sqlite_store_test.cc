@@ -32,7 +32,7 @@ class SqliteStoreTest : public ::testing::Test {
     store_ = std::move(opened).value();
   }
   NewVersion version(const std::string& fn, std::vector<RouteRecord> routes = {}) {
-    return {"default", fn, "ab12", "{}", 10, std::move(routes)};
+    return {"default", fn, "ab12", "{}", 10, std::move(routes), nullptr};
   }
 
   std::filesystem::path dir_;
@@ -257,7 +257,7 @@ TEST_F(SqliteStoreTest, DefaultTenantExistsAndTenantsAreUnique) {
 
 TEST_F(SqliteStoreTest, TenantWithFunctionsIsNotDeletedAndDeletionTakesTokensAndSecrets) {
   ASSERT_TRUE(store_->createTenant("acme").isOk());
-  ASSERT_TRUE(store_->createVersion({"acme", "fn", "ab", "{}", 1, {}}).isOk());
+  ASSERT_TRUE(store_->createVersion({"acme", "fn", "ab", "{}", 1, {}, nullptr}).isOk());
   EXPECT_EQ(store_->deleteTenant("acme").code(), Code::Conflict);
   ASSERT_TRUE(store_->deleteFunction("acme", "fn").isOk());
   ASSERT_TRUE(store_->createToken({"t1", "acme", "ci", "hash", 1, 0}).isOk());
@@ -306,11 +306,17 @@ TEST_F(SqliteStoreTest, AuditIsNewestFirstAndFiltersByTenant) {
 }
 
 TEST_F(SqliteStoreTest, RouteConflictWithAnotherTenantDoesNotNameTheirFunction) {
-  ASSERT_TRUE(store_->createVersion({"acme", "secret-name", "ab", "{}", 1,
-                                     {{"/api/x", "acme", "secret-name", "api/x"}}})
+  ASSERT_TRUE(store_
+                  ->createVersion({"acme",
+                                   "secret-name",
+                                   "ab",
+                                   "{}",
+                                   1,
+                                   {{"/api/x", "acme", "secret-name", "api/x"}},
+                                   nullptr})
                   .isOk());
-  auto clash = store_->createVersion({"default", "mine", "ab", "{}", 1,
-                                      {{"/api/x", "default", "mine", "api/x"}}});
+  auto clash = store_->createVersion(
+      {"default", "mine", "ab", "{}", 1, {{"/api/x", "default", "mine", "api/x"}}, nullptr});
   ASSERT_FALSE(clash.isOk());
   EXPECT_EQ(clash.status().code(), Code::Conflict);
   EXPECT_EQ(clash.status().message().find("secret-name"), std::string::npos);
@@ -346,6 +352,65 @@ TEST_F(SqliteStoreTest, GatewayRoutesAreUniqueByShapeAcrossTenantsAndGoWithTheir
   ASSERT_TRUE(store_->deleteFunction("default", "users").isOk());
   EXPECT_TRUE(store_->listGatewayRoutes(std::string("default"))->empty());
   EXPECT_EQ(store_->listGatewayRoutes(std::nullopt)->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, HostsAreClaimedOnceListedPerTenantAndReleasedWhenNoRouteIsBound) {
+  ASSERT_TRUE(store_->claimHost({"api.acme.example", "acme", 1}).isOk());
+  EXPECT_TRUE(store_->claimHost({"api.acme.example", "acme", 2}).isOk());  // again: no change
+  Status taken = store_->claimHost({"api.acme.example", "evil", 3});
+  EXPECT_EQ(taken.code(), Code::Conflict);
+  ASSERT_TRUE(store_->claimHost({"www.evil.example", "evil", 4}).isOk());
+  EXPECT_EQ(store_->listHosts(std::nullopt)->size(), 2u);
+  auto acme = store_->listHosts(std::string("acme"));
+  ASSERT_EQ(acme->size(), 1u);
+  EXPECT_EQ((*acme)[0].created_at_us, 1);
+
+  ASSERT_TRUE(store_->createVersion({"acme", "users", "ab", "{}", 1, {}, nullptr}).isOk());
+  GatewayRouteRecord route;
+  route.id = "rt_1";
+  route.tenant = "acme";
+  route.method = "GET";
+  route.path = "/";
+  route.shape = "/";
+  route.host = "api.acme.example";
+  route.function = "users";
+  ASSERT_TRUE(store_->putGatewayRoute(route).isOk());
+  EXPECT_EQ(store_->releaseHost("api.acme.example").code(), Code::Conflict);
+  ASSERT_TRUE(store_->deleteGatewayRoute("acme", "rt_1").isOk());
+  EXPECT_TRUE(store_->releaseHost("api.acme.example").isOk());
+  EXPECT_EQ(store_->releaseHost("api.acme.example").code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, RouteGuardSeesEveryRouteAndItsRefusalWritesNothing) {
+  ASSERT_TRUE(store_->claimHost({"api.acme.example", "acme", 1}).isOk());
+  ASSERT_TRUE(store_->createVersion(version("proj", {{"/api/x", "", "", "api/x"}})).isOk());
+  GatewayRouteRecord route;
+  route.id = "rt_1";
+  route.tenant = "default";
+  route.method = "GET";
+  route.path = "/users/{id}";
+  route.shape = "/users/{}";
+  route.function = "proj";
+  RouteSpace seen;
+  auto refuse = [&](const RouteSpace& space) {
+    seen = space;
+    return Status(Code::Conflict, "no");
+  };
+  EXPECT_EQ(store_->putGatewayRoute(route, refuse).status().code(), Code::Conflict);
+  EXPECT_TRUE(store_->listGatewayRoutes(std::nullopt)->empty());
+  ASSERT_EQ(seen.hosts.size(), 1u);
+  ASSERT_EQ(seen.project_routes.size(), 1u);
+  EXPECT_EQ(seen.project_routes[0].path, "/api/x");
+
+  NewVersion next = version("proj", {{"/api/y", "", "", "api/y"}});
+  next.guard = refuse;
+  EXPECT_EQ(store_->createVersion(next).status().code(), Code::Conflict);
+  EXPECT_EQ(store_->listVersions("default", "proj")->size(), 1u);
+  EXPECT_EQ(store_->listRoutes()->at(0).path, "/api/x");
+  EXPECT_EQ(
+      store_->setAlias("default", "proj", "live", 1, std::vector<RouteRecord>{}, refuse).code(),
+      Code::Conflict);
+  EXPECT_EQ(store_->listRoutes()->size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, ClientKeysRevokeOnceAndSharesListAndDelete) {
