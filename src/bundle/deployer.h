@@ -24,6 +24,10 @@ struct DeployRequest {
   // Called with the bundle's config before dependencies are installed; an error refuses the
   // deploy with that status (the control API checks that named secrets exist).
   std::function<Status(const FunctionConfig&)> check;
+  // Called with the finished build (unpacked, dependencies installed) before anything of it is
+  // stored or recorded: an error refuses the deploy with that status, so nothing becomes live
+  // (the control API starts the code in a sandbox to see that it loads). Empty: no check.
+  std::function<Status(const std::string& build_dir, const FunctionConfig&)> verify;
 };
 
 struct DeployResult {
@@ -48,6 +52,8 @@ class Deployer final {
  private:
   std::string functionDir(const std::string& tenant, const std::string& function) const;
   std::string blobPath(const std::string& sha256) const;
+  static Status verifyBuild(const DeployRequest& request, const std::string& build_dir,
+                            const FunctionConfig& config);
 
   std::string data_dir_;
   store::Store& store_;
