@@ -1,6 +1,7 @@
 #include "control/load_check.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <future>
 #include <vector>
@@ -23,6 +24,12 @@ namespace asio = boost::asio;
 constexpr std::size_t kParallelLoads = 4;
 // What the code printed while loading, as much as the error keeps of it.
 constexpr std::size_t kMaxOutputBytes = 4096;
+// A trial ends by its init deadline while the scheduler's loop runs. The server stops that loop
+// before it joins the build threads, so a wait past the deadline by this much gives up rather
+// than hold the shutdown forever.
+constexpr auto kLoopGrace = std::chrono::seconds(15);
+// The least init deadline a cold start gets (the scheduler's kMinInitTimeout).
+constexpr auto kMinInitWait = std::chrono::seconds(10);
 
 std::string entryName(const bundle::FunctionConfig& config, const bundle::Entry* entry) {
   if (entry) return entry->handler;
@@ -51,6 +58,7 @@ std::string printedOutput(const std::string& init_logs) {
 struct Trial {
   std::string name;
   std::future<scheduler::LoadOutcome> outcome;
+  std::chrono::steady_clock::time_point give_up;
 };
 
 Trial startTrial(const LoadCheckDeps& deps, const gateway::RunnableVersion& build,
@@ -60,8 +68,12 @@ Trial startTrial(const LoadCheckDeps& deps, const gateway::RunnableVersion& buil
   // The coroutine is made on the scheduler's loop, like everything the scheduler does.
   auto trial = [&scheduler = deps.scheduler, spec = gateway::instanceSpecFor(build, entry),
                 limits] { return scheduler.tryLoad(spec, limits); };
+  auto give_up = std::chrono::steady_clock::now() +
+                 std::max<std::chrono::steady_clock::duration>(
+                     std::chrono::seconds(build.config.timeout_s), kMinInitWait) +
+                 kLoopGrace;
   return {entryName(build.config, entry),
-          asio::co_spawn(deps.scheduler.executor(), std::move(trial), asio::use_future)};
+          asio::co_spawn(deps.scheduler.executor(), std::move(trial), asio::use_future), give_up};
 }
 
 // "" when the entry loaded; else its part of the error message. A failure that is not the code's
@@ -69,7 +81,11 @@ Trial startTrial(const LoadCheckDeps& deps, const gateway::RunnableVersion& buil
 std::string finishTrial(Trial& trial, Status& blocked) {
   scheduler::LoadOutcome outcome;
   try {
-    outcome = trial.outcome.get();
+    if (trial.outcome.wait_until(trial.give_up) == std::future_status::ready) {
+      outcome = trial.outcome.get();
+    } else {
+      outcome.status = Status(Code::Unavailable, "the server is stopping");
+    }
   } catch (const std::exception&) {  // the scheduler's loop stopped before the trial ended
     outcome.status = Status(Code::Unavailable, "the server stopped during the deploy");
   }
