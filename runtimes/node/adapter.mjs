@@ -20,7 +20,8 @@
 
 import { Readable, Writable } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -864,11 +865,92 @@ function resolveModuleFile(module_path) {
                       `(tried ${candidates.map((file) => path.basename(file)).join(', ')})`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Where a failure to load is in the function's own files, so a deploy's load check can say
+
+const kScriptFile = /\.(js|mjs|cjs)$/;
+const kMaxFilesToCheck = 200;
+let loading_file = null;  // the module GUST_HANDLER names, once resolved
+
+// A path of the code dir's own (not under node_modules), relative to it; else null.
+function ownFile(file) {
+  if (file.startsWith('file://')) {
+    try {
+      file = fileURLToPath(file);
+    } catch {
+      return null;
+    }
+  }
+  const root = code_dir.endsWith(path.sep) ? code_dir : code_dir + path.sep;
+  if (!file.startsWith(root)) return null;
+  const relative = file.slice(root.length);
+  return relative.split(path.sep).includes('node_modules') ? null : relative;
+}
+
+// The code's script files, GUST_HANDLER's module first, then the rest breadth-first.
+function scriptFiles() {
+  const files = loading_file ? [loading_file] : [];
+  const folders = [code_dir];
+  while (folders.length > 0 && files.length < kMaxFilesToCheck) {
+    let entries = [];
+    try {
+      entries = fs.readdirSync(folders.shift(), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const full = path.join(entry.parentPath ?? entry.path, entry.name);
+      if (entry.isDirectory()) folders.push(full);
+      else if (kScriptFile.test(entry.name) && full !== loading_file) files.push(full);
+    }
+  }
+  return files.slice(0, kMaxFilesToCheck);
+}
+
+// An ES module's SyntaxError carries no position (Node keeps it internal), but `node --check`
+// prints it: run it over the code's files until one does not parse. Only on this failure path.
+function syntaxErrorLocation() {
+  for (const file of scriptFiles()) {
+    const checked = spawnSync(process.execPath, ['--check', file],
+                              { encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (checked.status === 0 || checked.error) continue;
+    const head = /^(\S+):(\d+)$/m.exec(checked.stderr ?? '');
+    const where = head && ownFile(head[1]);
+    if (where) return `${where}:${head[2]}`;
+  }
+  return null;
+}
+
+// "path:line" in the function's own files where `err` arose, or null: the head of a CommonJS
+// SyntaxError's stack ("/code/index.js:3"), else the innermost stack frame in the code.
+function codeLocation(err) {
+  const stack = typeof err?.stack === 'string' ? err.stack : '';
+  const head = /^(\S+):(\d+)\n/.exec(stack);
+  if (head && ownFile(head[1])) return `${ownFile(head[1])}:${head[2]}`;
+  for (const frame of stack.matchAll(/\(?((?:file:\/\/)?\/[^\s():]+):(\d+):\d+\)?$/gm)) {
+    const where = ownFile(frame[1]);
+    if (where) return `${where}:${frame[2]}`;
+  }
+  if (err?.name === 'SyntaxError') return syntaxErrorLocation();
+  return null;
+}
+
+// describeError() for a failure to load, its message ending with where: "... (api/users.js:3)".
+function describeInitError(err) {
+  const description = describeError(err);
+  if (err instanceof InitError) return description;  // names the module or export already
+  const where = codeLocation(err);
+  if (where) description.message = `${description.message} (${where})`;
+  return description;
+}
+
 // Returns {handler, shape}, shape being 'lambda' or 'vercel'.
 async function loadHandler(spec) {
   if (!spec) throw new InitError('Runtime.HandlerNotFound', 'GUST_HANDLER is not set');
   const { module_path, export_name } = parseHandlerSpec(spec);
   const file = resolveModuleFile(module_path);
+  loading_file = file;
   let namespace;
   try {
     namespace = await import(pathToFileURL(file).href);
@@ -1141,7 +1223,7 @@ async function main() {
   } catch (err) {
     if (dying) return;  // a fatal error during loading already sent INIT_ERROR
     dying = true;
-    writeFrame(...errorFrame('INIT_ERROR', undefined, describeError(err)));
+    writeFrame(...errorFrame('INIT_ERROR', undefined, describeInitError(err)));
     exitAfterFlush(1);
     return;
   }

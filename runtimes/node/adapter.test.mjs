@@ -507,13 +507,28 @@ describe('loading', () => {
     assert.equal((await host.exited).code, 1);
   });
 
+  test('a failure to load names the file and line in the code, ES modules too', async () => {
+    for (const [files, where] of [
+      [{ 'index.js': 'exports.handler = 1;\nlet x = ;\n' }, '(index.js:2)'],
+      [{ 'index.mjs': "import { v } from './lib/v.mjs';\nexport const handler = v;\n",
+         'lib/v.mjs': 'export const v = 1;\nlet y = ;\n' }, '(lib/v.mjs:2)'],
+      [{ 'index.mjs': 'export const handler = 1;\n\nmissingThing();\n' }, '(index.mjs:3)'],
+    ]) {
+      const host = await startAdapter(writeCode(files), 'index.handler');
+      const frame = await host.nextFrame();
+      assert.equal(frame.header.type, 'INIT_ERROR');
+      assert.ok(frame.header.message.endsWith(where), frame.header.message);
+      assert.equal((await host.exited).code, 1);
+    }
+  });
+
   test('an error thrown at module top level is INIT_ERROR with its stack', async () => {
     const host = await startAdapter(
       writeCode({ 'index.mjs': 'throw new ReferenceError("missing config");' }), 'index.handler');
     const frame = await host.nextFrame();
     assert.equal(frame.header.type, 'INIT_ERROR');
     assert.equal(frame.header.error_type, 'ReferenceError');
-    assert.equal(frame.header.message, 'missing config');
+    assert.equal(frame.header.message, 'missing config (index.mjs:1)');
     assert.match(frame.body, /index\.mjs/);
     assert.equal((await host.exited).code, 1);
   });

@@ -149,6 +149,44 @@ def describe_exception(exc):
     return type(exc).__name__, message, trace_text
 
 
+def code_location(exc, code_dir):
+    """(path relative to the code dir, line) of where in the function's own files `exc` arose,
+    or None: a SyntaxError's own position, else the innermost traceback frame in the code dir
+    (outside its .venv, whose packages are not the function's to fix)."""
+    root = os.path.realpath(code_dir) + os.sep
+
+    def relative(filename):
+        if not filename or not os.path.isabs(filename):  # "<frozen os>", "<string>"
+            return None
+        real = os.path.realpath(filename)
+        if not real.startswith(root) or real[len(root):].startswith(".venv" + os.sep):
+            return None
+        return real[len(root):]
+
+    if isinstance(exc, SyntaxError) and exc.lineno and relative(exc.filename):
+        return relative(exc.filename), exc.lineno
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        path = relative(tb.tb_frame.f_code.co_filename)
+        if path:
+            found = (path, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def describe_init_exception(exc, code_dir):
+    """describe_exception() for a failure to load, its message ending with where in the
+    function's code it happened, "(api/users.py, line 3)": a deploy's load check shows it."""
+    error_type, message, trace_text = describe_exception(exc)
+    where = code_location(exc, code_dir)
+    if where is None:
+        return error_type, message, trace_text
+    if isinstance(exc, SyntaxError) and exc.msg:
+        message = exc.msg  # its str() names the file by its base name alone
+    return error_type, f"{message} ({where[0]}, line {where[1]})", trace_text
+
+
 # --- the context object -----------------------------------------------------------------------
 
 
@@ -948,7 +986,8 @@ def main():
     except (Exception, SystemExit) as exc:  # sys.exit() at import time is an init failure too
         flush_user_output()
         try:
-            send_frame(sock, *error_frame("INIT_ERROR", None, *describe_exception(exc)))
+            send_frame(sock, *error_frame("INIT_ERROR", None,
+                                          *describe_init_exception(exc, code_dir)))
         except OSError:
             pass  # the host is gone; the exit code still says why
         return EXIT_INIT_ERROR

@@ -416,6 +416,22 @@ def test_syntax_error_is_init_error(start):
     assert header["error_type"] == "SyntaxError"
 
 
+def test_init_error_names_the_file_and_line_in_the_code(start):
+    # The path relative to the code dir, not the base name SyntaxError's str() gives: a deploy's
+    # load check shows it to say what to fix.
+    adapter = start({"main.py": "import api.lib\n\ndef handler(e, c):\n    pass\n",
+                     "api/__init__.py": "", "api/lib.py": "x = 1\ny = (\n"},
+                    "main.handler", expect_ready=False)
+    header, _ = init_error(adapter)
+    assert header["error_type"] == "SyntaxError"
+    assert header["message"].endswith("(api/lib.py, line 2)"), header["message"]
+    adapter = start({"main.py": "import os\n\nvalue = os.environ['NO_SUCH_VAR_XYZ']\n"},
+                    "main.handler", expect_ready=False)
+    header, _ = init_error(adapter)
+    assert header["error_type"] == "KeyError"
+    assert header["message"] == "'NO_SUCH_VAR_XYZ' (main.py, line 3)", header["message"]
+
+
 def test_missing_attribute_is_handler_not_found(start):
     adapter = start({"main.py": "x = 1\n"}, "main.handler", expect_ready=False)
     header, _ = init_error(adapter)

@@ -173,6 +173,11 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     return built;
   }
 
+  if (Status verified = verifyBuild(request, build_dir, *config); !verified.isOk()) {
+    cleanup();
+    return verified;
+  }
+
   fs::create_directories(fs::path(blobPath(sha)).parent_path(), ec);
   if (!fs::exists(blobPath(sha))) {
     Status stored = os::writeFileAtomic(blobPath(sha), request.archive, 0644);
@@ -216,6 +221,14 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
                         std::chrono::steady_clock::now() - began)
                         .count();
   return result;
+}
+
+// Before the blob is stored and the version recorded: a build that fails its check leaves no
+// trace but the audit entry, and the live version is not touched.
+Status Deployer::verifyBuild(const DeployRequest& request, const std::string& build_dir,
+                             const FunctionConfig& config) {
+  if (!request.verify) return Status::ok();
+  return request.verify(build_dir, config);
 }
 
 Result<std::string> Deployer::codeDir(const store::VersionRecord& version,

@@ -36,6 +36,10 @@ struct DeployRequest {
   // records the version (the control API's ownership rules).
   std::function<Status(const std::vector<store::RouteRecord>&, const store::RouteSpace&)>
       route_guard;
+  // Called with the finished build (unpacked, dependencies installed) before anything of it is
+  // stored or recorded: an error refuses the deploy with that status, so nothing becomes live
+  // (the control API starts the code in a sandbox to see that it loads). Empty: no check.
+  std::function<Status(const std::string& build_dir, const FunctionConfig&)> verify;
 };
 
 struct DeployResult {
@@ -66,6 +70,8 @@ class Deployer final {
   // Builds the unpacked `build_dir` within the tenant's limits (checked before and after).
   Status build(const std::string& tenant, const std::string& build_dir, const FunctionConfig& config,
                int64_t bundle_bytes, const ProgressFn& progress);
+  static Status verifyBuild(const DeployRequest& request, const std::string& build_dir,
+                            const FunctionConfig& config);
 
   std::string data_dir_;
   store::Store& store_;

@@ -57,23 +57,40 @@ void printActivation(const json& a) {
   std::fflush(stdout);
 }
 
-int deploy(const std::string& dir, const std::string& name_option, bool as_json) {
+// A refused deploy: "error: ..." on stderr, or with --json the error object on stdout, for
+// scripts to read (`code` is the API's: init_failed, invalid_argument, conflict, ...).
+int failDeploy(const json& error, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", json{{"error", error}}.dump(2).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "error: %s\n", error.value("message", "the deploy failed").c_str());
+  return 1;
+}
+
+int failDeploy(const Status& status, bool as_json) {
+  return failDeploy(json{{"code", status.codeName()}, {"message", status.message()}}, as_json);
+}
+
+int deploy(const std::string& dir, const std::string& name_option, bool force, bool as_json) {
   auto began = std::chrono::steady_clock::now();
+  auto refuse = [as_json](const Status& status) { return failDeploy(status, as_json); };
   std::error_code ec;
   fs::path path = fs::absolute(dir, ec).lexically_normal();
   if (path.has_filename() == false) path = path.parent_path();
-  if (!fs::is_directory(path)) return fail(invalidArgument(fmt::format("{} is not a directory", dir)));
+  if (!fs::is_directory(path))
+    return refuse(invalidArgument(fmt::format("{} is not a directory", dir)));
   // Read the config here too, so a broken gust.toml fails before anything is uploaded.
   auto config = bundle::loadFunctionConfig(path.string(), name_option.empty()
                                                               ? path.filename().string()
                                                               : name_option);
-  if (!config) return fail(config.status());
+  if (!config) return refuse(config.status());
   std::string name = name_option.empty() ? config->name : name_option;
-  if (Status valid = bundle::validateFunctionName(name); !valid.isOk()) return fail(valid);
+  if (Status valid = bundle::validateFunctionName(name); !valid.isOk()) return refuse(valid);
   auto connection = findConnection();
-  if (!connection) return fail(connection.status());
+  if (!connection) return refuse(connection.status());
   auto archive = bundle::packDirectory(path.string());
-  if (!archive) return fail(archive.status());
+  if (!archive) return refuse(archive.status());
   if (!as_json) {
     std::printf("Deploying %s from %s (%.1f KiB packed)\n", name.c_str(), dir.c_str(),
                 static_cast<double>(archive->size()) / 1024);
@@ -81,13 +98,14 @@ int deploy(const std::string& dir, const std::string& name_option, bool as_json)
   }
   http::ClientRequest request;
   request.method = "POST";
-  request.target = fmt::format("/api/v1/functions/{}/versions", urlEncode(name));
+  request.target =
+      fmt::format("/api/v1/functions/{}/versions{}", urlEncode(name), force ? "?force=true" : "");
   request.headers["Content-Type"] = "application/gzip";
   request.headers["Accept"] = "application/x-ndjson, application/json";
   request.body = std::move(*archive);
   std::string pending;
   json result;
-  std::optional<Status> streamed_error;
+  json streamed_error;  // the server's {code, message} once the answer streamed
   request.on_body = [&](std::string_view chunk) {
     pending.append(chunk);
     std::size_t nl;
@@ -102,15 +120,25 @@ int deploy(const std::string& dir, const std::string& name_option, bool as_json)
       } else if (event == "done") {
         result = line["result"];
       } else if (event == "error") {
-        streamed_error = Status(Code::InvalidArgument, line["error"].value("message", "deploy failed"));
+        streamed_error = line["error"].is_object() ? line["error"] : json::object();
       }
     }
   };
-  auto response = callApi(*connection, request);
-  if (!response) return fail(response.status());
-  if (streamed_error) return fail(*streamed_error);
+  auto response = callApiForAnyStatus(*connection, request);
+  if (!response) return refuse(response.status());
+  if (!streamed_error.is_null()) return failDeploy(streamed_error, as_json);
+  if (response->status < 200 || response->status >= 300) {
+    // Refused before anything streamed: the server's own {code, message} (401 gets the hint on
+    // where the token came from).
+    auto body = json::parse(response->body, nullptr, false);
+    if (response->status != 401 && body.is_object() && body["error"].is_object()) {
+      return failDeploy(body["error"], as_json);
+    }
+    return refuse(errorOfAnswer(*connection, *response));
+  }
   if (result.is_null()) result = json::parse(response->body, nullptr, false);
-  if (!result.is_object()) return fail(internalError("the server's answer to the deploy was not understood"));
+  if (!result.is_object())
+    return refuse(internalError("the server's answer to the deploy was not understood"));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   if (as_json) {
     result["seconds"] = seconds;
@@ -363,6 +391,10 @@ int run(int argc, char** argv) {
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
   deploy_cmd->add_option("dir", deploy_dir, "The function's directory")->required();
   deploy_cmd->add_option("--name", deploy_name, "Function name (default: gust.toml name or the directory name)");
+  bool deploy_force = false;
+  deploy_cmd->add_flag("--force", deploy_force,
+                       "Deploy even if the code does not load (skips the check that starts it in a "
+                       "sandbox first)");
 
   auto* ls = app.add_subcommand("ls", "List functions");
 
@@ -478,7 +510,7 @@ int run(int argc, char** argv) {
     return server::serve(serve_options);
   }
   if (!acting_tenant.empty()) ::setenv("GUST_TENANT", acting_tenant.c_str(), 1);
-  if (deploy_cmd->parsed()) return deploy(deploy_dir, deploy_name, as_json);
+  if (deploy_cmd->parsed()) return deploy(deploy_dir, deploy_name, deploy_force, as_json);
   if (secret_set->parsed() && !secret_value_arg.empty()) {
     return fail(invalidArgument(fmt::format(
         "a secret's value is never taken from the command line (shell history, the process "

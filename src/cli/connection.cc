@@ -90,7 +90,8 @@ Status saveLogin(const std::string& url, const std::string& token) {
   return os::writeFileAtomic(path, text.str(), 0600);
 }
 
-Result<http::ClientResponse> callApi(const Connection& connection, http::ClientRequest request) {
+Result<http::ClientResponse> callApiForAnyStatus(const Connection& connection,
+                                                 http::ClientRequest request) {
   request.headers["Authorization"] = "Bearer " + connection.token;
   addTenantHeader(connection, request);
   auto response = http::sendRequest(connection.url, request);
@@ -99,27 +100,38 @@ Result<http::ClientResponse> callApi(const Connection& connection, http::ClientR
                   fmt::format("{} (is `gust serve` running? the address came from {})",
                               response.status().message(), connection.source));
   }
+  return response;
+}
+
+Result<http::ClientResponse> callApi(const Connection& connection, http::ClientRequest request) {
+  auto response = callApiForAnyStatus(connection, std::move(request));
+  if (!response) return response;
   if (response->status >= 200 && response->status < 300) return response;
-  auto body = nlohmann::json::parse(response->body, nullptr, false);
-  std::string message = response->body;
+  return errorOfAnswer(connection, *response);
+}
+
+Status errorOfAnswer(const Connection& connection, const http::ClientResponse& response) {
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  std::string message = response.body;
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-    message = body["error"].value("message", response->body);
+    message = body["error"].value("message", response.body);
   }
-  Code code = response->status == 401   ? Code::Unauthenticated
-              : response->status == 403 ? Code::PermissionDenied
-              : response->status == 429 ? Code::RateLimited
-              : response->status == 404 ? Code::NotFound
-              : response->status == 400 ? Code::InvalidArgument
-              : response->status == 409 ? Code::Conflict
-              : response->status == 413 ? Code::TooLarge
-              : response->status == 502 ? Code::FunctionError
-              : response->status == 503 ? Code::Unavailable
-              : response->status == 504 ? Code::DeadlineExceeded
-                                         : Code::Internal;
+  Code code = response.status == 401   ? Code::Unauthenticated
+              : response.status == 403 ? Code::PermissionDenied
+              : response.status == 429 ? Code::RateLimited
+              : response.status == 404 ? Code::NotFound
+              : response.status == 400 ? Code::InvalidArgument
+              : response.status == 409 ? Code::Conflict
+              : response.status == 422 ? Code::InitFailed
+              : response.status == 413 ? Code::TooLarge
+              : response.status == 502 ? Code::FunctionError
+              : response.status == 503 ? Code::Unavailable
+              : response.status == 504 ? Code::DeadlineExceeded
+                                       : Code::Internal;
   if (code == Code::Unauthenticated) {
     message += fmt::format(" [token from {}]", connection.source);
   }
-  return Status(code, fmt::format("{} ({})", message, response->status));
+  return Status(code, fmt::format("{} ({})", message, response.status));
 }
 
 }  // namespace gust::cli

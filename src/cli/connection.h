@@ -27,5 +27,11 @@ Status saveLogin(const std::string& url, const std::string& token);
 // Sends a control API request with the token; non-2xx answers become a Status carrying the
 // server's error message.
 Result<http::ClientResponse> callApi(const Connection& connection, http::ClientRequest request);
+// The same, but any HTTP answer is returned as it came (a Status only when there was none), for
+// callers that show the server's error object itself.
+Result<http::ClientResponse> callApiForAnyStatus(const Connection& connection,
+                                                 http::ClientRequest request);
+// What callApi makes of a non-2xx answer.
+Status errorOfAnswer(const Connection& connection, const http::ClientResponse& response);
 
 }  // namespace gust::cli

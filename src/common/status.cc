@@ -10,6 +10,7 @@ const char* Status::codeName() const {
     case Code::PermissionDenied: return "permission_denied";
     case Code::NotFound: return "not_found";
     case Code::Conflict: return "conflict";
+    case Code::InitFailed: return "init_failed";
     case Code::TooLarge: return "too_large";
     case Code::RateLimited: return "rate_limited";
     case Code::FunctionError: return "function_error";

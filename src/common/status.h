@@ -16,6 +16,7 @@ enum class Code {
   PermissionDenied,    // 403
   NotFound,            // 404
   Conflict,            // 409
+  InitFailed,          // deployed code that does not load (the deploy's check): 422
   TooLarge,            // 413
   RateLimited,         // 429
   FunctionError,       // the function crashed, threw or returned garbage: 502

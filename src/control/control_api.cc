@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "control/api_util.h"
+#include "control/load_check.h"
 #include "gateway/codec.h"
 #include "gateway/http_status.h"
 #include "gateway/route_ownership.h"
@@ -591,6 +592,16 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
                                         const store::RouteSpace& space) {
     return gateway::checkProjectRoutes(tenant, routes, space);
   };
+  // Broken code never goes live silently: unless forced, the build must load in a sandbox first.
+  std::string force = parseTarget(request.target()).query["force"];
+  const bool forced = force == "1" || force == "true";
+  if (!forced) {
+    deploy_request.verify = [deps = LoadCheckDeps{deps_.scheduler, deps_.store, deps_.secret_box},
+                             tenant, function](const std::string& build_dir,
+                                               const bundle::FunctionConfig& config) {
+      return checkCodeLoads(deps, tenant, function, build_dir, config);
+    };
+  }
   asio::post(deps_.builds, [this, channel, deploy_request = std::move(deploy_request)] {
     auto result = deps_.deployer.deploy(deploy_request, [&](std::string_view line) {
       channel->push({std::string(line), std::nullopt});
@@ -620,15 +631,20 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
     }
     auto& result = *event->done;
     std::string detail =
-        result ? fmt::format("version {}{}", result->version.version,
-                             result->unchanged ? " (unchanged)" : "")
+        result ? fmt::format("version {}{}{}", result->version.version,
+                             result->unchanged ? " (unchanged)" : "",
+                             forced && !result->unchanged ? " (forced: load check skipped)" : "")
                : result.status().message();
     store::AuditRecord audit_entry = auditEntry(caller, "function.deploy", function, result.status(), detail);
     co_await audit(audit_entry);
     if (result) {
       observe::logEvent(observe::LogLevel::Info, "deploy",
-                        {{"function", function}, {"tenant", tenant}, {"version", result->version.version},
-                         {"unchanged", result->unchanged}, {"build_ms", result->build_ms},
+                        {{"function", function},
+                         {"tenant", tenant},
+                         {"version", result->version.version},
+                         {"unchanged", result->unchanged},
+                         {"forced", forced},
+                         {"build_ms", result->build_ms},
                          {"bundle_sha256", result->version.bundle_sha256}});
     } else {
       observe::logEvent(observe::LogLevel::Warn, "deploy.failed",
@@ -644,6 +660,7 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
               {"bundle_bytes", result->version.bundle_bytes},
               {"build_ms", result->build_ms},
               {"unchanged", result->unchanged},
+              {"load_checked", !forced && !result->unchanged},
               {"runtime", result->config.runtime},
               {"url", functionUrl(baseUrl(exchange), tenant, function)},
               {"routes", routes}};

@@ -6,6 +6,30 @@
 
 namespace gust::gateway {
 
+Result<std::vector<secrets::NamedValue>> openSecrets(store::Store& store,
+                                                     const secrets::SecretBox& secret_box,
+                                                     const std::string& tenant,
+                                                     const std::string& function,
+                                                     const std::vector<std::string>& names) {
+  std::vector<secrets::NamedValue> opened;
+  for (const std::string& name : names) {
+    auto sealed = store.getSecret(tenant, name);
+    if (!sealed) {
+      if (sealed.status().code() != Code::NotFound) return sealed.status();
+      // The deploy checked it existed; it was removed since. The function cannot run as
+      // configured, which is the function's failure, not the caller's.
+      return Status(Code::FunctionError,
+                    fmt::format("function '{}' needs secret '{}', which is not set: run `gust "
+                                "secret set {}`",
+                                function, name, name));
+    }
+    auto value = secret_box.open(sealed->sealed);
+    if (!value) return value.status();
+    opened.push_back({name, std::move(*value)});
+  }
+  return opened;
+}
+
 Catalog::Catalog(store::Store& store, bundle::Deployer& deployer,
                  const secrets::SecretBox& secret_box)
     : store_(store),
@@ -41,24 +65,10 @@ Result<RunnablePtr> Catalog::resolve(const std::string& tenant, const std::strin
   if (!config) return config.status();
   auto code_dir = deployer_.codeDir(*record, *config);
   if (!code_dir) return code_dir.status();
-  std::vector<secrets::NamedValue> opened;
-  for (const std::string& name : config->secrets) {
-    auto sealed = store_.getSecret(tenant, name);
-    if (!sealed) {
-      if (sealed.status().code() != Code::NotFound) return sealed.status();
-      // The deploy checked it existed; it was removed since. The function cannot run as
-      // configured, which is the function's failure, not the caller's.
-      return Status(Code::FunctionError,
-                    fmt::format("function '{}' needs secret '{}', which is not set: run `gust "
-                                "secret set {}`",
-                                function, name, name));
-    }
-    auto value = secret_box_.open(sealed->sealed);
-    if (!value) return value.status();
-    opened.push_back({name, std::move(*value)});
-  }
+  auto opened = openSecrets(store_, secret_box_, tenant, function, config->secrets);
+  if (!opened) return opened.status();
   auto runnable = std::make_shared<RunnableVersion>();
-  runnable->secrets = std::move(opened);
+  runnable->secrets = std::move(*opened);
   runnable->record = std::move(*record);
   runnable->config = std::move(*config);
   runnable->code_dir = std::move(*code_dir);

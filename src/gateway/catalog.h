@@ -37,6 +37,14 @@ struct RouteMatch {
   std::string route;  // the route's path, e.g. "/api/users"
 };
 
+// The values of the secrets `names` of `tenant`, for the instances of its function `function`.
+// A name that is not set (removed since the deploy checked it) is the function's failure.
+Result<std::vector<secrets::NamedValue>> openSecrets(store::Store& store,
+                                                     const secrets::SecretBox& secret_box,
+                                                     const std::string& tenant,
+                                                     const std::string& function,
+                                                     const std::vector<std::string>& names);
+
 class Catalog final {
  public:
   Catalog(store::Store& store, bundle::Deployer& deployer, const secrets::SecretBox& secret_box);

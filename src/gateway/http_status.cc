@@ -11,6 +11,7 @@ http::beast::http::status httpStatusFor(Code code) {
     case Code::PermissionDenied: return S::forbidden;
     case Code::NotFound: return S::not_found;
     case Code::Conflict: return S::conflict;
+    case Code::InitFailed: return S::unprocessable_entity;
     case Code::TooLarge: return S::payload_too_large;
     case Code::RateLimited: return S::too_many_requests;
     case Code::FunctionError: return S::bad_gateway;

@@ -22,11 +22,7 @@ namespace gust::gateway {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-namespace {
-
-constexpr const char* kActivationHeader = "X-Gust-Activation-Id";
-
-worker::InstanceSpec instanceSpec(const RunnableVersion& version, const bundle::Entry* entry) {
+worker::InstanceSpec instanceSpecFor(const RunnableVersion& version, const bundle::Entry* entry) {
   worker::InstanceSpec spec;
   spec.tenant = version.record.tenant;
   spec.function = version.record.function;
@@ -44,6 +40,10 @@ worker::InstanceSpec instanceSpec(const RunnableVersion& version, const bundle::
   for (const auto& secret : version.secrets) spec.env[secret.name] = secret.value;  // secrets win
   return spec;
 }
+
+namespace {
+
+constexpr const char* kActivationHeader = "X-Gust-Activation-Id";
 
 http::Response withActivation(http::Response response, const std::string& id) {
   response.set(kActivationHeader, id);
@@ -87,7 +87,7 @@ awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& vers
                                                      std::shared_ptr<worker::StreamSink> stream) {
   scheduler::InvocationTask task;
   task.stream = std::move(stream);
-  task.spec = instanceSpec(version, entry);
+  task.spec = instanceSpecFor(version, entry);
   task.limits = {version.config.timeout_s, version.config.concurrency, version.config.max_instances};
   task.activation_id = std::move(activation_id);
   task.event = std::move(event);

@@ -19,6 +19,10 @@
 
 namespace gust::gateway {
 
+// What an instance of `version` runs (its entry `entry`, or the function itself when null):
+// code, limits, environment and secrets.
+worker::InstanceSpec instanceSpecFor(const RunnableVersion& version, const bundle::Entry* entry);
+
 struct DirectInvocation {
   std::string tenant{store::kDefaultTenant};
   std::string function;

@@ -265,6 +265,29 @@ void Scheduler::prepare(worker::InstanceSpec spec) {
   });
 }
 
+awaitable<LoadOutcome> Scheduler::tryLoad(worker::InstanceSpec spec, FunctionLimits limits) {
+  LoadOutcome outcome;
+  if (stopped_) {
+    outcome.status = Status(Code::Unavailable, "the server is shutting down");
+    co_return outcome;
+  }
+  // The deadline a cold start of this function gets, so what passes here loads there too.
+  auto init_deadline = Clock::now() + std::max<Clock::duration>(
+                                          std::chrono::seconds(limits.timeout_s), kMinInitTimeout);
+  auto started = co_await launcher_.start(spec, init_deadline, outcome.init_logs);
+  if (!started) {
+    outcome.status = started.status();
+    co_return outcome;
+  }
+  // Not kept as the version's first warm instance: it was started before the version had a
+  // number (its environment says "$LATEST") and, unconfined, from the build's path. The
+  // launcher's pre-started instance, refilled by now, still spares the first cold start the
+  // sandbox and interpreter boot.
+  outcome.init_logs += (*started)->takeUnclaimedLogs();
+  (*started)->kill("the deploy's load check is done");
+  co_return outcome;
+}
+
 void Scheduler::shutdown() {
   stopped_ = true;
   reaper_.cancel();

@@ -50,6 +50,12 @@ struct InvocationOutcome {
   int64_t peak_rss_bytes = 0;
 };
 
+// How a trial start ended (Scheduler::tryLoad).
+struct LoadOutcome {
+  Status status;          // Ok once READY; else why the code did not load
+  std::string init_logs;  // what the code printed while it loaded
+};
+
 struct SchedulerOptions {
   std::chrono::milliseconds idle_ttl{std::chrono::minutes(5)};
   std::size_t max_queue_per_function = 100;
@@ -82,6 +88,10 @@ class Scheduler final {
   // A function like `spec` was deployed: the launcher may get ready for its first cold start
   // (a pre-started instance for its tenant and runtime). Callable from any thread.
   void prepare(worker::InstanceSpec spec);
+  // Starts one instance of `spec` as a cold start would (the same launcher and sandbox, the
+  // function's limits, its init deadline) and stops it once it is READY: a deploy's check that
+  // its code loads, before the version exists. The instance joins no pool.
+  boost::asio::awaitable<LoadOutcome> tryLoad(worker::InstanceSpec spec, FunctionLimits limits);
   // Kills every instance; later invocations fail with Unavailable.
   void shutdown();
 

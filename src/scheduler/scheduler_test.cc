@@ -1,14 +1,14 @@
 // The scheduler against fake instances: no processes, short real timers.
 #include "scheduler/scheduler.h"
 
-#include <gtest/gtest.h>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace gust::scheduler {
@@ -291,6 +291,32 @@ TEST_F(SchedulerTest, DroppedFunctionStopsItsInstances) {
   scheduler_->dropFunction("default", "fn");
   EXPECT_EQ(launcher_.instances[0]->kills, 1);
   EXPECT_TRUE(scheduler_->stats().empty());
+}
+
+TEST_F(SchedulerTest, TryLoadStartsAnInstanceAndStopsItOutsideEveryPool) {
+  make();
+  std::optional<LoadOutcome> outcome;
+  asio::co_spawn(context_, scheduler_->tryLoad(task(json::object()).spec, {}),
+                 [&](std::exception_ptr, LoadOutcome result) { outcome = std::move(result); });
+  runFor(std::chrono::milliseconds(50));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->status.isOk()) << outcome->status.message();
+  ASSERT_EQ(launcher_.starts, 1);
+  EXPECT_EQ(launcher_.instances[0]->kills, 1);
+  EXPECT_TRUE(scheduler_->stats().empty());
+  EXPECT_TRUE(runOne(task(json::object())).cold);  // the trial's instance served nobody
+}
+
+TEST_F(SchedulerTest, TryLoadReportsTheInitFailureWithWhatItPrinted) {
+  make();
+  launcher_.fail_init = true;
+  std::optional<LoadOutcome> outcome;
+  asio::co_spawn(context_, scheduler_->tryLoad(task(json::object()).spec, {}),
+                 [&](std::exception_ptr, LoadOutcome result) { outcome = std::move(result); });
+  runFor(std::chrono::milliseconds(50));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->status.code(), Code::FunctionError);
+  EXPECT_EQ(outcome->init_logs, "stdout loading...\n");
 }
 
 }  // namespace

@@ -408,7 +408,9 @@ ProcessInstance::~ProcessInstance() = default;  // the sandbox::Process kills wh
 // The environment a function runs with: Lambda's names and Gust's, then the function's own.
 std::map<std::string, std::string> functionEnvironment(const InstanceSpec& spec, const Paths& paths) {
   std::map<std::string, std::string> env = spec.env;
-  const std::string version = std::to_string(spec.version);
+  // Version 0 is a build that has no number yet (the deploy's load check): Lambda's name for
+  // unpublished code.
+  const std::string version = spec.version > 0 ? std::to_string(spec.version) : "$LATEST";
   const std::string memory = std::to_string(spec.memory_mb);
   for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
            {"GUST_CODE_DIR", paths.code},

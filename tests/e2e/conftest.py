@@ -172,10 +172,14 @@ class GustServer:
                                 stderr=subprocess.PIPE, text=True, cwd=self.work_dir,
                                 env=self.cli_env(), stdin=subprocess.DEVNULL)
 
-    def deploy(self, directory: Path | str, name: str | None = None) -> dict:
+    def deploy(self, directory: Path | str, name: str | None = None, force: bool = False) -> dict:
+        """`gust deploy`; `force` for code meant not to load (it skips the deploy's load check),
+        as tests of the runtime's failure paths need."""
         args = ["--json", "deploy", str(directory)]
         if name:
             args += ["--name", name]
+        if force:
+            args.append("--force")
         done = self.cli(*args)
         assert done.returncode == 0, (
             f"gust deploy {directory} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

@@ -191,7 +191,7 @@ def test_activation_statuses_name_what_went_wrong(gust):
 
 def test_load_failure_answers_502_and_is_recorded_as_init_error(gust):
     name = unique("init-error")
-    gust.deploy(FUNCTIONS / "py-init-error", name=name)
+    gust.deploy(FUNCTIONS / "py-init-error", name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     error = r.json()["error"]
@@ -204,7 +204,7 @@ def test_load_failure_answers_502_and_is_recorded_as_init_error(gust):
 
 def test_lines_printed_before_a_load_failure_go_to_the_activation_logs_not_the_caller(gust):
     name = unique("init-error-logs")
-    gust.deploy(FUNCTIONS / "py-init-error", name=name)
+    gust.deploy(FUNCTIONS / "py-init-error", name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     assert "loading:" not in r.text, "the function's own output reached the HTTP caller"

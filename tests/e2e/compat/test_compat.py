@@ -194,7 +194,7 @@ def test_provided_without_a_bootstrap_fails_with_what_to_do(gust, tmp_path):
     (tmp_path / "gust.toml").write_text('runtime = "provided"\n')
     (tmp_path / "README").write_text("no bootstrap here\n")
     name = unique("no-bootstrap")
-    gust.deploy(tmp_path, name=name)
+    gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     assert "bootstrap" in error_of(r)["message"]
@@ -208,7 +208,7 @@ def test_provided_bootstrap_that_reports_an_init_error(gust, tmp_path):
         "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error\nsleep 5\n")
     os.chmod(tmp_path / "bootstrap", 0o755)
     name = unique("init-error")
-    gust.deploy(tmp_path, name=name)
+    gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     assert "missing config" in error_of(r)["message"]
@@ -302,7 +302,7 @@ def test_java_missing_class_is_an_init_error_naming_it(gust, tmp_path):
     bundle = bundle_with(tmp_path, "java-plain")
     (bundle / "gust.toml").write_text('runtime = "java"\nhandler = "example.Missing"\n')
     name = unique("java-missing")
-    gust.deploy(bundle, name=name)
+    gust.deploy(bundle, name=name, force=True)  # meant not to load
     status, body, _ = invoke(gust, name, {})
     assert status == 502
     assert "example.Missing" in json.dumps(body)
@@ -354,7 +354,7 @@ def test_http_server_that_exits_before_listening_fails_with_its_output(gust, tmp
     (tmp_path / "gust.toml").write_text('runtime = "http"\nhandler = "python3 server.py"\n')
     (tmp_path / "server.py").write_text("import sys\nprint('cannot start: no DB')\nsys.exit(3)\n")
     name = unique("http-exit")
-    gust.deploy(tmp_path, name=name)
+    gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
     message = error_of(r)["message"]
