@@ -218,6 +218,7 @@ int serve(const ServeOptions& options) {
   }
   worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
                               options.prestart};
+  launch.max_reply_bytes = options.max_response_bytes;
   if (Status compiled = worker::compileAdapters(launch); !compiled.isOk()) {
     observe::logEvent(observe::LogLevel::Warn, "runtimes.not_compiled",
                       {{"error", compiled.message()}});
