@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
 
 #include "common/ids.h"
@@ -17,6 +16,7 @@
 #include "loop/offload.h"
 #include "metering/metering.h"
 #include "observe/log.h"
+#include "protocol/frame.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -221,7 +221,19 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);
   std::string event = buildHttpEvent(request, context);
-  meter.bytes_in = static_cast<int64_t>(request.body().size());
+  meter.bytes_in = exchange.requestBytes();
+  // The event holds the body now (escaped or base64): the request's copy goes, so a large
+  // request is held once while the function runs.
+  std::string().swap(request.body());
+  if (event.size() > protocol::kMaxBodyBytes) {
+    co_await exchange.respond(withActivation(
+        errorResponseFor(Status(Code::TooLarge,
+                                fmt::format("the request's event is {} bytes (its body base64 "
+                                            "or escaped), over the {} MiB a function can receive",
+                                            event.size(), protocol::kMaxBodyBytes >> 20))),
+        meter.activation_id));
+    co_return;
+  }
 
   scheduler::InvocationOutcome outcome;
   if (v.config.runtime == "provided" && !entry) {
@@ -272,6 +284,7 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   http::Response response;
   if (outcome.status.isOk()) {
     auto mapped = mapHandlerResult(outcome.result);
+    std::string().swap(outcome.result);  // mapped holds the body now
     if (mapped) {
       response.result(static_cast<unsigned>(mapped->status));
       for (auto& [name, value] : mapped->headers) response.insert(name, value);
@@ -322,10 +335,10 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   meter.bytes_in = static_cast<int64_t>(invocation.payload.size());
   auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
   result.status = outcome.status;
-  result.result = outcome.result;
   result.state = outcome.state;
   meter.http_status = static_cast<int>(httpStatusFor(outcome.status.code()));
   meter.bytes_out = static_cast<int64_t>(outcome.result.size());
+  result.result = std::move(outcome.result);
   if (!co_await record(v, entry, meter, outcome)) {
     result.status = internalError("the activation could not be recorded in time, so its result is withheld");
     result.result.clear();
