@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "gateway/caller_error.h"
 #include "gateway/codec.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
@@ -197,7 +198,17 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   }
   auto version = co_await resolve(target.tenant, target.function, target.qualifier);
   if (!version) {
-    co_await exchange.respond(withActivation(errorResponseFor(version.status()), meter.activation_id));
+    const Status& failed = version.status();
+    if (failed.code() == Code::FunctionError || failed.code() == Code::Internal) {
+      // No activation record exists yet: the server log is where the detail goes.
+      observe::logEvent(observe::LogLevel::Warn, "activation.failed",
+                        {{"function", target.function},
+                         {"activation", meter.activation_id},
+                         {"status", "unresolved"},
+                         {"error", failed.message()}});
+    }
+    co_await exchange.respond(withActivation(
+        errorResponseFor(callerError(failed, "", meter.activation_id)), meter.activation_id));
     co_return;
   }
   const RunnableVersion& v = **version;
@@ -295,7 +306,8 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
       response = errorResponseFor(mapped.status());
     }
   } else {
-    response = errorResponseFor(outcome.status);
+    // The record keeps the whole message for the owner; the caller gets what is theirs to see.
+    response = errorResponseFor(callerError(outcome.status, outcome.state, meter.activation_id));
   }
   meter.http_status = static_cast<int>(response.result_int());
   meter.bytes_out = static_cast<int64_t>(response.body().size());
