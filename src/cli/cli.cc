@@ -332,6 +332,11 @@ int run(int argc, char** argv) {
   serve->add_option("--idle-ttl", idle_ttl_s, "Seconds an idle instance is kept warm")->capture_default_str();
   serve->add_option("--max-body", serve_options.max_body_bytes, "Largest invoke body in bytes")
       ->capture_default_str();
+  serve
+      ->add_option("--max-response", serve_options.max_response_bytes,
+                   "Largest function response in bytes (larger ones are a 502); at most 64 MiB")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{64} << 20))
+      ->capture_default_str();
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
   serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
   bool no_process_metering = false;

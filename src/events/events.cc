@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "events/cron/cron_runner.h"
 #include "events/kafka/kafka_runner.h"
+#include "gateway/caller_error.h"
 #include "gateway/codec.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
@@ -157,7 +158,8 @@ awaitable<void> Events::serveAsync(http::Exchange& exchange, gateway::HttpTarget
   };
   auto version = co_await loop::offload(blocking_.get_executor(), resolve);
   if (!version) {
-    auto response = gateway::errorResponseFor(version.status());
+    // The detail (a secret the function names is gone) is the owner's, not the caller's.
+    auto response = gateway::errorResponseFor(gateway::callerError(version.status(), "", ""));
     co_await exchange.respond(std::move(response));
     co_return;
   }

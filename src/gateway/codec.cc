@@ -6,12 +6,20 @@
 
 namespace gust::gateway {
 
-std::string base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+std::size_t base64Size(std::size_t size) { return 4 * ((size + 2) / 3); }
+
+void appendBase64(std::string& out, std::string_view bytes) {
+  const std::size_t at = out.size();
+  out.resize(at + base64Size(bytes.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
                           reinterpret_cast<const unsigned char*>(bytes.data()),
                           static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
+  out.resize(at + static_cast<std::size_t>(n));
+}
+
+std::string base64Encode(std::string_view bytes) {
+  std::string out;
+  appendBase64(out, bytes);
   return out;
 }
 

@@ -9,6 +9,9 @@
 namespace gust::gateway {
 
 std::string base64Encode(std::string_view bytes);
+// What base64Encode(bytes of `size`) returns, in bytes; and the same appended to `out` in place.
+std::size_t base64Size(std::size_t size);
+void appendBase64(std::string& out, std::string_view bytes);
 // nullopt when `text` is not valid base64.
 std::optional<std::string> base64Decode(std::string_view text);
 // %XX and (when `plus_is_space`) '+' decoding; malformed escapes are kept as they are.

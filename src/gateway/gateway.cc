@@ -255,7 +255,7 @@ void Gateway::logAccess(http::Exchange& exchange, const Request& request) {
   record.key_id = request.key_id;
   record.status = exchange.responseStatus();
   record.latency_us = nowMicros() - request.received_us;
-  record.bytes_in = static_cast<int64_t>(exchange.request().body().size());
+  record.bytes_in = exchange.requestBytes();
   record.bytes_out = exchange.responseBytes();
   record.activation_id = exchange.notedHeaderValue();
   record.client_ip = exchange.peerAddress();

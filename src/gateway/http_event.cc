@@ -1,5 +1,6 @@
 #include "gateway/http_event.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -66,6 +67,58 @@ std::optional<std::string> headerValue(const json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number() || value.is_boolean()) return value.dump();
   return std::nullopt;
+}
+
+// The JSON escape of one byte of valid UTF-8 text, or "" when it stands for itself (what
+// nlohmann::json's dump writes without ensure_ascii).
+std::string_view jsonEscape(unsigned char c, char (&scratch)[8]) {
+  switch (c) {
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\b':
+      return "\\b";
+    case '\f':
+      return "\\f";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    default:
+      break;
+  }
+  if (c >= 0x20) return {};
+  std::snprintf(scratch, sizeof scratch, "\\u%04x", c);
+  return {scratch, 6};
+}
+
+// The size of `text` (valid UTF-8) written as a JSON string, quotes included.
+std::size_t jsonStringSize(std::string_view text) {
+  char scratch[8];
+  std::size_t size = 2;
+  for (char c : text) {
+    std::string_view escape = jsonEscape(static_cast<unsigned char>(c), scratch);
+    size += escape.empty() ? 1 : escape.size();
+  }
+  return size;
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+  char scratch[8];
+  out.push_back('"');
+  std::size_t run = 0;  // bytes that stand for themselves are copied in runs
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::string_view escape = jsonEscape(static_cast<unsigned char>(text[i]), scratch);
+    if (escape.empty()) continue;
+    out.append(text.substr(run, i - run));
+    out.append(escape);
+    run = i + 1;
+  }
+  out.append(text.substr(run));
+  out.push_back('"');
 }
 
 }  // namespace
@@ -141,12 +194,28 @@ std::string buildHttpEvent(const http::Request& request, const EventContext& con
   if (!query.empty()) event["queryStringParameters"] = query;
   if (!context.path_parameters.empty()) event["pathParameters"] = context.path_parameters;
   const std::string& body = request.body();
-  if (!body.empty()) {
-    bool text = isTextContentType(request[http::Field::content_type]) && isValidUtf8(body);
-    event["body"] = text ? body : base64Encode(body);
-    event["isBase64Encoded"] = !text;
+  bool text =
+      body.empty() || (isTextContentType(request[http::Field::content_type]) && isValidUtf8(body));
+  event["isBase64Encoded"] = !text;
+  std::string out = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (body.empty()) return out;
+  // The body is written straight into the event's text, not copied into the JSON tree first:
+  // a large body is then held twice at most (the request's and the event's), not three times.
+  // Sized first, so a body of many MiB is written into exactly the room it needs.
+  constexpr std::string_view kBodyKey = ",\"body\":";
+  std::size_t encoded = text ? jsonStringSize(body) : base64Size(body.size()) + 2;
+  out.reserve(out.size() + kBodyKey.size() + encoded);
+  out.pop_back();  // the closing '}', put back after the body
+  out += kBodyKey;
+  if (text) {
+    appendJsonString(out, body);
+  } else {
+    out.push_back('"');
+    appendBase64(out, body);
+    out.push_back('"');
   }
-  return event.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.push_back('}');
+  return out;
 }
 
 Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
@@ -223,7 +292,7 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
       if (!decoded) return badResponse("isBase64Encoded is true but body is not valid base64");
       mapped.body = std::move(*decoded);
     } else {
-      mapped.body = body->get<std::string>();
+      mapped.body = std::move(body->get_ref<std::string&>());  // the tree is dropped next
     }
   }
   return mapped;

@@ -274,6 +274,35 @@ TEST(HttpEvent, DeliversSurrogateBytesIntactInsteadOfReplacingThem) {
   }
 }
 
+TEST(HttpEvent, TextBodyWrittenIntoTheEventEscapesLikeTheJsonLibrary) {
+  std::string body = "q\"b\\s/\b\f\n\r\t";
+  for (char c = 1; c < 0x20; ++c) body.push_back(c);
+  body += "\x7f\xc3\xa9 end";
+  body.push_back('\0');
+  http::Request request =
+      makeRequest(http::Verb::post, "/fn/hello", {{"Content-Type", "text/plain"}}, body);
+  std::string text = buildHttpEvent(request, EventContext{});
+  json event = json::parse(text);
+  EXPECT_EQ(event["body"], body);
+  EXPECT_EQ(event["isBase64Encoded"], false);
+  // The same bytes the library writes for the string, so the splice is invisible.
+  EXPECT_NE(text.find(json(body).dump()), std::string::npos);
+}
+
+TEST(HttpEvent, LargeBodyIsWrittenIntoExactlyTheRoomItNeeds) {
+  const std::string body(3 << 20, 'a');
+  std::string text = buildHttpEvent(
+      makeRequest(http::Verb::post, "/fn/hello", {{"Content-Type", "text/plain"}}, body),
+      EventContext{});
+  EXPECT_LT(text.capacity(), body.size() + 4096);  // no doubling growth on the way
+  const std::string binary(3 << 20, '\xff');
+  std::string encoded = buildHttpEvent(
+      makeRequest(http::Verb::post, "/fn/hello", {{"Content-Type", "image/png"}}, binary),
+      EventContext{});
+  EXPECT_LT(encoded.capacity(), binary.size() * 4 / 3 + 4096);
+  EXPECT_EQ(json::parse(encoded)["body"], base64Encode(binary));
+}
+
 TEST(HttpEvent, OmitsBodyKeyForEmptyBody) {
   json event = eventFor(makeRequest(http::Verb::post, "/fn/hello",
                                     {{"Content-Type", "application/octet-stream"}}, ""));

@@ -5,11 +5,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "gateway/caller_error.h"
 #include "gateway/codec.h"
 #include "gateway/http_event.h"
 #include "gateway/http_status.h"
@@ -17,6 +17,7 @@
 #include "loop/offload.h"
 #include "metering/metering.h"
 #include "observe/log.h"
+#include "protocol/frame.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -197,7 +198,17 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   }
   auto version = co_await resolve(target.tenant, target.function, target.qualifier);
   if (!version) {
-    co_await exchange.respond(withActivation(errorResponseFor(version.status()), meter.activation_id));
+    const Status& failed = version.status();
+    if (failed.code() == Code::FunctionError || failed.code() == Code::Internal) {
+      // No activation record exists yet: the server log is where the detail goes.
+      observe::logEvent(observe::LogLevel::Warn, "activation.failed",
+                        {{"function", target.function},
+                         {"activation", meter.activation_id},
+                         {"status", "unresolved"},
+                         {"error", failed.message()}});
+    }
+    co_await exchange.respond(withActivation(
+        errorResponseFor(callerError(failed, "", meter.activation_id)), meter.activation_id));
     co_return;
   }
   const RunnableVersion& v = **version;
@@ -221,7 +232,19 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);
   std::string event = buildHttpEvent(request, context);
-  meter.bytes_in = static_cast<int64_t>(request.body().size());
+  meter.bytes_in = exchange.requestBytes();
+  // The event holds the body now (escaped or base64): the request's copy goes, so a large
+  // request is held once while the function runs.
+  std::string().swap(request.body());
+  if (event.size() > protocol::kMaxBodyBytes) {
+    co_await exchange.respond(withActivation(
+        errorResponseFor(Status(Code::TooLarge,
+                                fmt::format("the request's event is {} bytes (its body base64 "
+                                            "or escaped), over the {} MiB a function can receive",
+                                            event.size(), protocol::kMaxBodyBytes >> 20))),
+        meter.activation_id));
+    co_return;
+  }
 
   scheduler::InvocationOutcome outcome;
   if (v.config.runtime == "provided" && !entry) {
@@ -272,6 +295,7 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   http::Response response;
   if (outcome.status.isOk()) {
     auto mapped = mapHandlerResult(outcome.result);
+    std::string().swap(outcome.result);  // mapped holds the body now
     if (mapped) {
       response.result(static_cast<unsigned>(mapped->status));
       for (auto& [name, value] : mapped->headers) response.insert(name, value);
@@ -282,7 +306,8 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
       response = errorResponseFor(mapped.status());
     }
   } else {
-    response = errorResponseFor(outcome.status);
+    // The record keeps the whole message for the owner; the caller gets what is theirs to see.
+    response = errorResponseFor(callerError(outcome.status, outcome.state, meter.activation_id));
   }
   meter.http_status = static_cast<int>(response.result_int());
   meter.bytes_out = static_cast<int64_t>(response.body().size());
@@ -322,10 +347,10 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   meter.bytes_in = static_cast<int64_t>(invocation.payload.size());
   auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
   result.status = outcome.status;
-  result.result = outcome.result;
   result.state = outcome.state;
   meter.http_status = static_cast<int>(httpStatusFor(outcome.status.code()));
   meter.bytes_out = static_cast<int64_t>(outcome.result.size());
+  result.result = std::move(outcome.result);
   if (!co_await record(v, entry, meter, outcome)) {
     result.status = internalError("the activation could not be recorded in time, so its result is withheld");
     result.result.clear();

@@ -38,9 +38,12 @@ class Exchange {
       : socket_(socket),
         request_(std::move(request)),
         peer_address_(std::move(peer_address)),
-        closing_(closing) {}
+        closing_(closing),
+        request_bytes_(static_cast<int64_t>(request_.body().size())) {}
 
   Request& request() { return request_; }
+  // The request body's size as it arrived (a handler may free the body once it has used it).
+  int64_t requestBytes() const { return request_bytes_; }
   const std::string& peerAddress() const { return peer_address_; }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   bool responded() const { return responded_; }
@@ -72,6 +75,7 @@ class Exchange {
   bool responded_ = false;
   bool keep_alive_ = true;
   const std::atomic<bool>* closing_;
+  int64_t request_bytes_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   int response_status_ = 0;
   int64_t response_bytes_ = 0;

@@ -19,7 +19,8 @@ TEST(Frame, RoundTripsHeaderAndBody) {
 }
 
 TEST(Frame, WaitsForMoreBytesAcrossArbitrarySplits) {
-  std::string wire = encodeFrame({{"type", "READY"}}, "") + encodeFrame({{"type", "ERROR"}}, "boom");
+  std::string wire =
+      encodeFrame({{"type", "READY"}}, "") + encodeFrame({{"type", "ERROR"}}, "boom");
   FrameDecoder decoder;
   int frames = 0;
   for (char c : wire) {
@@ -56,6 +57,64 @@ TEST(Frame, RejectsHeaderThatIsNotAnObjectWithType) {
     decoder.feed(wire);
     EXPECT_FALSE(decoder.next().isOk()) << header;
   }
+}
+
+TEST(Frame, RejectsAnnounced4GiBBodyFromThePrefixAlone) {
+  // A hostile worker announces the largest body a u32 can say and sends nothing more.
+  std::string wire("\x00\x00\x00\x10\xff\xff\xff\xff", 8);
+  FrameDecoder decoder(6u << 20);
+  decoder.feed(wire);
+  auto frame = decoder.next();
+  ASSERT_FALSE(frame.isOk());
+  EXPECT_NE(frame.status().message().find("4294967295"), std::string::npos);
+  EXPECT_EQ(decoder.buffered(), 0u);
+}
+
+TEST(Frame, DropsBodyOverKeepLimitWithoutHoldingItAndDecodesTheNextFrame) {
+  const std::string big(1000, 'x');
+  std::string wire = encodeFrame({{"type", "RESULT"}, {"id", "a"}}, big) +
+                     encodeFrame({{"type", "RESULT"}, {"id", "b"}}, "ok");
+  {
+    // The oversized frame comes out from its prefix and header alone, before any body byte.
+    FrameDecoder early(/*keep_limit=*/100);
+    early.feed(std::string_view(wire).substr(0, wire.find('}') + 1));
+    auto frame = early.next();
+    ASSERT_TRUE(frame.isOk() && frame->has_value());
+    EXPECT_EQ((*frame)->dropped_body_bytes, 1000u);
+  }
+  FrameDecoder decoder(/*keep_limit=*/100);
+  for (std::size_t at = 0; at < wire.size(); at += 64) {
+    decoder.feed(std::string_view(wire).substr(at, 64));
+    EXPECT_LE(decoder.buffered(), 200u);  // the dropped body is never held
+  }
+  auto first = decoder.next();
+  ASSERT_TRUE(first.isOk() && first->has_value());
+  EXPECT_EQ((*first)->field("id"), "a");
+  EXPECT_EQ((*first)->dropped_body_bytes, 1000u);
+  EXPECT_TRUE((*first)->body.empty());
+  auto second = decoder.next();
+  ASSERT_TRUE(second.isOk() && second->has_value());
+  EXPECT_EQ((*second)->field("id"), "b");
+  EXPECT_EQ((*second)->body, "ok");
+  EXPECT_EQ((*second)->dropped_body_bytes, 0u);
+}
+
+TEST(Frame, HoldsAPartialBodyOnceInTheFrameItself) {
+  const std::string body(100000, 'y');
+  std::string wire = encodeFrame({{"type", "RESULT"}}, body);
+  FrameDecoder decoder;
+  decoder.feed(std::string_view(wire).substr(0, wire.size() - 1));
+  EXPECT_LE(decoder.buffered(), body.size());
+  EXPECT_FALSE(decoder.next()->has_value());
+  decoder.feed(std::string_view(wire).substr(wire.size() - 1));
+  auto frame = decoder.next();
+  ASSERT_TRUE(frame.isOk() && frame->has_value());
+  EXPECT_EQ((*frame)->body, body);
+}
+
+TEST(Frame, EncodeFrameHeadPlusBodyEqualsEncodeFrame) {
+  nlohmann::json header = {{"type", "INVOKE"}, {"id", "x"}};
+  EXPECT_EQ(encodeFrameHead(header, 5) + "hello", encodeFrame(header, "hello"));
 }
 
 TEST(Frame, MatchesGoldenVector) {

@@ -208,6 +208,11 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
     outcome.result = std::move(reply->body);
     outcome.streamed = reply->streamed;
     outcome.logs = std::move(reply->logs);
+  } else if (reply && reply->oversized_bytes > 0) {
+    // The function answered, but more than the server holds: not the handler's exception.
+    outcome.state = "bad_response";
+    outcome.logs = std::move(reply->logs);
+    outcome.status = Status(Code::FunctionError, reply->error_message);
   } else if (reply) {
     outcome.state = "error";
     outcome.logs = std::move(reply->logs);

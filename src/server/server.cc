@@ -228,6 +228,7 @@ int serve(const ServeOptions& options) {
 
   worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
                               options.prestart};
+  launch.max_reply_bytes = options.max_response_bytes;
   bundle::BuildOptions build_options;
   build_options.network = options.build_network;
   build_options.timeout_s = options.build_timeout_s;

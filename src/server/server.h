@@ -14,6 +14,7 @@ struct ServeOptions {
   int io_threads = 0;  // 0: one per core
   std::chrono::milliseconds idle_ttl{std::chrono::minutes(5)};
   uint64_t max_body_bytes = 6 << 20;     // Lambda's synchronous payload limit
+  uint32_t max_response_bytes = 6 << 20; // a reply held in memory (Lambda's buffered limit)
   uint64_t max_bundle_bytes = 64 << 20;  // a deploy's upload
   std::size_t max_queue = 100;
   std::chrono::milliseconds queue_wait{std::chrono::seconds(10)};

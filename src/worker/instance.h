@@ -43,6 +43,8 @@ struct InstanceSpec {
 // A streamed reply (Lambda's response streaming): the instance pushes the head and the body's
 // chunks as the function produces them, on the scheduler's loop; the request's loop takes them
 // and writes chunked HTTP. Thread-safe; the consumer is woken on its own executor.
+// TODO(security): chunks queue without a bound when the caller reads slower than the function
+// writes; the producer should stop reading the instance's socket past a few MiB queued.
 class StreamSink : public std::enable_shared_from_this<StreamSink> {
  public:
   explicit StreamSink(boost::asio::any_io_executor consumer) : wake_(consumer) {}
@@ -91,6 +93,9 @@ struct InvokeReply {
   int64_t cpu_user_ns = 0;
   int64_t cpu_sys_ns = 0;
   int64_t peak_rss_bytes = 0;
+  // A RESULT over LaunchConfig::max_reply_bytes: its size. It was discarded unread and
+  // error_message says so (with the limit).
+  int64_t oversized_bytes = 0;
 };
 
 // How instances are started: which interpreter and adapter for which runtime.
@@ -100,6 +105,10 @@ struct LaunchConfig {
   std::string runtimes_dir;  // holds python/gust_adapter.py and node/adapter.mjs
   bool meter_process = true; // read /proc around each invocation (CPU, peak memory)
   bool prestart = true;      // keep a pre-started instance per tenant and runtime for cold starts
+  // The largest reply body (a RESULT's JSON, an ERROR's stack trace, a CHUNK) held in memory:
+  // larger ones are read and discarded, and the invocation fails saying so. Lambda's buffered
+  // response limit by default.
+  uint32_t max_reply_bytes = 6u << 20;
 };
 
 // An Instance is one running function process as the scheduler sees it. Implementations:

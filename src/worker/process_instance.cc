@@ -21,6 +21,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -122,7 +124,8 @@ struct ProcessInstance::State {
   asio::posix::stream_descriptor out;
   asio::posix::stream_descriptor err;
   asio::posix::stream_descriptor exit_watch;
-  protocol::FrameDecoder decoder;
+  uint32_t max_reply_bytes = protocol::kMaxBodyBytes;
+  protocol::FrameDecoder decoder;    // keeps reply bodies up to max_reply_bytes
   loop::Completion<Status> standby;  // a pre-started instance is set up and waits for LOAD
   loop::Completion<Status> ready;
   std::map<std::string, std::shared_ptr<loop::Completion<Result<InvokeReply>>>> pending;
@@ -207,6 +210,31 @@ namespace {
 
 void setNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+// A RESULT or ERROR as the scheduler sees it. A body the decoder dropped for its size (it was
+// never held) fails the invocation precisely: the RESULT's size and the limit; an ERROR keeps
+// its type and message (they are in the header) and loses only its stack trace.
+InvokeReply replyOf(const ProcessInstance::State& s, protocol::Frame& frame, bool streamed) {
+  InvokeReply reply;
+  reply.ok = frame.type() == protocol::type::kResult;
+  reply.streamed = streamed && reply.ok;
+  reply.body = std::move(frame.body);
+  reply.error_type = frame.field("error_type");
+  reply.error_message = frame.field("message");
+  if (frame.dropped_body_bytes == 0) return reply;
+  if (reply.ok) {
+    reply.ok = false;
+    reply.oversized_bytes = frame.dropped_body_bytes;
+    reply.error_message =
+        fmt::format("the function's response is {} bytes, over the {}-byte ({} MiB) response limit",
+                    frame.dropped_body_bytes, s.max_reply_bytes, s.max_reply_bytes >> 20);
+  } else {
+    reply.body = fmt::format("gust: the stack trace ({} bytes) was over the {}-byte limit and "
+                             "was dropped",
+                             frame.dropped_body_bytes, s.max_reply_bytes);
+  }
+  return reply;
+}
+
 awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
   char buffer[64 * 1024];
   boost::system::error_code ec;
@@ -237,6 +265,13 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
       } else if (type == protocol::type::kChunk) {
         auto sink = s.streams.find(frame.field("id"));
         if (sink == s.streams.end()) continue;  // late, or for an invocation that cannot stream
+        if (frame.dropped_body_bytes > 0) {
+          // Dropping it would cut a hole in the body the caller is receiving.
+          s.death = fmt::format("the worker sent a CHUNK of {} bytes, over the {}-byte limit",
+                                frame.dropped_body_bytes, s.max_reply_bytes);
+          s.killProcess();
+          co_return;
+        }
         const auto& head = frame.header.find("head");
         if (head != frame.header.end()) {
           if (!head->is_object()) {
@@ -259,12 +294,7 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
         // replies): take what the kernel still holds, then finish in a posted handler, so that
         // log reads the loop has already performed and queued are appended first.
         s.drainPipes();
-        InvokeReply reply;
-        reply.ok = type == protocol::type::kResult;
-        reply.streamed = streamed && reply.ok;
-        reply.body = std::move(frame.body);
-        reply.error_type = frame.field("error_type");
-        reply.error_message = frame.field("message");
+        InvokeReply reply = replyOf(s, frame, streamed);
         asio::post(s.socket.get_executor(),
                    [keep_alive, &s, completion, reply = std::move(reply)]() mutable {
                      reply.logs = s.claimLogs(/*include_partial=*/true);
@@ -485,6 +515,8 @@ awaitable<Result<std::shared_ptr<ProcessInstance>>> ProcessInstance::spawn(
   auto state = std::make_unique<State>(executor);
   state->spec = spec;
   state->meter_process = launch.meter_process;
+  state->max_reply_bytes = std::min(launch.max_reply_bytes, protocol::kMaxBodyBytes);
+  state->decoder = protocol::FrameDecoder(state->max_reply_bytes);
   state->process = std::move(*process);
   setNonBlocking(out_read.fd);
   setNonBlocking(err_read.fd);
@@ -598,7 +630,10 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
                            {"memory_mb", s.spec.memory_mb},
                            {"trace_id", request.trace_id}};
   if (request.stream) header["stream"] = true;
-  std::string frame = protocol::encodeFrame(header, request.event);
+  // The event (as large as the request body allows) goes out from where it is, not copied into
+  // a frame string; it is freed once written, before the reply is awaited.
+  std::string frame_head = protocol::encodeFrameHead(header, request.event.size());
+  std::array<asio::const_buffer, 2> frame = {asio::buffer(frame_head), asio::buffer(request.event)};
   // Meter this activation alone: reset the peak and read the CPU counters just before sending.
   Result<os::ProcessUsage> usage_before = notFound("not metered");
   if (s.meter_process && !s.meter) {
@@ -609,7 +644,8 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
     usage_before = s.meter->read();
   }
   boost::system::error_code ec;
-  co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+  co_await asio::async_write(s.socket, frame, asio::redirect_error(use_awaitable, ec));
+  std::string().swap(request.event);
   if (ec) {
     s.pending.erase(request.id);
     s.killProcess();

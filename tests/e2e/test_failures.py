@@ -66,7 +66,7 @@ def test_node_crash_answers_502_with_exit_code_and_next_call_succeeds(gust):
     assert after.json()["calls"] == 1
 
 
-def test_raising_handler_answers_502_naming_exception_and_instance_survives(gust):
+def test_raising_handler_answers_502_recording_the_exception_and_instance_survives(gust):
     name = unique("raise")
     gust.deploy(FUNCTIONS / "py-misbehave", name=name)
     before = gust.get(f"/fn/{name}").json()
@@ -74,7 +74,9 @@ def test_raising_handler_answers_502_naming_exception_and_instance_survives(gust
     assert r.status_code == 502
     error = error_of(r)
     assert error["code"] == "function_error"
-    assert "ValueError" in error["message"]
+    # The exception is the owner's to read (its record), not the caller's.
+    assert "ValueError" not in error["message"] and "raised an error" in error["message"]
+    assert "ValueError" in gust.activation(r.headers["X-Gust-Activation-Id"])["error"]
     after = gust.get(f"/fn/{name}").json()
     assert after["instance"] == before["instance"]
     assert after["calls"] == before["calls"] + 2  # the raising call counted too
@@ -226,7 +228,7 @@ def test_no_content_status_with_body_still_gets_an_answer(gust, responses_fn, sh
         assert error_of(r)["code"] == "function_error"
 
 
-def test_node_handler_that_throws_answers_502_naming_the_error_type(gust, tmp_path):
+def test_node_handler_that_throws_answers_502_recording_the_error_type(gust, tmp_path):
     (tmp_path / "index.js").write_text(
         'exports.handler = async () => { throw new TypeError("wrong type here"); };\n')
     name = unique("node-throw")
@@ -235,8 +237,9 @@ def test_node_handler_that_throws_answers_502_naming_the_error_type(gust, tmp_pa
     assert r.status_code == 502
     error = error_of(r)
     assert error["code"] == "function_error"
-    assert "TypeError" in error["message"]
-    assert "wrong type here" in error["message"]
+    assert "wrong type here" not in error["message"]
+    record = gust.activation(r.headers["X-Gust-Activation-Id"])
+    assert "TypeError" in record["error"] and "wrong type here" in record["error"], record
 
 
 def test_node_callback_style_handler_answers_through_the_callback(gust, tmp_path):

@@ -196,10 +196,11 @@ def test_load_failure_answers_502_and_is_recorded_as_init_error(gust):
     assert r.status_code == 502
     error = r.json()["error"]
     assert error["code"] == "function_error"
-    assert "RuntimeError" in error["message"] and "broken at import" in error["message"]
+    # The load error is the owner's (the record), not the caller's.
+    assert "broken at import" not in error["message"] and "failed to initialize" in error["message"]
     activation = gust.activation(r.headers["X-Gust-Activation-Id"])
     assert activation["status"] == "init_error"
-    assert "broken at import" in activation["error"]
+    assert "RuntimeError" in activation["error"] and "broken at import" in activation["error"]
 
 
 def test_lines_printed_before_a_load_failure_go_to_the_activation_logs_not_the_caller(gust):

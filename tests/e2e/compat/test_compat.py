@@ -124,7 +124,9 @@ def test_go_aws_lambda_go_answers_http_with_its_context(gust, tmp_path, go_boots
     # The same instance serves the next call (warm), and an error is Lambda's error document.
     failed = gust.get(f"/fn/{name}/?fail=1")
     assert failed.status_code == 502
-    assert "asked to fail" in error_of(failed)["message"]
+    # The error document is the owner's to read (the record); the caller gets its kind.
+    assert "asked to fail" not in failed.text
+    assert "asked to fail" in gust.activation(failed.headers["X-Gust-Activation-Id"])["error"]
     again = gust.get(f"/fn/{name}/?name=again")
     assert again.status_code == 201 and again.json()["greeting"] == "hello again"
     pools = [p for p in gust.api("GET", "/api/v1/instances").json()["pools"] if p["function"] == name]
@@ -197,7 +199,7 @@ def test_provided_without_a_bootstrap_fails_with_what_to_do(gust, tmp_path):
     gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
-    assert "bootstrap" in error_of(r)["message"]
+    assert "bootstrap" in gust.activation(r.headers["X-Gust-Activation-Id"])["error"]
 
 
 def test_provided_bootstrap_that_reports_an_init_error(gust, tmp_path):
@@ -211,7 +213,8 @@ def test_provided_bootstrap_that_reports_an_init_error(gust, tmp_path):
     gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
-    assert "missing config" in error_of(r)["message"]
+    assert "missing config" not in error_of(r)["message"]
+    assert "missing config" in gust.activation(r.headers["X-Gust-Activation-Id"])["error"]
 
 
 def test_provided_shell_bootstrap_sees_lambdas_headers_and_environment(gust, tmp_path):
@@ -357,7 +360,7 @@ def test_http_server_that_exits_before_listening_fails_with_its_output(gust, tmp
     gust.deploy(tmp_path, name=name, force=True)  # meant not to load
     r = gust.get(f"/fn/{name}")
     assert r.status_code == 502
-    message = error_of(r)["message"]
+    message = gust.activation(r.headers["X-Gust-Activation-Id"])["error"]
     assert "status 3" in message and "$PORT" in message, message
 
 
@@ -408,7 +411,8 @@ def test_openwhisk_action_as_web_action_and_direct_invoke(gust, tmp_path, app):
         assert raw.headers["Content-Type"].startswith("text/plain")
         failed = gust.get(f"/fn/{name}?name=fail")
         assert failed.status_code == 502
-        assert "asked to fail" in error_of(failed)["message"]
+        record = gust.activation(failed.headers["X-Gust-Activation-Id"])
+        assert "asked to fail" in record["error"], record
     else:
         html = gust.get(f"/fn/{name}?html=1&name=Node")
         assert html.status_code == 200 and html.text == "<h1>Hello Node</h1>"
