@@ -564,7 +564,7 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
                 std::string_view::npos;
   auto channel = std::make_shared<loop::Channel<DeployEvent>>(exchange.executor());
   bundle::DeployRequest deploy_request{tenant, function, std::move(request.body()), nullptr,
-                                       nullptr};
+                                       nullptr, nullptr};
   // A function may only name secrets its tenant has set: refuse the deploy (400) rather than
   // fail its invocations later.
   deploy_request.check = [&store = deps_.store, tenant](const bundle::FunctionConfig& config) {

@@ -292,7 +292,14 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   std::string_view origin = http_request[http::Field::origin];
   std::string_view preflight_method = http_request["Access-Control-Request-Method"];
   bool preflight = isPreflight(request.method, origin, preflight_method);
-  if (auto address = parseFunctionPath(request.path)) {
+  // A claimed host is its owner's alone: another tenant's /fn and /t/.../fn addresses are not
+  // served there (they would be that tenant's pages under the owner's name), only elsewhere.
+  auto address = parseFunctionPath(request.path);
+  if (address) {
+    const std::string owner = current->table->ownerOf(request.host);
+    if (!owner.empty() && owner != address->tenant) address.reset();
+  }
+  if (address) {
     invoke.tenant = address->tenant;
     invoke.function = address->name;
     invoke.qualifier = address->qualifier;

@@ -243,6 +243,11 @@ RouteTable::RouteTable(const std::vector<Entry>& entries,
 
 RouteTable::~RouteTable() = default;
 
+std::string RouteTable::ownerOf(std::string_view host) const {
+  auto owner = host_owners_.find(normalizeHost(host));
+  return owner == host_owners_.end() ? std::string() : owner->second;
+}
+
 RouteMatchResult RouteTable::match(std::string_view host, std::string_view method,
                                    std::string_view path) const {
   RouteMatchResult result;

@@ -61,6 +61,8 @@ class RouteTable final {
 
   // `host` as sent (any port is ignored, case-insensitive); `path` without its query.
   RouteMatchResult match(std::string_view host, std::string_view method, std::string_view path) const;
+  // The tenant that owns `host` (as sent), or "" if no tenant does.
+  std::string ownerOf(std::string_view host) const;
   std::size_t size() const { return size_; }
 
   struct Node;  // defined in the .cc

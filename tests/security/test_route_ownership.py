@@ -144,6 +144,17 @@ def test_host_hijack_another_tenants_hostless_route_does_not_answer_on_a_claimed
     assert who_answers(server, path, host) == 404  # on acme's domain: nothing of evil's
 
 
+def test_host_hijack_another_tenants_function_address_does_not_answer_on_a_claimed_host(server, acme, evil):
+    """/t/{tenant}/fn/{name} (and /fn/, the default tenant's) would serve evil's function on
+    acme's domain; a claimed host serves its owner's function addresses alone."""
+    host = f"fn.{acme.name}.example"
+    claim(server, host, acme.name)
+    evil_address = f"/t/{evil.name}/fn/{evil.function}"
+    assert who_answers(server, evil_address) == evil.name  # elsewhere it answers
+    assert who_answers(server, evil_address, host) == 404
+    assert who_answers(server, f"/t/{acme.name}/fn/{acme.function}", host) == acme.name
+
+
 def test_hosts_are_listed_per_tenant_and_released_only_once_unbound(server, acme, evil):
     host = f"shop.{acme.name}.example"
     claim(server, host, acme.name)
