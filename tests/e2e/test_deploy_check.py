@@ -171,7 +171,9 @@ def test_force_deploys_code_that_does_not_load(gust, tmp_path):
     assert code == 0, (out, err)
     assert out["version"] == 2 and out["load_checked"] is False, out
     r = gust.get(f"/fn/{name}")
-    assert r.status_code == 502 and "SyntaxError" in error_of(r)["message"], r.text
+    assert r.status_code == 502 and "failed to initialize" in error_of(r)["message"], r.text
+    # The caller is told the kind of failure; its owner reads the error in the record.
+    assert "SyntaxError" in gust.activation(r.headers["X-Gust-Activation-Id"])["error"]
     r = gust.get(f"/fn/{name}@1")
     assert r.status_code == 200 and r.json() == {"answer": "good"}, r.text
 
