@@ -24,7 +24,7 @@ def assert_no_hints(r, *more: str) -> dict:
 
 def test_init_error_shows_the_caller_no_load_error_or_path(mode):
     name = unique("leaky-init")
-    mode.server.deploy(mode.bundle("leaky", extra={"init_fails": "1"}), name=name)
+    mode.server.deploy(mode.bundle("leaky", extra={"init_fails": "1"}), name=name, force=True)
     r = mode.server.get(f"/fn/{name}", timeout=60)
     assert r.status_code == 502, r.text[:300]
     error = assert_no_hints(r)
