@@ -68,7 +68,7 @@ Status BuildSandbox::begin(const BuildJob& job) {
   if (ec) return internalError(fmt::format("cannot create the build cache: {}", ec.message()));
   auto uid = sandbox_.hostUidFor(job.tenant);
   if (!uid) return uid.status();
-  // The cache stays the tenant's between builds; its parent (one per tenant) is root's 0700.
+  // The cache (one per tenant, 0700) stays the tenant's between builds; build-cache/ is root's.
   ::chmod(job.cache_dir.c_str(), 0700);
   GUST_RETURN_IF_ERROR(os::chownTree(job.cache_dir, *uid, *uid, false));
   return os::chownTree(job.code_dir, *uid, *uid, false);
@@ -152,11 +152,16 @@ Result<os::CommandResult> BuildSandbox::run(const BuildJob& job,
   }
   // The cap is checked twice a second while the step runs (RLIMIT_FSIZE stops a single file at
   // it at once): a step can overshoot by what it writes in half a second, then it is killed.
+  // The code dir may hold the cap, and the package cache may grow by as much in one step.
+  auto cache_before = os::diskUsage(job.cache_dir);
+  if (!cache_before) return cache_before.status();
   auto within_cap = [&]() -> Status {
     if (job.max_bytes <= 0) return Status::ok();
-    auto used = os::diskUsage(job.code_dir);
-    if (!used) return used.status();
-    if (*used <= job.max_bytes) return Status::ok();
+    auto code = os::diskUsage(job.code_dir);
+    if (!code) return code.status();
+    auto cache = os::diskUsage(job.cache_dir);
+    if (!cache) return cache.status();
+    if (*code <= job.max_bytes && *cache - *cache_before <= job.max_bytes) return Status::ok();
     return Status(Code::TooLarge,
                   fmt::format("the build wrote more than {}: remove dependencies or files you do "
                               "not need",

@@ -60,6 +60,14 @@ Status Deployer::build(const std::string& tenant, const std::string& build_dir,
                        const ProgressFn& progress) {
   auto used = tenantDiskUsage(tenant);
   if (!used) return used.status();
+  if (*used + bundle_bytes >= disk_.max_tenant_bytes) {
+    // Over its quota, a tenant loses its package caches first: they are only caches, and it
+    // has no other way to empty them.
+    std::error_code ec;
+    fs::remove_all(buildCacheDir(data_dir_, tenant), ec);
+    used = tenantDiskUsage(tenant);
+    if (!used) return used.status();
+  }
   auto mib = [](int64_t bytes) { return (bytes + (1 << 20) - 1) >> 20; };
   const int64_t left = disk_.max_tenant_bytes - *used - bundle_bytes;
   if (left <= 0) {
@@ -75,7 +83,13 @@ Status Deployer::build(const std::string& tenant, const std::string& build_dir,
           : fmt::format("a version may hold ({} MiB)", mib(disk_.max_version_bytes));
   BuildJob job{tenant, build_dir, buildCacheDir(data_dir_, tenant),
                std::min(disk_.max_version_bytes, left), std::move(cap)};
-  GUST_RETURN_IF_ERROR(installDependencies(builds_, job, config, toolchain_, progress));
+  Status installed = installDependencies(builds_, job, config, toolchain_, progress);
+  if (installed.code() == Code::TooLarge) {
+    // What a build stopped at its cap wrote into the package cache goes with it.
+    std::error_code ec;
+    fs::remove_all(job.cache_dir, ec);
+  }
+  GUST_RETURN_IF_ERROR(installed);
   auto version_bytes = os::diskUsage(build_dir);
   if (!version_bytes) return version_bytes.status();
   if (*version_bytes > disk_.max_version_bytes) {

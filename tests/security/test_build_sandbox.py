@@ -194,9 +194,11 @@ def test_T_BUILD_4_a_failing_install_script_fails_the_deploy_with_its_output(mod
     assert r.status_code == 404, (r.status_code, r.text[:300])  # nothing went live
 
 
-def writer_bundle(tmp_path: Path, mib: int) -> Path:
-    """A Node function whose postinstall writes `mib` MiB into the build dir."""
-    script = f"node -e \"require('fs').writeFileSync('blob.bin', Buffer.alloc({mib} << 20, 1))\""
+def writer_bundle(tmp_path: Path, mib: int, files: int = 1, into: str = "'.'") -> Path:
+    """A Node function whose postinstall writes `files` files of `mib` MiB into `into` (a JS
+    expression: the build dir by default)."""
+    script = (f"node -e \"for (let i = 0; i < {files}; i++) require('fs').writeFileSync("
+              f"require('path').join({into}, 'blob' + i + '.bin'), Buffer.alloc({mib} << 20, 1))\"")
     package = {"name": "big", "version": "1.0.0", "scripts": {"postinstall": script}}
     return bundle(tmp_path, {
         "gust.toml": 'runtime = "node"\nhandler = "index.handler"\n',
@@ -216,6 +218,12 @@ def test_T_BUILD_5_disk_per_version_and_per_tenant_is_capped_with_413(server_mod
         assert done.returncode != 0
         assert "more than a version may hold (16 MiB)" in done.stdout + done.stderr, done.stderr
         assert not list(server.data.glob(f"functions/*/{too_big}/v*"))
+        # The package cache is the build's too: many files under the per-file limit are stopped.
+        done = deploy_as(server, None, writer_bundle(tmp_path, 10, files=3,
+                                                     into="process.env.npm_config_cache"),
+                         unique("cache-filler"))
+        assert done.returncode != 0
+        assert "more than a version may hold (16 MiB)" in done.stdout + done.stderr, done.stderr
         # Versions under the cap add up to the tenant's quota; the one past it is refused.
         name = unique("fill")
         refused = None
