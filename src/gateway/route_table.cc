@@ -254,9 +254,7 @@ RouteMatchResult RouteTable::match(std::string_view host, std::string_view metho
   auto segments = splitPath(path);
   std::set<std::string> allowed;
   std::string normalized = normalizeHost(host);
-  if (auto owner = host_owners_.find(normalized); owner != host_owners_.end()) {
-    result.host_owner = owner->second;
-  }
+  result.host_owner = ownerOf(host);
   std::vector<const Node*> roots;  // the Host's own routes first, then the host-less ones
   if (!normalized.empty()) {
     if (auto it = by_host_.find(normalized); it != by_host_.end()) roots.push_back(it->second.get());
