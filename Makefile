@@ -55,8 +55,8 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@bash scripts/deps.sh --fuzz
 	@cmake --preset fuzz >/dev/null
-	@cmake --build build/fuzz -j $(JOBS) --target frame_fuzz handler_result_fuzz manifest_fuzz bundle_fuzz gateway_request_fuzz event_input_fuzz http_head_fuzz
-	@for target in frame handler_result manifest bundle gateway_request event_input http_head; do \
+	@cmake --build build/fuzz -j $(JOBS) --target frame_fuzz handler_result_fuzz manifest_fuzz bundle_fuzz gateway_request_fuzz event_input_fuzz http_head_fuzz json_input_fuzz
+	@for target in frame handler_result manifest bundle gateway_request event_input http_head json_input; do \
 	  mkdir -p build/fuzz/corpus/$$target; \
 	  build/fuzz/fuzz/$${target}_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$target fuzz/corpus/$$target || exit 1; \
 	done

@@ -442,6 +442,24 @@ describe('Lambda errors', () => {
     await host.close();
   });
 
+  test('a result nested past the stack becomes Runtime.MarshalError, and the instance lives on', async () => {
+    const host = await startReady({
+      'index.js': `
+        exports.handler = async (event) => {
+          if (!event.deep) return 'fine';
+          let value = [];
+          for (let i = 0; i < 100000; i++) value = [value];
+          return value;
+        };
+      `,
+    }, 'index.handler');
+    const frame = await host.call({ deep: true });
+    assert.equal(frame.header.type, 'ERROR');
+    assert.equal(frame.header.error_type, 'Runtime.MarshalError');
+    assert.equal(parsedResult(await host.call({})), 'fine');
+    await host.close();
+  });
+
   test('a huge error message is cut to fit the frame header limit', async () => {
     const host = await startReady({
       'index.js': 'exports.handler = async () => { throw new Error("\\u0001".repeat(200000)); };',

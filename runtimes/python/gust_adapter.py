@@ -671,7 +671,7 @@ def openwhisk_params(event):
         if "json" in content_type:
             try:
                 parsed = json.loads(request.body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
         if isinstance(parsed, dict):
             params.update(parsed)
@@ -863,6 +863,9 @@ def run_activation(invoke, invoke_header, body, log_stream_name):
     except ValueError as exc:
         return error_frame("ERROR", activation_id, "Runtime.UnmarshalError",
                            f"the event is not JSON: {exc}", "")
+    except RecursionError:
+        return error_frame("ERROR", activation_id, "Runtime.UnmarshalError",
+                           "the event nests arrays and objects deeper than Python's json can read", "")
     try:
         result = invoke(event, context)
     except Exception as exc:

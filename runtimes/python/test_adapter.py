@@ -358,6 +358,38 @@ def test_event_that_is_not_json_is_unmarshal_error(start):
     assert adapter.result(1) == {"calls": 1, "echo": 1}  # the handler never saw the bad event
 
 
+def test_an_event_nested_past_pythons_stack_is_unmarshal_error_not_a_dead_instance(start):
+    adapter = start({"main.py": COUNTER_HANDLER}, "main.handler")
+    header, _ = adapter.invoke(None, raw_body=b"[" * 100000 + b"]" * 100000)
+    assert header["type"] == "ERROR" and header["error_type"] == "Runtime.UnmarshalError"
+    assert "deeper than Python's json can read" in header["message"]
+    assert adapter.result(1) == {"calls": 1, "echo": 1}
+
+
+def test_a_result_nested_past_pythons_stack_is_marshal_error(start):
+    adapter = start({"main.py": """
+        def handler(event, context):
+            value = []
+            for _ in range(100000):
+                value = [value]
+            return value if event == "deep" else "fine"
+    """}, "main.handler")
+    header, _ = adapter.invoke("deep")
+    assert header["type"] == "ERROR" and header["error_type"] == "Runtime.MarshalError"
+    assert adapter.result("flat") == "fine"
+
+
+def test_an_openwhisk_json_body_nested_past_pythons_stack_reaches_the_action_as_text(start):
+    adapter = start({"__main__.py": """
+        def main(params):
+            return {"kind": type(params.get("__ow_body")).__name__}
+    """}, "__main__.main", extra_env={"GUST_CONTRACT": "openwhisk"})
+    deep = "[" * 100000 + "]" * 100000
+    assert adapter.result(http_event("POST", body=deep, headers={"content-type": "application/json"})) \
+        == {"kind": "str"}
+    assert adapter.result({"plain": True}) == {"kind": "NoneType"}  # the instance lives on
+
+
 # --- load failures ------------------------------------------------------------------------------
 
 # --- pre-started instances (GUST_PRESTARTED=1: the function arrives with LOAD) -------------

@@ -136,7 +136,7 @@ def error_from_body(body):
     missing or the body may not be JSON at all)."""
     try:
         document = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         document = {"errorMessage": body.decode("utf-8", "replace")}
     if not isinstance(document, dict):
         document = {"errorMessage": json.dumps(document)}
@@ -242,7 +242,7 @@ def make_api_handler(api):
                         api.host.send({"type": "CHUNK", "id": request_id}, piece)
                     else:
                         collected.append(piece)
-            except (ValueError, TypeError, OSError) as exc:
+            except (ValueError, TypeError, OSError, RecursionError) as exc:
                 # A bad prelude, an oversized or broken stream, or a bootstrap gone mid-way: the
                 # invocation still gets its one reply.
                 api.reply(request_id, *error_frame("ERROR", request_id, "Runtime.StreamError",
@@ -322,6 +322,8 @@ def make_api_handler(api):
                 try:
                     json.loads(body or b"null")
                     result = body or b"null"
+                except RecursionError:
+                    result = body  # JSON too deep to walk here: the host refuses it, precisely
                 except ValueError:
                     # Not JSON: Lambda passes the bytes on as they are; here they become a JSON
                     # string, which an HTTP caller receives as its text.
@@ -625,7 +627,7 @@ def run_http(host):
                     return host.send(*frame)
                 try:
                     reply = json.loads(answer or b"null")
-                except ValueError:
+                except (ValueError, RecursionError):
                     reply = answer.decode("utf-8", "replace")
             result = json.dumps(reply, ensure_ascii=False).encode()
         except (OSError, http.client.HTTPException) as exc:

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "protocol/json_input.h"
+
 namespace gust::bundle {
 namespace fs = std::filesystem;
 namespace {
@@ -152,7 +154,7 @@ std::vector<std::string> npmLifecycleScripts(const std::string& package_json) {
   }
   ::close(fd);
   if (text.size() > kMaxPackageJsonBytes) return {};
-  auto json = nlohmann::json::parse(text, nullptr, false);
+  auto json = protocol::parseJsonOrDiscarded(text);
   if (!json.is_object() || !json.contains("scripts") || !json["scripts"].is_object()) return {};
   std::vector<std::string> scripts;
   for (const char* name : kNpmLifecycle) {

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "protocol/json_input.h"
+
 namespace gust::bundle {
 namespace fs = std::filesystem;
 namespace {
@@ -468,8 +470,10 @@ nlohmann::json toJson(const FunctionConfig& c) {
 }
 
 Result<FunctionConfig> functionConfigFromJson(std::string_view json_text) {
+  auto parsed = protocol::parseJson(json_text, "a stored function config");
+  if (!parsed) return internalError(parsed.status().message());
   try {
-    auto j = nlohmann::json::parse(json_text);
+    const nlohmann::json& j = *parsed;
     FunctionConfig c;
     c.name = j.at("name").get<std::string>();
     c.runtime = j.at("runtime").get<std::string>();

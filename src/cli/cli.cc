@@ -20,6 +20,7 @@
 #include "cli/gateway_cli.h"
 #include "cli/host_cli.h"
 #include "cli/output.h"
+#include "protocol/json_input.h"
 #include "server/server.h"
 
 namespace gust::cli {
@@ -110,7 +111,7 @@ int deploy(const std::string& dir, const std::string& name_option, bool force, b
     pending.append(chunk);
     std::size_t nl;
     while ((nl = pending.find('\n')) != std::string::npos) {
-      auto line = json::parse(pending.substr(0, nl), nullptr, false);
+      auto line = protocol::parseJsonOrDiscarded(pending.substr(0, nl));
       pending.erase(0, nl + 1);
       if (!line.is_object()) continue;
       std::string event = line.value("event", "");
@@ -130,13 +131,13 @@ int deploy(const std::string& dir, const std::string& name_option, bool force, b
   if (response->status < 200 || response->status >= 300) {
     // Refused before anything streamed: the server's own {code, message} (401 gets the hint on
     // where the token came from).
-    auto body = json::parse(response->body, nullptr, false);
+    auto body = protocol::parseJsonOrDiscarded(response->body);
     if (response->status != 401 && body.is_object() && body["error"].is_object()) {
       return failDeploy(body["error"], as_json);
     }
     return refuse(errorOfAnswer(*connection, *response));
   }
-  if (result.is_null()) result = json::parse(response->body, nullptr, false);
+  if (result.is_null()) result = protocol::parseJsonOrDiscarded(response->body);
   if (!result.is_object())
     return refuse(internalError("the server's answer to the deploy was not understood"));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
@@ -174,7 +175,7 @@ Result<http::ClientResponse> apiCall(const Connection& connection, const std::st
 int printJsonOr(const Result<http::ClientResponse>& response, bool as_json,
                 const std::function<void(const json&)>& human) {
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body.dump(2).c_str()), 0;
   human(body);
   return 0;
@@ -197,7 +198,7 @@ int tenantCommand(const Connection& connection, bool create, bool remove, bool l
   if (!list) return 0;
   auto response = apiCall(connection, "GET", "/api/v1/tenants");
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body["tenants"].dump(2).c_str()), 0;
   std::vector<std::vector<std::string>> rows = {{"NAME", "CREATED"}};
   for (const auto& t : body["tenants"]) {
@@ -212,7 +213,7 @@ int tokenCreate(const Connection& connection, const std::string& tenant, const s
   json request = {{"tenant", tenant}, {"name", name}};
   auto response = apiCall(connection, "POST", "/api/v1/tokens", request);
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) {
     json out = {{"token", body.value("token", "")}, {"id", body.value("id", "")},
                 {"tenant", body.value("tenant", "")}, {"name", body.value("name", "")}};
@@ -230,7 +231,7 @@ int tokenList(const Connection& connection, const std::string& tenant, bool as_j
   if (!tenant.empty()) target += "?tenant=" + urlEncode(tenant);
   auto response = apiCall(connection, "GET", target);
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body["tokens"].dump(2).c_str()), 0;
   std::vector<std::vector<std::string>> rows = {{"ID", "TENANT", "NAME", "CREATED", "REVOKED"}};
   for (const auto& t : body["tokens"]) {
@@ -273,7 +274,7 @@ int secretSet(const Connection& connection, const std::string& name, bool as_jso
 int secretList(const Connection& connection, bool as_json) {
   auto response = apiCall(connection, "GET", "/api/v1/secrets");
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body["secrets"].dump(2).c_str()), 0;
   std::vector<std::vector<std::string>> rows = {{"NAME", "UPDATED"}};
   for (const auto& s : body["secrets"]) {
@@ -297,7 +298,7 @@ int auditList(const Connection& connection, const std::string& since, int limit,
   if (!since.empty()) target += "&since=" + urlEncode(since);
   auto response = apiCall(connection, "GET", target);
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body["entries"].dump(2).c_str()), 0;
   std::vector<std::vector<std::string>> rows = {
       {"WHEN", "WHO", "TENANT", "FROM", "ACTION", "TARGET", "OUTCOME", "DETAIL"}};
@@ -605,7 +606,7 @@ int run(int argc, char** argv) {
                                  urlEncode(function), urlEncode(qualifier), urlEncode(entry));
     request.headers["Content-Type"] = "application/json";
     request.body = data.empty() ? "{}" : data;
-    if (json::parse(request.body, nullptr, false).is_discarded()) {
+    if (protocol::parseJsonOrDiscarded(request.body).is_discarded()) {
       return fail(invalidArgument("--data must be JSON, e.g. --data '{\"name\": \"ada\"}'"));
     }
     request.headers["Authorization"] = "Bearer " + connection->token;
@@ -613,7 +614,7 @@ int run(int argc, char** argv) {
     auto response = http::sendRequest(connection->url, request);
     if (!response) return fail(response.status());
     std::string id = response->headers.count("x-gust-activation-id") ? response->headers["x-gust-activation-id"] : "";
-    auto body = json::parse(response->body, nullptr, false);
+    auto body = protocol::parseJsonOrDiscarded(response->body);
     bool ok = response->status >= 200 && response->status < 300;
     if (as_json) {
       json out = {{"activation_id", id}, {"status", response->status}};
@@ -656,7 +657,8 @@ int run(int argc, char** argv) {
         pending.erase(0, end + 2);
         auto data_at = event.find("data: ");
         if (data_at == std::string::npos) continue;  // a keep-alive comment
-        auto record = json::parse(event.substr(data_at + 6, event.find('\n', data_at) - data_at - 6), nullptr, false);
+        auto record = protocol::parseJsonOrDiscarded(
+            event.substr(data_at + 6, event.find('\n', data_at) - data_at - 6));
         if (!record.is_object()) continue;
         ++shown;
         if (as_json) {

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "os/files.h"
+#include "protocol/json_input.h"
 
 namespace gust::cli {
 namespace fs = std::filesystem;
@@ -111,7 +112,7 @@ Result<http::ClientResponse> callApi(const Connection& connection, http::ClientR
 }
 
 Status errorOfAnswer(const Connection& connection, const http::ClientResponse& response) {
-  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response.body);
   std::string message = response.body;
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
     message = body["error"].value("message", response.body);

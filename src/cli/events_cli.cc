@@ -1,6 +1,7 @@
 #include "cli/events_cli.h"
 
 #include "cli/output.h"
+#include "protocol/json_input.h"
 
 #include <cstdio>
 
@@ -78,7 +79,7 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
     json body = {{"kind", "cron"}, {"function", c.function}, {"schedule", c.schedule},
                  {"tz", c.tz}, {"catch_up", c.catch_up}};
     if (!c.payload.empty()) {
-      json payload = json::parse(c.payload, nullptr, false);
+      json payload = protocol::parseJsonOrDiscarded(c.payload);
       if (payload.is_discarded()) {
         return fail(invalidArgument("--payload must be JSON, e.g. --payload '{\"job\": \"cleanup\"}'"));
       }
@@ -262,12 +263,12 @@ int invokeAsync(const Connection& connection, const std::string& function,
   request.headers["Content-Type"] = "application/json";
   request.headers["X-Gust-Invocation-Type"] = "Event";
   request.body = data.empty() ? "{}" : data;
-  if (json::parse(request.body, nullptr, false).is_discarded()) {
+  if (protocol::parseJsonOrDiscarded(request.body).is_discarded()) {
     return fail(invalidArgument("--data must be JSON, e.g. --data '{\"name\": \"ada\"}'"));
   }
   auto response = callApi(connection, request);
   if (!response) return fail(response.status());
-  auto body = json::parse(response->body, nullptr, false);
+  auto body = protocol::parseJsonOrDiscarded(response->body);
   std::string id = body.is_object() ? body.value("activation_id", "") : "";
   if (as_json) {
     json out = {{"activation_id", id}, {"status", response->status}, {"state", "queued"}};

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/json_input.h"
+
 namespace gust::cli {
 
 using nlohmann::json;
@@ -40,7 +42,7 @@ Result<json> sendJson(const Connection& connection, const std::string& method, c
   }
   auto response = callApi(connection, request);
   if (!response) return response.status();
-  auto parsed = json::parse(response->body, nullptr, false);
+  auto parsed = protocol::parseJsonOrDiscarded(response->body);
   if (parsed.is_discarded()) return internalError("the server answered with something that is not JSON");
   return parsed;
 }

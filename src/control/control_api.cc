@@ -25,6 +25,7 @@
 #include "loop/channel.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::control {
 namespace {
@@ -243,6 +244,16 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
   auto blocking = deps_.blocking.get_executor();
   auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
 
+  // Every body this API takes is JSON, but a deploy's archive. Its nesting is checked once, here,
+  // so that no handler's walk of it (a dump into a stored record, an answer) can recurse deeper
+  // than protocol::kMaxJsonDepth.
+  bool archive = seg.size() == 3 && seg[0] == "functions" && seg[2] == "versions" &&
+                 method == http::Verb::post;
+  if (Status flat =
+          archive ? Status::ok() : protocol::checkJsonDepth(request.body(), "the request body");
+      !flat.isOk()) {
+    co_return co_await fail(flat);
+  }
   if (isEventsResource(seg)) co_return co_await eventsApi(exchange, caller);
   if (seg.size() >= 1 && seg[0] == "functions") {
     if (seg.size() == 1 && method == http::Verb::get) {
@@ -328,7 +339,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     }
     if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
       const std::string& alias = seg[3];
-      json body = json::parse(request.body(), nullptr, false);
+      json body = protocol::parseJsonOrDiscarded(request.body());
       if (!body.is_object() || !body.contains("version") || !body["version"].is_number_integer()) {
         co_return co_await fail(invalidArgument("send a JSON body {\"version\": N}"));
       }
@@ -781,8 +792,8 @@ awaitable<void> ControlApi::invoke(http::Exchange& exchange, const Caller& calle
   invocation.entry = target.query["entry"];
   invocation.payload = request.body().empty() ? "{}" : std::move(request.body());
   invocation.trace_id = gateway::traceIdFromTraceparent(request["traceparent"]);
-  if (json::parse(invocation.payload, nullptr, false).is_discarded()) {
-    co_await exchange.respond(gateway::errorResponseFor(invalidArgument("the payload must be JSON")));
+  if (auto payload = protocol::parseJson(invocation.payload, "the payload"); !payload) {
+    co_await exchange.respond(gateway::errorResponseFor(payload.status()));
     co_return;
   }
   auto result = co_await deps_.invoker.invokeDirect(std::move(invocation));

@@ -21,6 +21,7 @@
 #include "gateway/http_status.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::control {
 namespace {
@@ -48,8 +49,7 @@ json invocationJson(const store::AsyncInvocationRecord& r) {
               {"dead_reason", r.dead_reason.empty() ? json(nullptr) : json(r.dead_reason)},
               {"trace_id", r.trace_id}};
   if (r.state == "dead") {
-    json payload = json::parse(r.payload, nullptr, false);
-    out["payload"] = payload.is_discarded() ? json(r.payload) : payload;
+    out["payload"] = protocol::jsonOrText(r.payload);
   }
   return out;
 }
@@ -86,7 +86,7 @@ json triggerJson(const store::TriggerRecord& t, int64_t now_us,
     out["last_slot"] = t.last_slot_us ? json(rfc3339(t.last_slot_us)) : json(nullptr);
   }
   if (t.kind == "kafka") {
-    auto config = events::kafka::kafkaConfigFromJson(json::parse(t.config_json, nullptr, false));
+    auto config = events::kafka::kafkaConfigFromJson(protocol::parseJsonOrDiscarded(t.config_json));
     if (config) {
       out["topic"] = config->topic;
       out["brokers"] = config->brokers;
@@ -122,7 +122,7 @@ json triggerJson(const store::TriggerRecord& t, int64_t now_us,
 // {"ids": ["..."]} or no body: which dead letters a replay or purge touches (empty = all).
 Result<std::vector<std::string>> idsFromBody(const std::string& body) {
   if (body.empty()) return std::vector<std::string>{};
-  json j = json::parse(body, nullptr, false);
+  json j = protocol::parseJsonOrDiscarded(body);
   if (!j.is_object() || (j.contains("ids") && !j["ids"].is_array())) {
     return invalidArgument("send no body (all dead letters) or {\"ids\": [\"<invocation id>\", ...]}");
   }
@@ -284,7 +284,7 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
   if (seg.size() == 1 && method == http::Verb::post) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     if (!body.is_object() || !body.contains("kind") || !body["kind"].is_string() ||
         !body.contains("function") || !body["function"].is_string()) {
       co_return co_await fail(invalidArgument(
@@ -357,7 +357,7 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
     co_return co_await respondJson(exchange, bhttp::status::ok, out);
   }
   if (method == http::Verb::patch) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     if (!body.is_object() || !body.contains("paused") || !body["paused"].is_boolean()) {
       co_return co_await fail(invalidArgument("send {\"paused\": true} or {\"paused\": false}"));
     }

@@ -22,6 +22,7 @@
 #include "gateway/route_ownership.h"
 #include "gateway/route_table.h"
 #include "loop/offload.h"
+#include "protocol/json_input.h"
 
 namespace gust::control {
 namespace {
@@ -32,7 +33,7 @@ using nlohmann::json;
 namespace bhttp = http::beast::http;
 
 json routeJson(const store::GatewayRouteRecord& r) {
-  json cors = r.cors_json.empty() ? json(nullptr) : json::parse(r.cors_json, nullptr, false);
+  json cors = r.cors_json.empty() ? json(nullptr) : protocol::parseJsonOrDiscarded(r.cors_json);
   return {{"id", r.id},
           {"kind", "gateway"},
           {"route", fmt::format("{} {}", r.method, r.path)},
@@ -208,7 +209,7 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
   if (seg[0] == "routes" && seg.size() == 1 && method == http::Verb::post) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     auto route = routeFromBody(body, tenant);
     Result<store::GatewayRouteRecord> stored = route.status();
     if (route) {
@@ -275,7 +276,7 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
   if (seg[0] == "keys" && seg.size() == 1 && method == http::Verb::post) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     store::ClientKeyRecord record;
     Status valid = Status::ok();
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
@@ -359,7 +360,7 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
   }
   if (seg[0] == "shares" && seg.size() == 1 && (method == http::Verb::post || method == http::Verb::delete_)) {
     bool sharing = method == http::Verb::post;
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     std::string function, with;
     Status done = Status::ok();
     if (!body.is_object() || !body.contains("function") || !body["function"].is_string() ||

@@ -12,6 +12,7 @@
 #include "gateway/host_name.h"
 #include "gateway/http_status.h"
 #include "loop/offload.h"
+#include "protocol/json_input.h"
 
 namespace gust::control {
 namespace {
@@ -105,7 +106,7 @@ awaitable<void> ControlApi::claimHost(http::Exchange& exchange, const Caller& ca
     return exchange.respond(gateway::errorResponseFor(status));
   };
   if (!caller.admin) co_return co_await fail(kAdminOnly);
-  json body = json::parse(exchange.request().body(), nullptr, false);
+  json body = protocol::parseJsonOrDiscarded(exchange.request().body());
   bool named = host_in_path.empty()
                    ? body.is_object() && body.contains("host") && body["host"].is_string()
                    : true;

@@ -16,6 +16,7 @@
 #include "gateway/http_status.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::control {
 namespace {
@@ -65,7 +66,7 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
   if (seg.size() == 1 && method == http::Verb::post) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
       co_return co_await fail(invalidArgument("send a JSON body {\"name\": \"acme\"}"));
     }
@@ -117,7 +118,7 @@ awaitable<void> ControlApi::tokens(http::Exchange& exchange, const Caller& calle
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
   if (seg.size() == 1 && method == http::Verb::post) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     if (!body.is_object() || !body.contains("tenant") || !body["tenant"].is_string() ||
         (body.contains("name") && !body["name"].is_string())) {
       co_return co_await fail(
@@ -215,7 +216,7 @@ awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& call
     }
   };
   if (method == http::Verb::put) {
-    json body = json::parse(request.body(), nullptr, false);
+    json body = protocol::parseJsonOrDiscarded(request.body());
     // Wipe the request's copy of the value as soon as it is parsed.
     std::fill(request.body().begin(), request.body().end(), '\0');
     if (!body.is_object() || !body.contains("value") || !body["value"].is_string()) {

@@ -17,6 +17,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::events {
 
@@ -29,10 +30,6 @@ std::string destinationCondition(const store::AsyncInvocationRecord& record) {
 std::string destinationRecord(const Completion& c, int64_t now_us) {
   const store::AsyncInvocationRecord& r = c.record;
   bool ok = r.state == "succeeded";
-  auto parsed = [](const std::string& text) {
-    auto json = nlohmann::json::parse(text, nullptr, false);
-    return json.is_discarded() ? nlohmann::json(text) : json;
-  };
   nlohmann::json request_context = {{"requestId", r.id},
                                     {"function", r.function},
                                     {"tenant", r.tenant},
@@ -42,7 +39,7 @@ std::string destinationRecord(const Completion& c, int64_t now_us) {
   nlohmann::json response_context = {{"statusCode", ok ? 200 : 500}};
   nlohmann::json response_payload;
   if (ok) {
-    response_payload = c.result.empty() ? nlohmann::json() : parsed(c.result);
+    response_payload = c.result.empty() ? nlohmann::json() : protocol::jsonOrText(c.result);
   } else {
     response_context["functionError"] = c.status.empty() ? "Unhandled" : c.status;
     response_payload = {{"errorMessage", r.last_error},
@@ -51,7 +48,7 @@ std::string destinationRecord(const Completion& c, int64_t now_us) {
   nlohmann::json record = {{"version", "1.0"},
                            {"timestamp", formatRfc3339Micros(now_us)},
                            {"requestContext", request_context},
-                           {"requestPayload", parsed(c.payload)},
+                           {"requestPayload", protocol::jsonOrText(c.payload)},
                            {"responseContext", response_context},
                            {"responsePayload", response_payload}};
   return record.dump();

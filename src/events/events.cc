@@ -19,6 +19,7 @@
 #include "loop/event_loop.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::events {
 namespace asio = boost::asio;
@@ -102,8 +103,8 @@ void Events::wake() {
 awaitable<Result<std::string>> Events::accept(AsyncRequest request) {
   store::AsyncInvocationRecord record;
   record.received_at_us = nowMicros();
-  if (nlohmann::json::parse(request.payload, nullptr, false).is_discarded()) {
-    co_return invalidArgument("the payload must be JSON");
+  if (auto payload = protocol::parseJson(request.payload, "the payload"); !payload) {
+    co_return payload.status();
   }
   auto resolve = [this, &request] {
     return catalog_.resolve(request.tenant, request.function, request.qualifier);

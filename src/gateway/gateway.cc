@@ -23,6 +23,7 @@
 #include "gateway/http_status.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -120,7 +121,7 @@ Status Gateway::reload() {
       if (rate) route.rate = *rate;
     }
     if (!record.cors_json.empty()) {
-      auto cors = corsFromJson(nlohmann::json::parse(record.cors_json, nullptr, false));
+      auto cors = corsFromJson(protocol::parseJsonOrDiscarded(record.cors_json));
       if (cors) route.cors = std::move(*cors);
     }
     entries.push_back({record.host, {record.method, record.path}, record.tenant});

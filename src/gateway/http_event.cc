@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/codec.h"
+#include "protocol/json_input.h"
 
 namespace gust::gateway {
 namespace {
@@ -219,8 +220,9 @@ std::string buildHttpEvent(const http::Request& request, const EventContext& con
 }
 
 Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
-  json result = json::parse(result_json, nullptr, /*allow_exceptions=*/false);
-  if (result.is_discarded()) return badResponse("the result is not JSON");
+  auto parsed = protocol::parseJson(result_json, "the result");
+  if (!parsed) return badResponse(parsed.status().message());
+  json& result = *parsed;
   MappedResponse mapped;
   if (!result.is_object() || !result.contains("statusCode")) {
     // Lambda's rule: anything that is not a response object is the JSON body of a 200.

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/json_input.h"
+
 namespace gust::protocol {
 namespace {
 
@@ -89,7 +91,7 @@ bool FrameDecoder::feedHead(std::string_view& bytes) {
 bool FrameDecoder::startBody() {
   std::string_view header_text = std::string_view(head_).substr(kPrefixBytes);
   Frame frame;
-  frame.header = nlohmann::json::parse(header_text, nullptr, /*allow_exceptions=*/false);
+  frame.header = protocol::parseJsonOrDiscarded(header_text);
   auto type = frame.header.is_object() ? frame.header.find("type") : frame.header.end();
   if (!frame.header.is_object() || type == frame.header.end() || !type->is_string()) {
     fail("worker sent a frame whose header is not a JSON object with a string \"type\"");

@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "loop/offload.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::events::cron {
 namespace asio = boost::asio;
@@ -29,7 +30,7 @@ json toJson(const CronConfig& c) {
 }
 
 Result<CronConfig> cronConfigFromJson(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
+  json j = protocol::parseJsonOrDiscarded(text);
   if (!j.is_object() || !j.contains("schedule") || !j["schedule"].is_string()) {
     return internalError("a stored cron trigger's config is corrupt");
   }

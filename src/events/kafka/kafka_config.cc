@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gateway/codec.h"
+#include "protocol/json_input.h"
 
 namespace gust::events::kafka {
 using nlohmann::json;
@@ -128,7 +129,7 @@ std::string kafkaEvent(const std::string& trigger_id, const std::string& brokers
 
 std::vector<int64_t> batchItemFailures(std::string_view result_json) {
   std::vector<int64_t> out;
-  json result = json::parse(result_json, nullptr, false);
+  json result = protocol::parseJsonOrDiscarded(result_json);
   if (!result.is_object() || !result.contains("batchItemFailures") ||
       !result["batchItemFailures"].is_array()) {
     return out;

@@ -25,6 +25,7 @@
 #include "common/ids.h"
 #include "events/kafka/kafka_config.h"
 #include "observe/log.h"
+#include "protocol/json_input.h"
 
 namespace gust::events::kafka {
 namespace {
@@ -464,7 +465,7 @@ void KafkaRunner::reconcile() {
     }
     for (const auto& [id, trigger] : wanted) {
       if (consumers_.count(id)) continue;
-      auto config = kafkaConfigFromJson(json::parse(trigger->config_json, nullptr, false));
+      auto config = kafkaConfigFromJson(protocol::parseJsonOrDiscarded(trigger->config_json));
       if (!config) continue;
       consumers_[id] = std::make_unique<KafkaConsumer>(*trigger, *config, invoke_);
     }

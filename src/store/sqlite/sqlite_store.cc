@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"
+#include "protocol/json_input.h"
 
 namespace gust::store {
 namespace {
@@ -563,7 +564,7 @@ std::string journalLine(const ActivationRecord& r) {
 }
 
 std::optional<ActivationRecord> parseJournalLine(std::string_view line) {
-  nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json row = protocol::parseJsonOrDiscarded(line);
   if (!row.is_array() || row.size() != 27) return std::nullopt;
   try {
     ActivationRecord r;
@@ -1047,7 +1048,7 @@ class SqliteStore final : public Store {
     while (q.step() == SQLITE_ROW) {
       ClientKeyRecord k;
       k.client_id = q.text(0); k.tenant = q.text(1); k.name = q.text(2); k.hash = q.text(3);
-      auto scopes = nlohmann::json::parse(q.text(4), nullptr, false);
+      auto scopes = protocol::parseJsonOrDiscarded(q.text(4));
       if (scopes.is_array()) {
         for (const auto& scope : scopes) {
           if (scope.is_string()) k.scopes.push_back(scope.get<std::string>());
