@@ -18,6 +18,7 @@
 #include "metering/metering.h"
 #include "observe/log.h"
 #include "protocol/frame.h"
+#include "store/record_ticket.h"
 
 namespace gust::gateway {
 namespace asio = boost::asio;
@@ -116,8 +117,24 @@ awaitable<void> Invoker::runStreaming(const RunnableVersion& version, std::strin
   stream->close();
 }
 
+namespace {
+
+constexpr std::string_view kWithheld =
+    "the activation could not be recorded in time, so its result is withheld";
+constexpr auto kRecordWait = std::chrono::seconds(10);
+
+// What a caller whose record was not committed in time is answered, as its record will say.
+store::WithheldAnswer withheldAnswer() {
+  http::Response answer = errorResponseFor(internalError(std::string(kWithheld)));
+  return {"withheld", static_cast<int>(answer.result_int()), std::string(kWithheld),
+          static_cast<int64_t>(answer.body().size())};
+}
+
+}  // namespace
+
 awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::Entry* entry,
-                                const Meter& meter, const scheduler::InvocationOutcome& outcome) {
+                                const Meter& meter, const scheduler::InvocationOutcome& outcome,
+                                bool may_withhold) {
   store::ActivationRecord r;
   r.id = meter.activation_id;
   r.tenant = version.record.tenant;
@@ -176,10 +193,18 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
   }
   auto executor = co_await asio::this_coro::executor;
   auto committed = std::make_shared<loop::Completion<bool>>(executor);
-  store_.recordActivation(std::move(r), [committed, executor] {
-    asio::post(executor, [committed] { committed->complete(true); });
-  });
-  auto done = co_await committed->wait(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  auto ticket = may_withhold ? std::make_shared<store::RecordTicket>() : nullptr;
+  store_.recordActivation(
+      std::move(r), [committed, executor] { asio::post(executor, [committed] { committed->complete(true); }); },
+      ticket);
+  auto done = co_await committed->wait(std::chrono::steady_clock::now() + kRecordWait);
+  // Not committed in time: answer an error and have the record say so — unless a write of the
+  // record as it ran is under way; then its commit is moments away, or it fails and the next
+  // look withholds.
+  while (!done && ticket) {
+    if (ticket->withhold(withheldAnswer())) co_return false;
+    done = co_await committed->wait(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+  }
   co_return done.has_value();
 }
 
@@ -283,7 +308,7 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
       if (!broken && outcome.status.isOk()) (void)co_await exchange.finishChunked();
       meter.http_status = exchange.responseStatus();
       meter.bytes_out = exchange.responseBytes();
-      if (!co_await record(v, entry, meter, outcome)) {
+      if (!co_await record(v, entry, meter, outcome, /*may_withhold=*/false)) {
         observe::logEvent(observe::LogLevel::Error, "activation.unrecorded",
                           {{"activation", meter.activation_id}});
       }
@@ -312,8 +337,7 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   meter.http_status = static_cast<int>(response.result_int());
   meter.bytes_out = static_cast<int64_t>(response.body().size());
   if (!co_await record(v, entry, meter, outcome)) {
-    response = errorResponseFor(internalError(
-        "the activation could not be recorded in time, so its result is withheld"));
+    response = errorResponseFor(internalError(std::string(kWithheld)));
   }
   response.set(kActivationHeader, meter.activation_id);
   response.set("traceparent", fmt::format("00-{}-{}-01", meter.trace_id, randomHex(8)));
@@ -352,7 +376,7 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   meter.bytes_out = static_cast<int64_t>(outcome.result.size());
   result.result = std::move(outcome.result);
   if (!co_await record(v, entry, meter, outcome)) {
-    result.status = internalError("the activation could not be recorded in time, so its result is withheld");
+    result.status = internalError(std::string(kWithheld));
     result.result.clear();
   }
   co_return result;

@@ -90,9 +90,13 @@ class Invoker final {
     int64_t bytes_out = 0;
     int http_status = 0;
   };
+  // Records the activation and waits for it to be durable. False when it was not in time: the
+  // caller is to answer 500 (kWithheld), and the record says so — unless `may_withhold` is
+  // false (the answer is already out, streamed), when it says what ran.
   boost::asio::awaitable<bool> record(const RunnableVersion& version, const bundle::Entry* entry,
                                       const Meter& meter,
-                                      const scheduler::InvocationOutcome& outcome);
+                                      const scheduler::InvocationOutcome& outcome,
+                                      bool may_withhold = true);
 
   Catalog& catalog_;
   scheduler::Scheduler& scheduler_;

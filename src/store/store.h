@@ -18,6 +18,8 @@
 
 namespace gust::store {
 
+class RecordTicket;
+
 inline constexpr std::string_view kDefaultTenant = "default";
 inline constexpr std::string_view kLiveAlias = "live";
 
@@ -463,9 +465,10 @@ class Store {
   // (group commit) together with its hourly usage roll-up. `on_committed` is called once the
   // record survives a kill: on the caller's thread before this returns when the journal took
   // it, else on the writer thread after its commit. Callers answer a request only after that,
-  // so no answered activation is ever lost. Reads of activations and usage see it.
-  virtual void recordActivation(ActivationRecord record,
-                                std::function<void()> on_committed = nullptr) = 0;
+  // so no answered activation is ever lost. Reads of activations and usage see it. A caller that
+  // may stop waiting passes a `ticket` (record_ticket.h): the writer then writes what it answered.
+  virtual void recordActivation(ActivationRecord record, std::function<void()> on_committed = nullptr,
+                                std::shared_ptr<RecordTicket> ticket = nullptr) = 0;
   // Records (activations and access-log lines) enqueued but not yet committed (the writer's lag).
   virtual std::size_t pendingActivations() = 0;
   virtual Result<std::vector<UsageRow>> usage(const UsageQuery& query) = 0;

@@ -24,6 +24,7 @@
 
 #include "common/time.h"
 #include "protocol/json_input.h"
+#include "store/record_ticket.h"
 
 namespace gust::store {
 namespace {
@@ -586,6 +587,7 @@ class SqliteStore final : public Store {
   struct Pending {
     ActivationRecord record;
     std::function<void()> on_committed;
+    std::shared_ptr<RecordTicket> ticket;  // only with on_committed: the journal did not take it
   };
 
  public:
@@ -1199,7 +1201,8 @@ class SqliteStore final : public Store {
     return static_cast<int64_t>(sqlite3_changes(meta_));
   }
 
-  void recordActivation(ActivationRecord record, std::function<void()> on_committed) override {
+  void recordActivation(ActivationRecord record, std::function<void()> on_committed,
+                        std::shared_ptr<RecordTicket> ticket) override {
     // Serialised outside the lock; written under it, so lines are in queue order and the writer
     // restarts only a journal whose every line it has applied.
     std::string line = journalLine(record);
@@ -1207,7 +1210,11 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(queue_mutex_);
       journaled = appendToJournal(line);
-      queue_.push_back({std::move(record), journaled ? nullptr : std::move(on_committed)});
+      if (journaled) {
+        queue_.push_back({std::move(record), nullptr, nullptr});
+      } else {
+        queue_.push_back({std::move(record), std::move(on_committed), std::move(ticket)});
+      }
       ++enqueued_;
     }
     queue_cv_.notify_all();
@@ -1752,7 +1759,7 @@ class SqliteStore final : public Store {
       std::size_t end = content.find('\n', start);
       if (end == std::string::npos) end = content.size();  // a crash cut the last line short
       if (auto record = parseJournalLine(std::string_view(content).substr(start, end - start))) {
-        batch.push_back({std::move(*record), nullptr});
+        batch.push_back({std::move(*record), nullptr, nullptr});
       } else {
         ++unreadable;
       }
@@ -1820,7 +1827,11 @@ class SqliteStore final : public Store {
         batch_end = enqueued_;
       }
       // A failed batch is retried rather than dropped: records are what users are billed by.
-      while (!writeBatch(*statements, batch, access_batch)) {
+      // Before each attempt a waiting caller's ticket says which record it stands for now.
+      while (!writeBatch(*statements, settle(batch), access_batch)) {
+        for (Pending& pending : batch) {
+          if (pending.ticket) pending.ticket->release();
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       for (Pending& pending : batch) {
@@ -1844,6 +1855,16 @@ class SqliteStore final : public Store {
         return stopping_ || flush_waiters_ > 0 || journal_fd_ < 0;
       });
     }
+  }
+
+  // The batch with each record whose caller stopped waiting replaced by the record of what that
+  // caller was answered instead (for good: a withheld ticket stays withheld).
+  static std::deque<Pending>& settle(std::deque<Pending>& batch) {
+    for (Pending& pending : batch) {
+      if (!pending.ticket) continue;
+      if (const WithheldAnswer* answer = pending.ticket->take()) applyAnswer(pending.record, *answer);
+    }
+    return batch;
   }
 
   // Restarts a long journal at its beginning when every line in it is applied.
