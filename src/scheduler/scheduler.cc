@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <deque>
 
 #include <fmt/format.h>
@@ -195,14 +196,13 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   request.deadline = Clock::now() + std::chrono::seconds(task.limits.timeout_s);
   outcome.started_at_us = nowMicros();
   request.deadline_epoch_ms = outcome.started_at_us / 1000 + task.limits.timeout_s * 1000;
-  auto reply = co_await slot->instance->invoke(std::move(request));
+  worker::InvokeResult invoked = co_await slot->instance->invoke(std::move(request));
   outcome.finished_at_us = nowMicros();
-
-  if (reply) {
-    outcome.cpu_user_ns = reply->cpu_user_ns;
-    outcome.cpu_sys_ns = reply->cpu_sys_ns;
-    outcome.peak_rss_bytes = reply->peak_rss_bytes;
-  }
+  // Every ending is metered, failures too: they are what a user most needs to see measured.
+  outcome.cpu_user_ns = invoked.usage.cpu_user_ns;
+  outcome.cpu_sys_ns = invoked.usage.cpu_sys_ns;
+  outcome.peak_rss_bytes = invoked.usage.peak_rss_bytes;
+  Result<worker::InvokeReply>& reply = invoked.reply;
   if (reply && reply->ok) {
     outcome.state = "success";
     outcome.result = std::move(reply->body);
@@ -222,6 +222,9 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
                                         reply->error_message));
   } else if (reply.status().code() == Code::DeadlineExceeded) {
     outcome.state = "timeout";
+    // It ran until its deadline; noticing that and killing it is ours, not billed to it.
+    outcome.finished_at_us =
+        std::min(outcome.finished_at_us, outcome.started_at_us + task.limits.timeout_s * 1'000'000);
     slot->instance->kill("timed out");
     outcome.logs = slot->instance->takeUnclaimedLogs();
     outcome.status = Status(Code::DeadlineExceeded,

@@ -18,35 +18,19 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// Answers {"instance": N, "calls": K}; the event may ask it to sleep, crash or raise.
+// Answers {"instance": N, "calls": K}; the event may ask it to sleep, crash or raise, and say
+// what the call used ("cpu_ms", "peak_mb"), which it reports however the call ends.
 class FakeInstance final : public worker::Instance {
  public:
   FakeInstance(asio::any_io_executor executor, int id) : timer_(executor), id_(id) {}
 
-  asio::awaitable<Result<worker::InvokeReply>> invoke(worker::InvokeRequest request) override {
+  asio::awaitable<worker::InvokeResult> invoke(worker::InvokeRequest request) override {
     json event = json::parse(request.event);
-    max_inflight = std::max(max_inflight, ++inflight_);
-    struct Leave {
-      int& count;
-      ~Leave() { --count; }
-    } leave{inflight_};
-    if (event.value("sleep_ms", 0) > 0) {
-      auto wake = Clock::now() + std::chrono::milliseconds(event.value("sleep_ms", 0));
-      timer_.expires_at(std::min(wake, request.deadline));
-      boost::system::error_code ec;
-      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (!alive_) co_return Status(Code::FunctionError, "killed");
-      if (Clock::now() >= request.deadline) co_return Status(Code::DeadlineExceeded, "timed out");
-    }
-    if (event.value("crash", false)) {
-      alive_ = false;
-      co_return Status(Code::FunctionError, "the function's process exited (exit code 3)");
-    }
-    worker::InvokeReply reply;
-    reply.ok = !event.value("raise", false);
-    reply.error_type = reply.ok ? "" : "ValueError";
-    reply.body = json{{"instance", id_}, {"calls", ++calls_}}.dump();
-    co_return reply;
+    os::ActivationUsage usage{event.value("cpu_ms", int64_t{0}) * 1'000'000, 0,
+                              event.value("peak_mb", int64_t{0}) << 20};
+    // Not co_await inside the braces: g++ 12 miscompiles temporaries there.
+    Result<worker::InvokeReply> reply = co_await answer(event, request.deadline);
+    co_return worker::InvokeResult{std::move(reply), usage};
   }
   void kill(const std::string&) override {
     alive_ = false;
@@ -60,6 +44,32 @@ class FakeInstance final : public worker::Instance {
   int max_inflight = 0;
 
  private:
+  asio::awaitable<Result<worker::InvokeReply>> answer(const json& event,
+                                                      Clock::time_point deadline) {
+    max_inflight = std::max(max_inflight, ++inflight_);
+    struct Leave {
+      int& count;
+      ~Leave() { --count; }
+    } leave{inflight_};
+    if (event.value("sleep_ms", 0) > 0) {
+      auto wake = Clock::now() + std::chrono::milliseconds(event.value("sleep_ms", 0));
+      timer_.expires_at(std::min(wake, deadline));
+      boost::system::error_code ec;
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!alive_) co_return Status(Code::FunctionError, "killed");
+      if (Clock::now() >= deadline) co_return Status(Code::DeadlineExceeded, "timed out");
+    }
+    if (event.value("crash", false)) {
+      alive_ = false;
+      co_return Status(Code::FunctionError, "the function's process exited (exit code 3)");
+    }
+    worker::InvokeReply reply;
+    reply.ok = !event.value("raise", false);
+    reply.error_type = reply.ok ? "" : "ValueError";
+    reply.body = json{{"instance", id_}, {"calls", ++calls_}}.dump();
+    co_return reply;
+  }
+
   int inflight_ = 0;
   asio::steady_timer timer_;
   int id_;
@@ -253,9 +263,27 @@ TEST_F(SchedulerTest, TimeoutKillsTheInstance) {
   auto timed_out = runOne(task({{"sleep_ms", 5000}}, {1, 1, 1}));
   EXPECT_EQ(timed_out.status.code(), Code::DeadlineExceeded);
   EXPECT_EQ(timed_out.state, "timeout");
+  // Billed up to its timeout, not for the time it took us to notice.
+  EXPECT_LE(timed_out.finished_at_us - timed_out.started_at_us, 1'000'000);
+  EXPECT_GE(timed_out.finished_at_us - timed_out.started_at_us, 990'000);
   ASSERT_EQ(launcher_.instances.size(), 1u);
   EXPECT_EQ(launcher_.instances[0]->kills, 1);
   EXPECT_TRUE(runOne(task(json::object(), {1, 1, 1})).cold);
+}
+
+TEST_F(SchedulerTest, EveryEndingCarriesWhatTheInstanceUsed) {
+  make();
+  const json used = {{"cpu_ms", 300}, {"peak_mb", 120}};
+  std::vector<std::pair<json, std::string>> endings = {
+      {json::object(), "success"}, {{{"raise", true}}, "error"},
+      {{{"crash", true}}, "crashed"}, {{{"sleep_ms", 5000}}, "timeout"}};
+  for (auto& [event, state] : endings) {
+    event.update(used);
+    auto outcome = runOne(task(event, {1, 1, 1}));
+    EXPECT_EQ(outcome.state, state);
+    EXPECT_EQ(outcome.cpu_user_ns, 300'000'000) << state;
+    EXPECT_EQ(outcome.peak_rss_bytes, int64_t{120} << 20) << state;
+  }
 }
 
 TEST_F(SchedulerTest, InitFailureIsReportedAndNothingIsKept) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "os/activation_meter.h"
 #include "sandbox/sandbox.h"
 
 namespace gust::worker {
@@ -89,13 +90,17 @@ struct InvokeReply {
   std::string error_type;   // for ERROR
   std::string error_message;
   std::string logs;         // the lines printed during this invocation
-  // What the instance used during this invocation alone (zero when unknown).
-  int64_t cpu_user_ns = 0;
-  int64_t cpu_sys_ns = 0;
-  int64_t peak_rss_bytes = 0;
   // A RESULT over LaunchConfig::max_reply_bytes: its size. It was discarded unread and
   // error_message says so (with the limit).
   int64_t oversized_bytes = 0;
+};
+
+// How one invocation ended, and what the instance used during it alone whichever way it ended
+// (zero when unknown): a timed-out invocation up to its deadline, one whose process died up to
+// that death.
+struct InvokeResult {
+  Result<InvokeReply> reply;
+  os::ActivationUsage usage;
 };
 
 // How instances are started: which interpreter and adapter for which runtime.
@@ -117,9 +122,10 @@ struct LaunchConfig {
 class Instance {
  public:
   virtual ~Instance() = default;
-  // Sends one invocation and waits for its reply. DeadlineExceeded when `request.deadline`
-  // passes (the caller then kills the instance); FunctionError when the process dies.
-  virtual boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) = 0;
+  // Sends one invocation and waits for its reply. The reply is DeadlineExceeded when
+  // `request.deadline` passes (the caller then kills the instance), FunctionError when the
+  // process dies.
+  virtual boost::asio::awaitable<InvokeResult> invoke(InvokeRequest request) = 0;
   // Kills the process group; pending waits complete with `reason`.
   virtual void kill(const std::string& reason) = 0;
   virtual bool alive() const = 0;

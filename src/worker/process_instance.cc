@@ -33,7 +33,7 @@
 #include "common/time.h"
 #include "loop/completion.h"
 #include "observe/log.h"
-#include "os/proc_stats.h"
+#include "os/activation_meter.h"
 #include "os/process.h"
 #include "protocol/frame.h"
 
@@ -98,7 +98,7 @@ class ProcessInstance final : public Instance,
   // A pre-started instance: until its adapter is up and waiting for LOAD (STANDBY).
   boost::asio::awaitable<Status> awaitStandby(std::chrono::steady_clock::time_point deadline);
 
-  boost::asio::awaitable<Result<InvokeReply>> invoke(InvokeRequest request) override;
+  boost::asio::awaitable<InvokeResult> invoke(InvokeRequest request) override;
   void kill(const std::string& reason) override;
   bool alive() const override;
   std::string takeUnclaimedLogs() override;
@@ -118,7 +118,8 @@ struct ProcessInstance::State {
 
   InstanceSpec spec;
   bool meter_process = false;
-  std::unique_ptr<os::UsageMeter> meter;  // made at the first invocation, when metering is on
+  // Made at the first invocation that finds the sandbox meterable, when metering is on.
+  std::unique_ptr<os::ActivationMeter> meter;
   std::unique_ptr<sandbox::Process> process;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor out;
@@ -192,6 +193,20 @@ struct ProcessInstance::State {
 
   void killProcess() {
     if (!dead) process->kill();
+  }
+
+  // Meters the invocation about to be sent: a new peak, and the counters as they are now.
+  os::ActivationMeter::Start beginMetering() {
+    if (meter_process && !meter && !dead) {
+      if (auto usage = process->meter()) {
+        meter = std::make_unique<os::ActivationMeter>(std::move(usage));
+      }
+    }
+    return meter ? meter->begin() : std::nullopt;
+  }
+
+  os::ActivationUsage usageSince(const os::ActivationMeter::Start& start) {
+    return meter ? meter->usageSince(start) : os::ActivationUsage{};
   }
 
   void failAll(const std::string& reason) {
@@ -332,6 +347,9 @@ awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep
   boost::system::error_code ec;
   co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                                    asio::redirect_error(use_awaitable, ec));
+  // What the invocations still waiting used, read before the process is reaped (a zombie's /proc
+  // files still answer) and before the instance and its cgroup go.
+  if (s.meter) s.meter->takeFinalReading();
   std::string how = os::reapChild(s.process->handle().pid);
   // Kill stragglers the function left behind.
   s.process->kill();
@@ -615,10 +633,10 @@ awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchCo
   co_return ready;
 }
 
-awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
+awaitable<InvokeResult> ProcessInstance::invoke(InvokeRequest request) {
   State& s = *state_;
   auto self = shared_from_this();
-  if (s.dead) co_return Status(Code::FunctionError, s.death);
+  if (s.dead) co_return InvokeResult{Status(Code::FunctionError, s.death), {}};
   auto completion = std::make_shared<loop::Completion<Result<InvokeReply>>>(s.socket.get_executor());
   s.pending[request.id] = completion;
   if (request.stream) s.streams[request.id] = request.stream;
@@ -634,38 +652,26 @@ awaitable<Result<InvokeReply>> ProcessInstance::invoke(InvokeRequest request) {
   // a frame string; it is freed once written, before the reply is awaited.
   std::string frame_head = protocol::encodeFrameHead(header, request.event.size());
   std::array<asio::const_buffer, 2> frame = {asio::buffer(frame_head), asio::buffer(request.event)};
-  // Meter this activation alone: reset the peak and read the CPU counters just before sending.
-  Result<os::ProcessUsage> usage_before = notFound("not metered");
-  if (s.meter_process && !s.meter) {
-    s.meter = s.process->meter();
-  }
-  if (s.meter) {
-    (void)s.meter->resetPeak();
-    usage_before = s.meter->read();
-  }
+  // Meter this activation alone, from just before it is sent to however it ends.
+  const os::ActivationMeter::Start metered = s.beginMetering();
   boost::system::error_code ec;
   co_await asio::async_write(s.socket, frame, asio::redirect_error(use_awaitable, ec));
   std::string().swap(request.event);
   if (ec) {
     s.pending.erase(request.id);
     s.killProcess();
-    co_return Status(Code::FunctionError, s.death.empty() ? "the function's process is gone" : s.death);
+    co_return InvokeResult{
+        Status(Code::FunctionError, s.death.empty() ? "the function's process is gone" : s.death),
+        s.usageSince(metered)};
   }
   auto reply = co_await completion->wait(request.deadline);
   if (!reply) {
     s.pending.erase(request.id);
     s.streams.erase(request.id);
-    co_return Status(Code::DeadlineExceeded, "timed out");
+    // Read before the caller kills it: the CPU it used up to its deadline.
+    co_return InvokeResult{Status(Code::DeadlineExceeded, "timed out"), s.usageSince(metered)};
   }
-  if (reply->isOk() && usage_before.isOk() && s.meter) {
-    if (auto usage_after = s.meter->read(); usage_after.isOk()) {
-      auto cpu = os::cpuBetween(*usage_before, *usage_after);
-      (*reply)->cpu_user_ns = cpu.user_ns;
-      (*reply)->cpu_sys_ns = cpu.system_ns;
-      (*reply)->peak_rss_bytes = usage_after->peak_rss_bytes;
-    }
-  }
-  co_return std::move(*reply);
+  co_return InvokeResult{std::move(*reply), s.usageSince(metered)};
 }
 
 void ProcessInstance::kill(const std::string& reason) {
