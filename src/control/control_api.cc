@@ -324,6 +324,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       }
     }
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::post) {
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
       co_return co_await deploy(exchange, caller, name);
     }
     if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
@@ -371,6 +372,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       co_return co_await streamLogs(exchange, caller, name);
     }
     if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
       co_return co_await invoke(exchange, caller, name);
     }
     co_return co_await fail(notFound("no such control API resource"));
