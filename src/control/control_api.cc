@@ -668,10 +668,10 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
               {"routes", routes}};
     }
     if (streaming) {
+      Status shown = gateway::callerFacing(result.status());
       json line = result ? json{{"event", "done"}, {"result", body}}
                          : json{{"event", "error"},
-                                {"error", {{"code", result.status().codeName()},
-                                           {"message", result.status().message()}}}};
+                                {"error", {{"code", shown.codeName()}, {"message", shown.message()}}}};
       (void)co_await exchange.writeChunk(line.dump() + "\n");
       (void)co_await exchange.finishChunked();
     } else if (result) {

@@ -26,17 +26,20 @@ http::beast::http::status httpStatusFor(Code code) {
   return S::internal_server_error;
 }
 
-http::Response errorResponseFor(const Status& status) {
-  if (status.code() == Code::InsufficientStorage) {
-    // Whoever met the full disk, its detail (host paths) is the operator's: the log has it,
-    // callers get the same words as the disk guard's refusal.
-    Status refusal = os::insufficientStorage();
-    if (status.message() != refusal.message()) {
-      observe::logEvent(observe::LogLevel::Error, "storage.full", {{"error", status.message()}});
-    }
-    return http::errorResponse(httpStatusFor(refusal.code()), refusal.codeName(), refusal.message());
+Status callerFacing(const Status& status) {
+  if (status.code() != Code::InsufficientStorage) return status;
+  // Whoever met the full disk, its detail (host paths) is the operator's: the log has it,
+  // callers get the same words as the disk guard's refusal.
+  Status refusal = os::insufficientStorage();
+  if (status.message() != refusal.message()) {
+    observe::logEvent(observe::LogLevel::Error, "storage.full", {{"error", status.message()}});
   }
-  return http::errorResponse(httpStatusFor(status.code()), status.codeName(), status.message());
+  return refusal;
+}
+
+http::Response errorResponseFor(const Status& status) {
+  Status shown = callerFacing(status);
+  return http::errorResponse(httpStatusFor(shown.code()), shown.codeName(), shown.message());
 }
 
 }  // namespace gust::gateway

@@ -1398,9 +1398,9 @@ class SqliteStore final : public Store {
       Statement pages(meta_, "SELECT freelist_count, page_size FROM pragma_freelist_count, pragma_page_size");
       if (pages.step() != SQLITE_ROW) return sqliteError(meta_, "count free pages");
       int64_t free_pages = pages.integer(0);
+      if (before >= 0) given_back += (before - free_pages) * pages.integer(1);
       // Stops when nothing is left, or nothing moved (a database not in incremental mode).
       if (free_pages == 0 || free_pages == before) break;
-      if (before >= 0) given_back += (before - free_pages) * pages.integer(1);
       before = free_pages;
       GUST_RETURN_IF_ERROR(execute(
           meta_, fmt::format("PRAGMA incremental_vacuum({})", kVacuumPagesPerStep).c_str()));
