@@ -1,12 +1,11 @@
 #include "os/disk_guard.h"
 
-#include <sys/statvfs.h>
-
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
+#include <sys/statvfs.h>
 
 namespace gust::os {
 
