@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "common/ids.h"
+#include "os/files.h"
 
 namespace gust::bundle {
 namespace fs = std::filesystem;
@@ -95,7 +96,9 @@ Status writeEntryData(archive* a, const fs::path& file, const std::string& entry
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST) return badBundle(entry_path, "appears twice in the bundle");
-    return internalError(fmt::format("cannot create {}: {}", file.string(), strerror(errno)));
+    int error_number = errno;
+    return os::fileError(fmt::format("cannot create {}: {}", file.string(), strerror(error_number)),
+                         error_number);
   }
   const void* block = nullptr;
   size_t size = 0;
@@ -115,7 +118,9 @@ Status writeEntryData(archive* a, const fs::path& file, const std::string& entry
       break;
     }
     if (::pwrite(fd, block, size, offset) != static_cast<ssize_t>(size)) {
-      status = internalError(fmt::format("cannot write {}: {}", file.string(), strerror(errno)));
+      int error_number = errno;
+      status = os::fileError(fmt::format("cannot write {}: {}", file.string(), strerror(error_number)),
+                             error_number);
       break;
     }
   }
@@ -242,11 +247,11 @@ Status extractBundle(std::string_view archive_bytes, const std::string& dest_dir
   fs::create_directories(dest.parent_path(), ec);
   fs::path staging = dest.parent_path() / (".staging-" + randomHex(8));
   fs::create_directory(staging, ec);
-  if (ec) return internalError(fmt::format("cannot create {}: {}", staging.string(), ec.message()));
+  if (ec) return os::fileError(fmt::format("cannot create {}: {}", staging.string(), ec.message()), ec.value());
   Status status = extractInto(archive_bytes, staging, limits);
   if (status.isOk()) {
     fs::rename(staging, dest, ec);
-    if (ec) status = internalError(fmt::format("cannot move bundle into place: {}", ec.message()));
+    if (ec) status = os::fileError(fmt::format("cannot move bundle into place: {}", ec.message()), ec.value());
   }
   if (!status.isOk()) fs::remove_all(staging, ec);
   return status;

@@ -225,7 +225,7 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   fs::rename(build_dir, code_dir, ec);
   if (ec) {
     cleanup();
-    return internalError(fmt::format("cannot move the build into {}: {}", code_dir, ec.message()));
+    return os::fileError(fmt::format("cannot move the build into {}: {}", code_dir, ec.message()), ec.value());
   }
   DeployResult result;
   result.version = std::move(*recorded);

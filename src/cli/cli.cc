@@ -181,6 +181,37 @@ int printJsonOr(const Result<http::ClientResponse>& response, bool as_json,
   return 0;
 }
 
+// `gust tenant set NAME --retain-days N --retain-mb N`: "default" gives the setting back to the
+// server's flags.
+int tenantSet(const Connection& connection, const std::string& name, const std::string& days,
+              const std::string& mb, bool as_json) {
+  json retention = json::object();
+  for (const auto& [field, value] : {std::pair{"days", days}, std::pair{"mb", mb}}) {
+    if (value.empty()) continue;
+    if (value == "default") {
+      retention[field] = nullptr;
+      continue;
+    }
+    char* end = nullptr;
+    long long number = std::strtoll(value.c_str(), &end, 10);
+    if (end == value.c_str() || *end != '\0') {
+      return fail(invalidArgument(fmt::format("--retain-{} takes a number or 'default', not '{}'",
+                                              field, value)));
+    }
+    retention[field] = number;
+  }
+  if (retention.empty()) return fail(invalidArgument("give --retain-days and/or --retain-mb"));
+  json body = {{"retention", retention}};
+  auto response = apiCall(connection, "PATCH", "/api/v1/tenants/" + urlEncode(name), body);
+  return printJsonOr(response, as_json, [&](const json& t) {
+    auto shown = [](const json& v, const char* unit) {
+      return v.is_null() ? std::string("server default") : fmt::format("{} {}", v.dump(), unit);
+    };
+    std::printf("Tenant %s keeps activation records %s, within %s\n", name.c_str(),
+                shown(t["retention"]["days"], "days").c_str(), shown(t["retention"]["mb"], "MiB").c_str());
+  });
+}
+
 int tenantCommand(const Connection& connection, bool create, bool remove, bool list,
                   const std::string& name, bool as_json) {
   if (create) {
@@ -200,9 +231,14 @@ int tenantCommand(const Connection& connection, bool create, bool remove, bool l
   if (!response) return fail(response.status());
   auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) return std::printf("%s\n", body["tenants"].dump(2).c_str()), 0;
-  std::vector<std::vector<std::string>> rows = {{"NAME", "CREATED"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "CREATED", "RETAIN DAYS", "RETAIN MB"}};
+  auto retained = [](const json& t, const char* field) {
+    const json& v = t.contains("retention") ? t["retention"][field] : json();
+    return v.is_number_integer() ? v.dump() : std::string("default");
+  };
   for (const auto& t : body["tenants"]) {
-    rows.push_back({t.value("name", ""), shortTime(t.value("created_at", ""))});
+    rows.push_back({t.value("name", ""), shortTime(t.value("created_at", "")), retained(t, "days"),
+                    retained(t, "mb")});
   }
   printTable(rows);
   return 0;
@@ -356,13 +392,27 @@ int run(int argc, char** argv) {
   serve->add_option("--log-level", serve_options.log_level, "debug | info | warn | error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->add_option("--retain-days", serve_options.retain_days, "Delete activation records older than this")
+  serve->add_option("--retain-days", serve_options.retain_days,
+                    "Delete a tenant's activation records older than this (0: no age limit; a "
+                    "tenant's own setting wins)")
       ->capture_default_str();
-  serve->add_option("--retain-log-mb", serve_options.retain_log_mb,
-                    "Keep at most this much activation log text (oldest logs go first)")
+  serve->add_option("--retain-mb,--retain-log-mb", serve_options.retain_mb,
+                    "Keep at most this much of each tenant's activation records and logs, its "
+                    "oldest going first (0: no size limit; a tenant's own setting wins)")
+      ->capture_default_str();
+  serve->add_option("--retain-usage-days", serve_options.retain_usage_days,
+                    "Delete hourly usage roll-ups older than this")
       ->capture_default_str();
   serve->add_option("--retain-access-days", serve_options.retain_access_days,
                     "Delete gateway access-log records older than this")
+      ->capture_default_str();
+  serve->add_option("--retention-interval-s", serve_options.retention_interval_s,
+                    "How often retention and compaction run")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  serve->add_option("--min-free-mb", serve_options.min_free_mb,
+                    "Refuse new invocations and deploys (507) while the data dir's disk has less "
+                    "free space than this; serve again past it plus a quarter (0: never refuse)")
       ->capture_default_str();
   serve->add_option("--build-network", serve_options.build_network,
                     "What dependency builds (pip, npm, Maven) reach: egress (public addresses "
@@ -471,6 +521,16 @@ int run(int argc, char** argv) {
   auto* tenant_ls = tenant_cmd->add_subcommand("ls", "List tenants");
   auto* tenant_rm = tenant_cmd->add_subcommand("rm", "Remove a tenant (it must have no functions)");
   tenant_rm->add_option("name", tenant_name)->required();
+  std::string tenant_retain_days, tenant_retain_mb;
+  auto* tenant_set = tenant_cmd->add_subcommand(
+      "set", "Set a tenant's own retention of activation records (default: the server's)");
+  tenant_set->add_option("name", tenant_name)->required();
+  tenant_set->add_option("--retain-days", tenant_retain_days,
+                         "Delete its records older than this many days (0: no age limit; "
+                         "'default': the server's --retain-days)");
+  tenant_set->add_option("--retain-mb", tenant_retain_mb,
+                         "Keep its records and logs within this many MiB, oldest going first (0: no "
+                         "size limit; 'default': the server's --retain-mb)");
 
   auto* token_cmd = app.add_subcommand("token", "Manage tenant tokens (admin token only)");
   token_cmd->require_subcommand(1);
@@ -766,6 +826,9 @@ int run(int argc, char** argv) {
   }
   if (auto handled = runGatewayCommand(*gateway_cli, *connection, as_json)) return *handled;
   if (auto handled = runHostCommand(*host_cli, *connection, as_json)) return *handled;
+  if (tenant_set->parsed()) {
+    return tenantSet(*connection, tenant_name, tenant_retain_days, tenant_retain_mb, as_json);
+  }
   if (tenant_cmd->parsed()) return tenantCommand(*connection, tenant_create->parsed(),
                                                  tenant_rm->parsed(), tenant_ls->parsed(),
                                                  tenant_name, as_json);

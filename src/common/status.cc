@@ -16,6 +16,7 @@ const char* Status::codeName() const {
     case Code::FunctionError: return "function_error";
     case Code::Unavailable: return "unavailable";
     case Code::DeadlineExceeded: return "timeout";
+    case Code::InsufficientStorage: return "insufficient_storage";
     case Code::Internal: return "internal";
   }
   return "internal";

@@ -22,6 +22,7 @@ enum class Code {
   FunctionError,       // the function crashed, threw or returned garbage: 502
   Unavailable,         // no capacity in time: 503
   DeadlineExceeded,    // the function timed out: 504
+  InsufficientStorage, // the data dir's disk is (nearly) full: 507, retry later
   Internal,            // our bug or the environment failed: 500
 };
 

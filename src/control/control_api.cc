@@ -335,6 +335,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       }
     }
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::post) {
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
       co_return co_await deploy(exchange, caller, name);
     }
     if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
@@ -382,6 +383,7 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       co_return co_await streamLogs(exchange, caller, name);
     }
     if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
       co_return co_await invoke(exchange, caller, name);
     }
     co_return co_await fail(notFound("no such control API resource"));
@@ -677,10 +679,10 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
               {"routes", routes}};
     }
     if (streaming) {
+      Status shown = gateway::callerFacing(result.status());
       json line = result ? json{{"event", "done"}, {"result", body}}
                          : json{{"event", "error"},
-                                {"error", {{"code", result.status().codeName()},
-                                           {"message", result.status().message()}}}};
+                                {"error", {{"code", shown.codeName()}, {"message", shown.message()}}}};
       (void)co_await exchange.writeChunk(line.dump() + "\n");
       (void)co_await exchange.finishChunked();
     } else if (result) {

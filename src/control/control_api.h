@@ -22,6 +22,7 @@
 #include "gateway/invoker.h"
 #include "http/server.h"
 #include "metering/metering.h"
+#include "os/disk_guard.h"
 #include "scheduler/scheduler.h"
 #include "secrets/secret_box.h"
 #include "store/store.h"
@@ -43,6 +44,8 @@ struct ControlDeps {
   gust::events::Events& events;
   // This server's own names (the --listen host, the machine's): no tenant may claim them.
   std::vector<std::string> server_names;
+  // While it refuses, deploys and invokes answer 507 (nullptr: never).
+  const os::DiskGuard* disk_guard = nullptr;
 };
 
 // Who is calling and which tenant they act on.

@@ -43,6 +43,44 @@ json secretJson(const store::SecretRecord& s) {
           {"updated_at", rfc3339(s.updated_at_us)}};
 }
 
+// A tenant's own retention; null: the server's default (--retain-days, --retain-mb).
+json tenantJson(const store::TenantRecord& t) {
+  auto value = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"name", t.name},
+          {"created_at", rfc3339(t.created_at_us)},
+          {"retention", {{"days", value(t.retention.days)}, {"mb", value(t.retention.mb)}}}};
+}
+
+constexpr int64_t kMaxRetainDays = 36500;
+constexpr int64_t kMaxRetainMb = int64_t{1} << 30;
+
+// PATCH semantics: a field sent replaces the tenant's value (null: back to the default), a field
+// left out keeps it. 0 is "no limit", as for the server's flags.
+Result<store::Retention> patchRetention(const json& body, store::Retention retention) {
+  const char* usage =
+      "send a JSON body {\"retention\": {\"days\": 7, \"mb\": 512}} (integers; null: the "
+      "server's default; 0: no limit)";
+  if (!body.is_object() || !body.contains("retention") || !body["retention"].is_object()) {
+    return invalidArgument(usage);
+  }
+  for (const auto& [field, value] : body["retention"].items()) {
+    std::optional<int64_t>* target = field == "days" ? &retention.days
+                                     : field == "mb" ? &retention.mb
+                                                     : nullptr;
+    if (!target) return invalidArgument(fmt::format("unknown retention field '{}': {}", field, usage));
+    if (value.is_null()) {
+      target->reset();
+      continue;
+    }
+    int64_t max = field == "days" ? kMaxRetainDays : kMaxRetainMb;
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > max) {
+      return invalidArgument(fmt::format("retention.{} must be an integer from 0 to {}", field, max));
+    }
+    *target = value.get<int64_t>();
+  }
+  return retention;
+}
+
 }  // namespace
 
 awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& caller) {
@@ -59,9 +97,7 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
     auto list = co_await loop::offload(blocking, [&] { return store.listTenants(); });
     if (!list) co_return co_await fail(list.status());
     json items = json::array();
-    for (const auto& t : *list) {
-      items.push_back({{"name", t.name}, {"created_at", rfc3339(t.created_at_us)}});
-    }
+    for (const auto& t : *list) items.push_back(tenantJson(t));
     json body = {{"tenants", items}};
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
@@ -81,6 +117,31 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
     if (!created.isOk()) co_return co_await fail(created);
     json out = {{"name", name}};
     co_return co_await respondJson(exchange, bhttp::status::created, out);
+  }
+  if (seg.size() == 2 && method == http::Verb::get) {
+    auto tenant = co_await loop::offload(blocking, [&] { return store.getTenant(seg[1]); });
+    if (!tenant) co_return co_await fail(tenant.status());
+    co_return co_await respondJson(exchange, bhttp::status::ok, tenantJson(*tenant));
+  }
+  if (seg.size() == 2 && method == http::Verb::patch) {
+    const std::string& name = seg[1];
+    json body = json::parse(request.body(), nullptr, false);
+    auto update = [&]() -> Result<store::TenantRecord> {
+      auto tenant = store.getTenant(name);
+      if (!tenant) return tenant.status();
+      auto retention = patchRetention(body, tenant->retention);
+      if (!retention) return retention.status();
+      GUST_RETURN_IF_ERROR(store.setTenantRetention(name, *retention));
+      tenant->retention = *retention;
+      return tenant;
+    };
+    auto updated = co_await loop::offload(blocking, update);
+    std::string detail = updated ? tenantJson(*updated)["retention"].dump() : "";
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "tenant.retention", name, updated.status(), detail, name);
+    co_await audit(audit_entry);
+    if (!updated) co_return co_await fail(updated.status());
+    co_return co_await respondJson(exchange, bhttp::status::ok, tenantJson(*updated));
   }
   if (seg.size() == 2 && method == http::Verb::delete_) {
     const std::string& name = seg[1];

@@ -454,6 +454,13 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     }
   }
 
+  // A full disk refuses new work before it takes a rate-limit token or a quota unit.
+  if (Status room = os::admitNewWork(disk_guard_); !room.isOk()) {
+    request.refusal = "insufficient_storage";
+    co_await exchange.respond(errorResponseFor(room));
+    co_return;
+  }
+
   // 5. Rate limits (the tighter of key and route sets the headers) and quotas.
   std::optional<RateDecision> shown;
   auto consider = [&](const RateDecision& decision) {

@@ -29,6 +29,7 @@
 #include "gateway/route_table.h"
 #include "http/server.h"
 #include "observe/metrics.h"
+#include "os/disk_guard.h"
 #include "store/store.h"
 
 namespace gust::gateway {
@@ -58,6 +59,8 @@ class Gateway final {
   boost::asio::awaitable<void> serve(http::Exchange& exchange);
   // Set once before serving; the sink outlives the gateway's use of it.
   void setAsyncSink(AsyncSink* sink) { async_sink_ = sink; }
+  // Set once before serving: while it refuses, invocations answer 507 (nullptr: never).
+  void setDiskGuard(const os::DiskGuard* guard) { disk_guard_ = guard; }
   // Persists the quota counts taken since the last flush (a restart keeps them).
   void flushQuotas();
 
@@ -91,6 +94,7 @@ class Gateway final {
   // Unflushed counts of periods that ended: (client id, period start, count).
   std::vector<std::tuple<std::string, int64_t, int64_t>> rolled_over_;  // GUARDED_BY(mutex_)
   AsyncSink* async_sink_ = nullptr;
+  const os::DiskGuard* disk_guard_ = nullptr;
 };
 
 }  // namespace gust::gateway

@@ -1,5 +1,8 @@
 #include "gateway/http_status.h"
 
+#include "observe/log.h"
+#include "os/disk_guard.h"
+
 namespace gust::gateway {
 
 http::beast::http::status httpStatusFor(Code code) {
@@ -17,13 +20,26 @@ http::beast::http::status httpStatusFor(Code code) {
     case Code::FunctionError: return S::bad_gateway;
     case Code::Unavailable: return S::service_unavailable;
     case Code::DeadlineExceeded: return S::gateway_timeout;
+    case Code::InsufficientStorage: return S::insufficient_storage;
     case Code::Internal: return S::internal_server_error;
   }
   return S::internal_server_error;
 }
 
+Status callerFacing(const Status& status) {
+  if (status.code() != Code::InsufficientStorage) return status;
+  // Whoever met the full disk, its detail (host paths) is the operator's: the log has it,
+  // callers get the same words as the disk guard's refusal.
+  Status refusal = os::insufficientStorage();
+  if (status.message() != refusal.message()) {
+    observe::logEvent(observe::LogLevel::Error, "storage.full", {{"error", status.message()}});
+  }
+  return refusal;
+}
+
 http::Response errorResponseFor(const Status& status) {
-  return http::errorResponse(httpStatusFor(status.code()), status.codeName(), status.message());
+  Status shown = callerFacing(status);
+  return http::errorResponse(httpStatusFor(shown.code()), shown.codeName(), shown.message());
 }
 
 }  // namespace gust::gateway

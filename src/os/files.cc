@@ -12,6 +12,11 @@
 
 namespace gust::os {
 
+Status fileError(std::string message, int error_number) {
+  bool full = error_number == ENOSPC || error_number == EDQUOT;
+  return {full ? Code::InsufficientStorage : Code::Internal, std::move(message)};
+}
+
 Result<std::string> readFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -30,14 +35,19 @@ Result<std::string> readFile(const std::string& path) {
 Status writeFileAtomic(const std::string& path, std::string_view contents, int mode) {
   std::string temp = path + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return internalError(fmt::format("cannot write {}: {}", temp, strerror(errno)));
+  if (fd < 0) {
+    int error_number = errno;
+    return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)), error_number);
+  }
   std::size_t written = 0;
   while (written < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      int error_number = errno;
+      if (error_number == EINTR) continue;
       ::close(fd);
-      return internalError(fmt::format("cannot write {}: {}", temp, strerror(errno)));
+      ::unlink(temp.c_str());  // a full disk keeps no half-written file
+      return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)), error_number);
     }
     written += static_cast<std::size_t>(n);
   }

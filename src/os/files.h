@@ -11,6 +11,10 @@
 
 namespace gust::os {
 
+// A failed file operation as a Status: a full disk or quota (ENOSPC, EDQUOT) is
+// InsufficientStorage, anything else Internal. `message` may name paths: it is for the log.
+Status fileError(std::string message, int error_number);
+
 Result<std::string> readFile(const std::string& path);
 // Writes to a temporary file beside `path`, fsyncs and renames: readers see old or new, never
 // half. `mode` applies to the new file (0600 for secrets).

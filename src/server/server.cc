@@ -33,12 +33,14 @@
 #include "metering/metering.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "os/disk_guard.h"
 #include "os/files.h"
 #include "os/toolchain.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
 #include "secrets/secret_box.h"
 #include "server/data_dir_lock.h"
+#include "server/retention.h"
 #include "store/sqlite/sqlite_store.h"
 
 #ifndef GUST_SOURCE_DIR
@@ -108,6 +110,21 @@ bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
     return false;
   }
   return !host.empty();
+}
+
+// Samples the data dir's disk; says in the server log when refusing starts and stops (the
+// callers' 507 names no path: the operator's detail is here and in the metrics).
+void watchDisk(os::DiskGuard& guard, const std::string& data_dir) {
+  auto sample = guard.sample();
+  if (!sample) {
+    observe::logEvent(observe::LogLevel::Warn, "disk.unmeasured", {{"error", sample.status().message()}});
+    return;
+  }
+  if (!sample->changed) return;
+  observe::logEvent(sample->refusing ? observe::LogLevel::Error : observe::LogLevel::Info,
+                    sample->refusing ? "disk.low_refusing_new_work" : "disk.recovered_serving",
+                    {{"data_dir", data_dir}, {"free_bytes", sample->free_bytes},
+                     {"min_free_bytes", guard.minFreeBytes()}});
 }
 
 }  // namespace
@@ -195,6 +212,9 @@ int serve(const ServeOptions& options) {
     std::fprintf(stderr, "gust: %s\n", store.status().message().c_str());
     return 1;
   }
+  uint64_t min_free = static_cast<uint64_t>(std::max<int64_t>(options.min_free_mb, 0)) << 20;
+  os::DiskGuard disk_guard(os::DiskGuard::freeBytesOf(data_dir), min_free, min_free / 4);
+  watchDisk(disk_guard, data_dir);  // a server started on a full disk refuses from its first request
 
 
   std::unique_ptr<sandbox::Sandbox> sandbox;
@@ -271,8 +291,10 @@ int serve(const ServeOptions& options) {
   // Requests that ask for an asynchronous invocation pass the gateway's keys, policies and
   // limits, then become durable events.
   gateway.setAsyncSink(&events);
+  gateway.setDiskGuard(&disk_guard);
   control::ControlApi control({**store, catalog, invoker, gateway, deployer, scheduler, blocking,
-                               builds, *token, *prices, secret_box, events, serverNames(host)});
+                               builds, *token, *prices, secret_box, events, serverNames(host),
+                               &disk_guard});
 
   http::ServerOptions http_options;
   http_options.host = host;
@@ -312,6 +334,10 @@ int serve(const ServeOptions& options) {
       }
       metrics.gauge("gust_store_writer_lag", "Activation records waiting to be committed")
           .set(static_cast<double>((**store).pendingActivations()));
+      metrics.gauge("gust_data_dir_free_bytes", "Free bytes on the data dir's disk (last sample)")
+          .set(static_cast<double>(disk_guard.freeBytes()));
+      metrics.gauge("gust_disk_guard_refusing", "1 while new work is refused for lack of disk (507)")
+          .set(disk_guard.refusing() ? 1 : 0);
       http::Response response(http::beast::http::status::ok, 11);
       response.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       response.body() = metrics.exposition();
@@ -357,35 +383,24 @@ int serve(const ServeOptions& options) {
                     {{"url", url}, {"data_dir", data_dir}, {"io_threads", io_threads},
                      {"sandbox", sandbox->describe()}, {"runtimes", runtimes_dir}});
 
-  // Retention runs on its own thread once a minute; the store call blocks.
+  RetentionOptions retention_options;
+  retention_options.activations = {options.retain_days, options.retain_mb};
+  retention_options.usage_days = options.retain_usage_days;
+  retention_options.access_days = options.retain_access_days;
+  retention_options.interval = std::chrono::seconds(options.retention_interval_s);
+  auto retention = std::make_unique<RetentionRunner>(**store, retention_options);
+
   std::mutex retention_mutex;
   std::condition_variable retention_cv;
   bool stopping = false;
-  std::thread retention([&] {
-    std::unique_lock lock(retention_mutex);
-    while (!retention_cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
-      lock.unlock();
-      int64_t cutoff = nowMicros() - options.retain_days * 86400LL * 1000000;
-      auto pruned = (**store).pruneActivations(cutoff, options.retain_log_mb << 20);
-      auto pruned_access = (**store).pruneAccess(nowMicros() - options.retain_access_days * 86400LL * 1000000);
-      if (!pruned_access) {
-        observe::logEvent(observe::LogLevel::Error, "retention.failed", {{"error", pruned_access.status().message()}});
-      }
-      if (!pruned) {
-        observe::logEvent(observe::LogLevel::Error, "retention.failed", {{"error", pruned.status().message()}});
-      } else if (*pruned > 0) {
-        observe::logEvent(observe::LogLevel::Info, "retention.pruned", {{"records", *pruned}});
-      }
-      lock.lock();
-    }
-  });
-
-  // Quota counts reach the store every second, so usage plans survive a restart.
+  // Quota counts reach the store every second, so usage plans survive a restart; the disk
+  // guard samples as often.
   std::thread quota_flusher([&] {
     std::unique_lock lock(retention_mutex);
     while (!retention_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
       lock.unlock();
       gateway.flushQuotas();
+      watchDisk(disk_guard, data_dir);
       lock.lock();
     }
   });
@@ -397,7 +412,7 @@ int serve(const ServeOptions& options) {
     stopping = true;
   }
   retention_cv.notify_all();
-  retention.join();
+  retention.reset();
   quota_flusher.join();
   observe::logEvent(observe::LogLevel::Info, "server.draining", {{"signal", strsignal(received)}});
 

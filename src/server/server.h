@@ -20,9 +20,16 @@ struct ServeOptions {
   std::chrono::milliseconds queue_wait{std::chrono::seconds(10)};
   std::string runtimes_dir;  // "": found beside the binary or in the source tree
   std::string config_path;   // optional server config (TOML): [prices]
-  int64_t retain_days = 30;     // activation records older than this are deleted
-  int64_t retain_log_mb = 1024; // total log text kept; the oldest logs are emptied first
-  int64_t retain_access_days = 7;  // gateway access-log records older than this are deleted
+  // Retention, per tenant unless it has its own (gust tenant set): activation records older
+  // than retain_days are deleted, then its oldest until the rest fit in retain_mb (0: no limit).
+  int64_t retain_days = 30;
+  int64_t retain_mb = 1024;
+  int64_t retain_usage_days = 400;  // hourly usage roll-ups: what bills are made from
+  int64_t retain_access_days = 7;   // gateway access-log records older than this are deleted
+  int retention_interval_s = 60;    // retention, then compaction, run this often
+  // Below this much free space on the data dir's disk, new work answers 507; it is served again
+  // past min_free_mb + min_free_mb / 4 (0: never refused).
+  int64_t min_free_mb = 256;
   // A request head must arrive within this (slowloris); connections beyond max_connections are
   // closed at accept.
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};

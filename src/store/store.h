@@ -130,9 +130,25 @@ struct ActivationQuery {
   bool oldest_first = false;
 };
 
+// How long, and within how much space, a tenant's activation records (with their logs) are
+// kept. Unset: the server's default (its --retain-days, --retain-mb).
+struct Retention {
+  std::optional<int64_t> days;  // records received longer ago are deleted
+  std::optional<int64_t> mb;    // the tenant's records fit in this; its oldest go first
+};
+
+// The server's retention defaults, and how much one transaction of pruning may delete (so that
+// pruning never holds the writer for long).
+struct RetentionDefaults {
+  int64_t days = 30;
+  int64_t mb = 1024;
+  int batch_rows = 1000;
+};
+
 struct TenantRecord {
   std::string name;
   int64_t created_at_us = 0;
+  Retention retention;
 };
 
 // A tenant's bearer token. Only a hash of the token is stored; the token itself is shown once.
@@ -368,6 +384,8 @@ class Store {
   virtual Result<std::vector<TenantRecord>> listTenants() = 0;
   virtual Result<TenantRecord> getTenant(const std::string& name) = 0;
   virtual Status deleteTenant(const std::string& name) = 0;
+  // Replaces the tenant's own retention (unset fields: the server's defaults again).
+  virtual Status setTenantRetention(const std::string& name, const Retention& retention) = 0;
 
   virtual Status createToken(const TokenRecord& token) = 0;
   virtual Result<TokenRecord> getToken(const std::string& id) = 0;
@@ -415,7 +433,8 @@ class Store {
   virtual Result<std::vector<AccessRecord>> listAccess(const AccessQuery& query) = 0;
   virtual Result<std::vector<TrafficRow>> traffic(const std::optional<std::string>& tenant,
                                                   TrafficGrouping by, int64_t since_us) = 0;
-  virtual Result<int64_t> pruneAccess(int64_t older_than_us) = 0;
+  // Deletes access-log lines from before `older_than_us`, in batches of `batch_rows`.
+  virtual Result<int64_t> pruneAccess(int64_t older_than_us, int batch_rows = 1000) = 0;
 
   virtual Status appendAudit(const AuditRecord& record) = 0;
   // Newest first.
@@ -477,10 +496,17 @@ class Store {
   virtual Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) = 0;
   virtual Result<ActivationRecord> getActivation(const std::string& tenant,
                                                  const std::string& id) = 0;
-  // Retention: deletes activation records received before `older_than_us`, then empties the
-  // logs of the oldest remaining records until all logs fit in `max_log_bytes`. Usage roll-ups
-  // are kept. Returns how many records were deleted plus how many lost their logs.
-  virtual Result<int64_t> pruneActivations(int64_t older_than_us, int64_t max_log_bytes) = 0;
+  // Retention, tenant by tenant under each one's own Retention (else `defaults`): deletes its
+  // activation records received more than `days` before `now_us`, then its oldest records until
+  // the rest (logs included) fit in `mb`. A tenant's budget never deletes another tenant's
+  // records. Deletes in transactions of at most `batch_rows` rows; usage roll-ups are kept.
+  // Returns how many records were deleted.
+  virtual Result<int64_t> pruneActivations(int64_t now_us, const RetentionDefaults& defaults) = 0;
+  // Deletes hourly usage roll-ups of hours that began before `older_than_us`, in batches.
+  virtual Result<int64_t> pruneUsage(int64_t older_than_us, int batch_rows = 1000) = 0;
+  // Gives the pages that pruning freed back to the file system (a bounded number per
+  // transaction) and checkpoints the WAL down to nothing. Returns the bytes given back.
+  virtual Result<int64_t> compact() = 0;
 };
 
 }  // namespace gust::store

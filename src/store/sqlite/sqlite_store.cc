@@ -280,6 +280,15 @@ INSERT INTO hosts (host, tenant, created_at_us)
     AND host GLOB '*[^0-9.]*' AND host NOT LIKE '%:%'
   GROUP BY host HAVING COUNT(DISTINCT tenant) = 1;
 )sql",
+    // v7: retention per tenant. A tenant's own limits (NULL: the server's defaults); each
+    // record's size, so that a tenant's size budget is summed from an index, not its rows.
+    R"sql(
+ALTER TABLE tenants ADD COLUMN retain_days INTEGER;
+ALTER TABLE tenants ADD COLUMN retain_mb INTEGER;
+ALTER TABLE activations ADD COLUMN record_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE activations SET record_bytes = 256 + LENGTH(CAST(logs AS BLOB)) + LENGTH(CAST(error AS BLOB));
+CREATE INDEX activations_by_tenant ON activations (tenant, seq, record_bytes, received_at_us);
+)sql",
 };
 
 constexpr int64_t kHourUs = 3600LL * 1000000;
@@ -311,6 +320,15 @@ class Statement {
     sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  Statement& bindOptional(int index, const std::optional<int64_t>& value) {
+    if (value) return bind(index, *value);
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+  }
+  std::optional<int64_t> optionalInteger(int column) {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return integer(column);
+  }
   Statement& bind(int index, double value) {
     sqlite3_bind_double(stmt_, index, value);
     return *this;
@@ -339,18 +357,27 @@ class Statement {
   std::string error_;
 };
 
+// A full disk (SQLITE_FULL, or ENOSPC/EDQUOT under an I/O error) is InsufficientStorage: callers
+// are told to retry later (507); the message, for the log, may name the database's path.
+Code failureCode(sqlite3* db, int rc) {
+  int system_errno = sqlite3_system_errno(db);
+  bool full = (rc & 0xff) == SQLITE_FULL || system_errno == ENOSPC || system_errno == EDQUOT;
+  return full ? Code::InsufficientStorage : Code::Internal;
+}
+
 Status execute(sqlite3* db, const char* sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error); rc != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
     sqlite3_free(error);
-    return internalError(fmt::format("sqlite: {}", message));
+    return {failureCode(db, rc), fmt::format("sqlite: {}", message)};
   }
   return Status::ok();
 }
 
 Status sqliteError(sqlite3* db, std::string_view what) {
-  return internalError(fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db)));
+  return {failureCode(db, sqlite3_extended_errcode(db)),
+          fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db))};
 }
 
 Result<sqlite3*> openConnection(const std::string& path) {
@@ -364,13 +391,32 @@ Result<sqlite3*> openConnection(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 10000);
   Status status = execute(db,
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                          "PRAGMA foreign_keys=ON;");
+                          "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
+                          "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                          "PRAGMA journal_size_limit=67108864;");
   if (!status.isOk()) {
     sqlite3_close(db);
     return status;
   }
   return db;
+}
+
+// Pages that retention frees go back to the file system only in incremental auto-vacuum mode.
+// A new database starts in it (openConnection asks before the first table exists); one made
+// before is converted once, with a VACUUM (which needs room for a copy: if that fails, the
+// database stays as it was and compact() gives nothing back).
+Status useIncrementalVacuum(sqlite3* db) {
+  {
+    Statement mode(db, "PRAGMA auto_vacuum");  // finalized before the VACUUM, which needs that
+    if (!mode.ok() || mode.step() != SQLITE_ROW) return sqliteError(db, "auto_vacuum");
+    if (mode.integer(0) == 2) return Status::ok();
+  }
+  Status converted = execute(db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;");
+  if (!converted.isOk()) {
+    std::fprintf(stderr, "store: cannot convert the database to incremental vacuum: %s\n",
+                 converted.message().c_str());
+  }
+  return Status::ok();
 }
 
 Status migrate(sqlite3* db) {
@@ -396,7 +442,7 @@ Status migrate(sqlite3* db) {
     }
     GUST_RETURN_IF_ERROR(execute(db, "COMMIT"));
   }
-  return Status::ok();
+  return useIncrementalVacuum(db);
 }
 
 constexpr const char* kActivationColumns =
@@ -405,6 +451,16 @@ constexpr const char* kActivationColumns =
     "error, dispatched_at_us, responded_at_us, billed_ms, cpu_user_us, cpu_sys_us, "
     "peak_memory_bytes, key_id, trace_id, logs";
 constexpr int kActivationColumnCount = 27;
+
+// What a record costs against its tenant's size budget: its text, plus the fixed columns and
+// index entries (about 256 bytes a row, measured on a database of small records).
+int64_t recordBytes(const ActivationRecord& r) {
+  constexpr int64_t kFixedBytes = 256;
+  std::size_t text = r.id.size() + r.tenant.size() + r.function.size() + r.entry.size() +
+                     r.trigger.size() + r.status.size() + r.key_id.size() + r.trace_id.size() +
+                     r.error.size() + r.logs.size();
+  return kFixedBytes + static_cast<int64_t>(text);
+}
 
 ActivationRecord readActivation(Statement& row, bool with_logs) {
   ActivationRecord r;
@@ -450,6 +506,10 @@ AccessRecord readAccess(Statement& q) {
   r.bytes_in = q.integer(11); r.bytes_out = q.integer(12); r.activation_id = q.text(13);
   r.client_ip = q.text(14); r.user_agent = q.text(15); r.limited = q.integer(16) != 0;
   return r;
+}
+
+TenantRecord readTenant(Statement& q) {
+  return {q.text(0), q.integer(1), {q.optionalInteger(2), q.optionalInteger(3)}};
 }
 
 constexpr const char* kTokenColumns = "id, tenant, name, hash, created_at_us, revoked_at_us";
@@ -598,6 +658,7 @@ class SqliteStore final : public Store {
     // commit that crosses 1000 WAL pages, with two fsyncs: every request waiting for that commit
     // waited for them too (the ~20 ms p99 of the warm path). This hook replaces the default.
     for (sqlite3* db : {meta_, writer_db_}) sqlite3_wal_hook(db, &SqliteStore::onWalCommit, this);
+    sqlite3_busy_timeout(checkpoint_db_, kForceCheckpointWaitMs);
     writer_ = std::thread([this] { writeActivations(); });
     checkpointer_ = std::thread([this] { checkpointWal(); });
   }
@@ -752,18 +813,27 @@ class SqliteStore final : public Store {
 
   Result<std::vector<TenantRecord>> listTenants() override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "SELECT name, created_at_us FROM tenants ORDER BY name");
+    Statement q(meta_, "SELECT name, created_at_us, retain_days, retain_mb FROM tenants ORDER BY name");
     std::vector<TenantRecord> out;
-    while (q.step() == SQLITE_ROW) out.push_back({q.text(0), q.integer(1)});
+    while (q.step() == SQLITE_ROW) out.push_back(readTenant(q));
     return out;
   }
 
   Result<TenantRecord> getTenant(const std::string& name) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "SELECT name, created_at_us FROM tenants WHERE name = ?1");
+    Statement q(meta_, "SELECT name, created_at_us, retain_days, retain_mb FROM tenants WHERE name = ?1");
     q.bind(1, name);
     if (q.step() != SQLITE_ROW) return notFound(fmt::format("no tenant named '{}'", name));
-    return TenantRecord{q.text(0), q.integer(1)};
+    return readTenant(q);
+  }
+
+  Status setTenantRetention(const std::string& name, const Retention& retention) override {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, "UPDATE tenants SET retain_days = ?2, retain_mb = ?3 WHERE name = ?1");
+    q.bind(1, name).bindOptional(2, retention.days).bindOptional(3, retention.mb);
+    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "set tenant retention");
+    if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no tenant named '{}'", name));
+    return Status::ok();
   }
 
   Status deleteTenant(const std::string& name) override {
@@ -1193,12 +1263,10 @@ class SqliteStore final : public Store {
     return rows;
   }
 
-  Result<int64_t> pruneAccess(int64_t older_than_us) override {
-    std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "DELETE FROM access_log WHERE at_us < ?1");
-    q.bind(1, older_than_us);
-    if (q.step() != SQLITE_DONE) return sqliteError(meta_, "prune access log");
-    return static_cast<int64_t>(sqlite3_changes(meta_));
+  Result<int64_t> pruneAccess(int64_t older_than_us, int batch_rows) override {
+    return deleteInBatches("DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
+                           "WHERE at_us < ?3 ORDER BY at_us LIMIT ?1)",
+                           "", older_than_us, batch_rows);
   }
 
   void recordActivation(ActivationRecord record, std::function<void()> on_committed,
@@ -1297,36 +1365,61 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<int64_t> pruneActivations(int64_t older_than_us, int64_t max_log_bytes) override {
-    std::lock_guard lock(meta_mutex_);
-    Statement old_rows(meta_, "DELETE FROM activations WHERE received_at_us < ?1");
-    old_rows.bind(1, older_than_us);
-    if (old_rows.step() != SQLITE_DONE) return sqliteError(meta_, "prune activations");
-    int64_t pruned = sqlite3_changes(meta_);
-    Statement total(meta_, "SELECT COALESCE(SUM(LENGTH(CAST(logs AS BLOB))), 0) FROM activations");
-    if (total.step() != SQLITE_ROW) return sqliteError(meta_, "measure logs");
-    int64_t excess = total.integer(0) - max_log_bytes;
-    if (excess <= 0) return pruned;
-    // Oldest first: walk rows in order, emptying logs until the excess is gone.
-    Statement oldest(meta_, "SELECT seq, LENGTH(CAST(logs AS BLOB)) FROM activations "
-                            "WHERE logs != '' ORDER BY seq");
-    std::vector<int64_t> seqs;
-    while (excess > 0 && oldest.step() == SQLITE_ROW) {
-      seqs.push_back(oldest.integer(0));
-      excess -= oldest.integer(1);
-    }
-    GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
-    Statement clear(meta_, "UPDATE activations SET logs = '' WHERE seq = ?1");
-    for (int64_t seq : seqs) {
-      clear.reset();
-      clear.bind(1, seq);
-      if (clear.step() != SQLITE_DONE) {
-        (void)execute(meta_, "ROLLBACK");
-        return sqliteError(meta_, "trim logs");
+  Result<int64_t> pruneActivations(int64_t now_us, const RetentionDefaults& defaults) override {
+    auto tenants = retentionByTenant(defaults);
+    if (!tenants) return tenants.status();
+    int64_t deleted = 0;
+    for (const auto& [tenant, limits] : *tenants) {
+      if (limits.days > 0) {
+        auto aged = deleteInBatches(
+            "DELETE FROM activations WHERE seq IN (SELECT seq FROM activations "
+            "WHERE tenant = ?2 AND received_at_us < ?3 ORDER BY seq LIMIT ?1)",
+            tenant, now_us - limits.days * kDayUs, defaults.batch_rows);
+        if (!aged) return aged.status();
+        deleted += *aged;
+      }
+      if (limits.mb > 0) {
+        auto newest_over = newestRecordOverBudget(tenant, limits.mb << 20);
+        if (!newest_over) return newest_over.status();
+        if (*newest_over == 0) continue;
+        auto over = deleteInBatches(
+            "DELETE FROM activations WHERE seq IN (SELECT seq FROM activations "
+            "WHERE tenant = ?2 AND seq <= ?3 ORDER BY seq LIMIT ?1)",
+            tenant, *newest_over, defaults.batch_rows);
+        if (!over) return over.status();
+        deleted += *over;
       }
     }
-    GUST_RETURN_IF_ERROR(execute(meta_, "COMMIT"));
-    return pruned + static_cast<int64_t>(seqs.size());
+    return deleted;
+  }
+
+  Result<int64_t> pruneUsage(int64_t older_than_us, int batch_rows) override {
+    return deleteInBatches("DELETE FROM usage_hourly WHERE rowid IN (SELECT rowid FROM "
+                           "usage_hourly WHERE hour_us < ?3 LIMIT ?1)",
+                           "", older_than_us, batch_rows);
+  }
+
+  Result<int64_t> compact() override {
+    int64_t given_back = 0;
+    for (int64_t before = -1;;) {
+      std::lock_guard lock(meta_mutex_);
+      Statement pages(meta_, "SELECT freelist_count, page_size FROM pragma_freelist_count, pragma_page_size");
+      if (pages.step() != SQLITE_ROW) return sqliteError(meta_, "count free pages");
+      int64_t free_pages = pages.integer(0);
+      if (before >= 0) given_back += (before - free_pages) * pages.integer(1);
+      // Stops when nothing is left, or nothing moved (a database not in incremental mode).
+      if (free_pages == 0 || free_pages == before) break;
+      before = free_pages;
+      GUST_RETURN_IF_ERROR(execute(
+          meta_, fmt::format("PRAGMA incremental_vacuum({})", kVacuumPagesPerStep).c_str()));
+    }
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_wanted_ = true;
+      truncate_wanted_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    return given_back;
   }
 
   Status enqueueAsync(const AsyncInvocationRecord& record) override {
@@ -1704,8 +1797,69 @@ class SqliteStore final : public Store {
                          v.bundle_bytes, now};
   }
 
+  // Each tenant that holds records, with the limits it is kept under (its own, else defaults).
+  struct Limits {
+    int64_t days = 0;
+    int64_t mb = 0;
+  };
+  Result<std::vector<std::pair<std::string, Limits>>> retentionByTenant(
+      const RetentionDefaults& defaults) {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(
+      SELECT a.tenant, t.retain_days, t.retain_mb
+      FROM (SELECT DISTINCT tenant FROM activations) a LEFT JOIN tenants t ON t.name = a.tenant)sql");
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    std::vector<std::pair<std::string, Limits>> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      out.push_back({q.text(0), {q.optionalInteger(1).value_or(defaults.days),
+                                 q.optionalInteger(2).value_or(defaults.mb)}});
+    }
+    if (rc != SQLITE_DONE) return sqliteError(meta_, "list tenants' retention");
+    return out;
+  }
+
+  // The seq of the tenant's newest record that does not fit in `max_bytes` once every newer one
+  // is kept (0: all fit). Summed over the activations_by_tenant index alone.
+  Result<int64_t> newestRecordOverBudget(const std::string& tenant, int64_t max_bytes) {
+    std::lock_guard lock(meta_mutex_);
+    Statement q(meta_, R"sql(
+      SELECT seq FROM (SELECT seq, SUM(record_bytes) OVER (ORDER BY seq DESC) AS kept
+                       FROM activations WHERE tenant = ?1)
+      WHERE kept > ?2 LIMIT 1)sql");
+    if (!q.ok()) return internalError("sqlite: " + q.error());
+    q.bind(1, tenant).bind(2, max_bytes);
+    int rc = q.step();
+    if (rc == SQLITE_ROW) return q.integer(0);
+    if (rc != SQLITE_DONE) return sqliteError(meta_, "measure a tenant's records");
+    return int64_t{0};
+  }
+
+  // Runs `sql` (a DELETE of at most ?1 rows; ?2 and ?3 its parameters) until it deletes fewer
+  // than a batch, one transaction per batch, letting metadata calls and the writer in between.
+  Result<int64_t> deleteInBatches(const char* sql, const std::string& text, int64_t number,
+                                  int batch_rows) {
+    int64_t deleted = 0;
+    for (;;) {
+      std::lock_guard lock(meta_mutex_);
+      Statement q(meta_, sql);
+      if (!q.ok()) return internalError("sqlite: " + q.error());
+      q.bind(1, int64_t{batch_rows}).bind(2, text).bind(3, number);
+      if (q.step() != SQLITE_DONE) return sqliteError(meta_, "prune");
+      int64_t changed = sqlite3_changes(meta_);
+      deleted += changed;
+      if (changed < batch_rows) return deleted;
+    }
+  }
+
+  static constexpr int64_t kDayUs = 86400LL * 1000000;
+  static constexpr int kVacuumPagesPerStep = 2048;  // 8 MB of 4 KiB pages per transaction
+
   static constexpr auto kCommitInterval = std::chrono::milliseconds(10);
   static constexpr int kCheckpointFrames = 4000;  // ~16 MB of WAL: fewer fsyncs than SQLite's 1000
+  static constexpr int kForceCheckpointFrames = 4 * kCheckpointFrames;
+  static constexpr int kPassiveBeforeForce = 3;
+  static constexpr int kForceCheckpointWaitMs = 1000;
 
   // After every commit, on the committing thread: wakes the checkpointer once the WAL is long.
   static int onWalCommit(void* self, sqlite3*, const char*, int frames) {
@@ -1721,19 +1875,38 @@ class SqliteStore final : public Store {
   }
 
   // PASSIVE: copies what it can without waiting for or blocking the writers. Once everything is
-  // copied, the next write starts the WAL over from its beginning, so it stays bounded.
+  // copied, the next write starts the WAL over from its beginning, so it stays bounded. Readers
+  // that overlap without pause can starve PASSIVE forever (the WAL then only grows): a WAL still
+  // long after a few of them, or past kForceCheckpointFrames, gets a TRUNCATE, which waits for
+  // readers (and holds new writers) at most kForceCheckpointWait, then gives up until next time.
   void checkpointWal() {
+    int unfinished = 0;  // PASSIVE checkpoints in a row that left frames behind
     for (;;) {
+      bool truncate = false;
       {
         std::unique_lock lock(checkpoint_mutex_);
         checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || checkpoint_wanted_; });
         if (checkpoint_stopping_) return;
         checkpoint_wanted_ = false;
+        std::swap(truncate, truncate_wanted_);
       }
       int log_frames = 0, copied_frames = 0;
-      if (sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                    &copied_frames) != SQLITE_OK) {
-        std::fprintf(stderr, "store: WAL checkpoint failed: %s\n", sqlite3_errmsg(checkpoint_db_));
+      if (!truncate) {
+        if (sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                      &log_frames, &copied_frames) != SQLITE_OK) {
+          std::fprintf(stderr, "store: WAL checkpoint failed: %s\n", sqlite3_errmsg(checkpoint_db_));
+        }
+        unfinished = copied_frames < log_frames ? unfinished + 1 : 0;
+        truncate = unfinished >= kPassiveBeforeForce || log_frames >= kForceCheckpointFrames;
+      }
+      if (!truncate) continue;
+      int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                         &log_frames, &copied_frames);
+      if (rc == SQLITE_OK) {
+        unfinished = 0;
+      } else if (rc != SQLITE_BUSY) {
+        std::fprintf(stderr, "store: WAL checkpoint (truncate) failed: %s\n",
+                     sqlite3_errmsg(checkpoint_db_));
       }
     }
   }
@@ -1927,7 +2100,7 @@ class SqliteStore final : public Store {
       insert.bind(18, r.error).bind(19, r.dispatched_at_us).bind(20, r.responded_at_us);
       insert.bind(21, r.billed_ms).bind(22, r.cpu_user_us).bind(23, r.cpu_sys_us);
       insert.bind(24, r.peak_memory_bytes).bind(25, r.key_id).bind(26, r.trace_id);
-      insert.bind(27, r.logs);
+      insert.bind(27, r.logs).bind(28, recordBytes(r));
       bool ok = insert.step() == SQLITE_DONE;
       if (ok && sqlite3_changes(writer_db_) == 1) {
         rollup.reset();
@@ -1971,6 +2144,7 @@ class SqliteStore final : public Store {
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;    // GUARDED_BY(checkpoint_mutex_)
   bool checkpoint_stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
+  bool truncate_wanted_ = false;      // GUARDED_BY(checkpoint_mutex_): compact() asked for one
   std::thread checkpointer_;
 };
 
@@ -1979,8 +2153,8 @@ class SqliteStore final : public Store {
 std::string activationInsertSql() {
   std::string placeholders;
   for (int i = 1; i <= kActivationColumnCount; ++i) placeholders += fmt::format("{}?{}", i > 1 ? ", " : "", i);
-  return fmt::format("INSERT OR IGNORE INTO activations ({}) VALUES ({})", kActivationColumns,
-                     placeholders);
+  return fmt::format("INSERT OR IGNORE INTO activations ({}, record_bytes) VALUES ({}, ?{})",
+                     kActivationColumns, placeholders, kActivationColumnCount + 1);
 }
 
 SqliteStore::WriterStatements::WriterStatements(sqlite3* db)

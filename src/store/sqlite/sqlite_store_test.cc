@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <fmt/format.h>
+
 #include "common/ids.h"
 
 namespace gust::store {
@@ -177,32 +179,139 @@ TEST_F(SqliteStoreTest, AnsweredActivationsSurviveAKillAndAreCountedOnce) {
   EXPECT_EQ((*usage)[0].billed_ms, 3 * (kRecords + 1));
 }
 
-TEST_F(SqliteStoreTest, RetentionDropsOldRecordsThenOldestLogsButKeepsUsage) {
+ActivationRecord activation(const std::string& id, const std::string& tenant,
+                            int64_t received_at_us, std::size_t log_bytes = 100) {
+  ActivationRecord r;
+  r.id = id;
+  r.tenant = tenant;
+  r.function = "hello";
+  r.status = "success";
+  r.billed_ms = 10;
+  r.received_at_us = received_at_us;
+  r.logs = std::string(log_bytes, 'x');
+  return r;
+}
+
+int64_t countActivations(Store& store, const std::string& tenant) {
+  ActivationQuery query;
+  query.tenant = tenant;
+  query.limit = 100000;
+  auto list = store.listActivations(query);
+  return list ? static_cast<int64_t>(list->size()) : -1;
+}
+
+constexpr int64_t kDayUs = 86400LL * 1000000;
+
+TEST_F(SqliteStoreTest, RetentionDeletesRecordsPastTheirAgeButKeepsUsage) {
+  const int64_t now = 100 * kDayUs;
   for (int i = 0; i < 4; ++i) {
-    ActivationRecord r;
-    r.id = "act" + std::to_string(i);
-    r.tenant = "default";
-    r.function = "hello";
-    r.status = "success";
-    r.billed_ms = 10;
-    r.received_at_us = (i + 1) * 1000000;
-    r.logs = std::string(100, 'x');
-    store_->recordActivation(r);
+    store_->recordActivation(activation("act" + std::to_string(i), "default", now - (40 - i * 10) * kDayUs));
   }
   store_->flushActivations();
-  // act0 is older than 1.5 s: deleted. Then 300 bytes of logs remain against a 150 byte cap:
-  // act1 and act2 lose theirs.
-  auto pruned = store_->pruneActivations(1500000, 150);
+  // act0 is 40 days old: deleted; act1, exactly 30 days old, is not older than 30 days: kept.
+  auto pruned = store_->pruneActivations(now, {30, 0, 1000});
   ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
-  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(*pruned, 1);
   EXPECT_EQ(store_->getActivation("default", "act0").status().code(), Code::NotFound);
-  EXPECT_EQ(store_->getActivation("default", "act1")->logs, "");
-  EXPECT_EQ(store_->getActivation("default", "act3")->logs, std::string(100, 'x'));
+  EXPECT_TRUE(store_->getActivation("default", "act1").isOk());
   auto usage = store_->usage({});
   ASSERT_TRUE(usage.isOk());
   ASSERT_EQ(usage->size(), 1u);
   EXPECT_EQ((*usage)[0].invocations, 4);
   EXPECT_EQ((*usage)[0].billed_ms, 40);
+}
+
+TEST_F(SqliteStoreTest, ATenantOverItsBudgetLosesOnlyItsOwnOldestRecords) {
+  ASSERT_TRUE(store_->createTenant("noisy").isOk());
+  ASSERT_TRUE(store_->createTenant("quiet").isOk());
+  const int64_t now = 100 * kDayUs;
+  // The quiet tenant's records are the oldest of all: a global budget would take them first.
+  for (int i = 0; i < 5; ++i) {
+    store_->recordActivation(activation("quiet" + std::to_string(i), "quiet", now - kDayUs + i, 10000));
+  }
+  for (int i = 0; i < 400; ++i) {
+    store_->recordActivation(activation(fmt::format("noisy{:03}", i), "noisy", now - 1000 + i, 10000));
+  }
+  store_->flushActivations();
+  // 1 MiB each: the quiet tenant's ~50 KB fit, the noisy one's ~4 MB do not.
+  auto pruned = store_->pruneActivations(now, {30, 1, 1000});
+  ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
+  EXPECT_EQ(countActivations(*store_, "quiet"), 5);
+  int64_t noisy_left = countActivations(*store_, "noisy");
+  EXPECT_GT(noisy_left, 50);
+  EXPECT_LT(noisy_left, 105);  // 1 MiB / ~10.3 KB a record
+  EXPECT_EQ(*pruned, 400 - noisy_left);
+  // The newest stay, the oldest went.
+  EXPECT_TRUE(store_->getActivation("noisy", "noisy399").isOk());
+  EXPECT_EQ(store_->getActivation("noisy", "noisy000").status().code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, ATenantsOwnRetentionWinsOverTheDefaults) {
+  ASSERT_TRUE(store_->createTenant("brief").isOk());
+  ASSERT_TRUE(store_->setTenantRetention("brief", {1, std::nullopt}).isOk());
+  auto tenant = store_->getTenant("brief");
+  ASSERT_TRUE(tenant.isOk());
+  EXPECT_EQ(tenant->retention.days, 1);
+  EXPECT_FALSE(tenant->retention.mb.has_value());
+  const int64_t now = 100 * kDayUs;
+  store_->recordActivation(activation("brief-old", "brief", now - 2 * kDayUs));
+  store_->recordActivation(activation("default-old", "default", now - 2 * kDayUs));
+  store_->flushActivations();
+  auto pruned = store_->pruneActivations(now, {30, 1024, 1000});
+  ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_EQ(store_->getActivation("brief", "brief-old").status().code(), Code::NotFound);
+  EXPECT_TRUE(store_->getActivation("default", "default-old").isOk());
+
+  ASSERT_TRUE(store_->setTenantRetention("brief", {}).isOk());  // back to the defaults
+  EXPECT_FALSE(store_->getTenant("brief")->retention.days.has_value());
+  EXPECT_EQ(store_->setTenantRetention("nobody", {1, 1}).code(), Code::NotFound);
+}
+
+TEST_F(SqliteStoreTest, PruningDeletesInBatchesUntilDone) {
+  const int64_t now = 100 * kDayUs;
+  for (int i = 0; i < 25; ++i) {
+    store_->recordActivation(activation("old" + std::to_string(i), "default", now - 40 * kDayUs + i));
+  }
+  store_->recordActivation(activation("new", "default", now));
+  store_->flushActivations();
+  auto pruned = store_->pruneActivations(now, {30, 0, 4});
+  ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
+  EXPECT_EQ(*pruned, 25);
+  EXPECT_EQ(countActivations(*store_, "default"), 1);
+}
+
+TEST_F(SqliteStoreTest, UsageRollupsOutliveTheActivationsTheySum) {
+  const int64_t now = 1000 * kDayUs;
+  store_->recordActivation(activation("ancient", "default", now - 500 * kDayUs));
+  store_->recordActivation(activation("old", "default", now - 60 * kDayUs));
+  store_->flushActivations();
+  ASSERT_EQ(*store_->pruneActivations(now, {30, 0, 1000}), 2);
+  auto pruned = store_->pruneUsage(now - 400 * kDayUs);
+  ASSERT_TRUE(pruned.isOk()) << pruned.status().message();
+  EXPECT_EQ(*pruned, 1);  // the ancient hour only
+  auto usage = store_->usage({});
+  ASSERT_TRUE(usage.isOk());
+  ASSERT_EQ(usage->size(), 1u);
+  EXPECT_EQ((*usage)[0].invocations, 1);
+}
+
+TEST_F(SqliteStoreTest, CompactionGivesPrunedSpaceBackToTheFileSystem) {
+  const int64_t now = 100 * kDayUs;
+  for (int i = 0; i < 2000; ++i) {
+    store_->recordActivation(activation("a" + std::to_string(i), "default", now - 40 * kDayUs, 4000));
+  }
+  store_->flushActivations();
+  reopen();  // checkpoints the WAL into the database file
+  auto size = [&] { return std::filesystem::file_size(dir_ / "gust.db"); };
+  auto full = size();
+  ASSERT_GT(full, 8u << 20);
+  ASSERT_EQ(*store_->pruneActivations(now, {30, 0, 500}), 2000);
+  auto given_back = store_->compact();
+  ASSERT_TRUE(given_back.isOk()) << given_back.status().message();
+  EXPECT_GT(*given_back, 4 << 20);
+  reopen();
+  EXPECT_LT(size(), full / 2);
 }
 
 TEST_F(SqliteStoreTest, UsageRollsUpPerFunctionVersionAndHour) {
