@@ -31,6 +31,7 @@ int64_t unitSeconds(char unit) {
 std::optional<int64_t> parseUtcTime(std::string_view text) {
   // strptime skips leading spaces and reads a year of up to 4 digits; the first byte must be one.
   if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;  // strptime would stop there
   std::string copy(text);  // strptime wants a NUL-terminated string
   std::tm tm{};
   const char* end = strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);

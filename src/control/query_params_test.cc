@@ -45,6 +45,7 @@ TEST(QueryParams, RefusesMalformedTimes) {
                            "2026-11-28T15:00:00.5Z", "2026-13-01", "10000-01-01", "yesterday"}) {
     EXPECT_FALSE(parseTimeBound(text, kNowUs)) << text;
   }
+  EXPECT_FALSE(parseTimeBound(std::string("2026-11-28\0junk", 15), kNowUs));
 }
 
 TEST(QueryParams, ARefusedTimeNamesTheParameterAndTheRange) {

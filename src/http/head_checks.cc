@@ -57,8 +57,9 @@ std::optional<std::string> hostProblem(const bhttp::request_header<>& head) {
     if (head.version() < 11) return std::nullopt;
     return "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)";
   }
-  if (std::next(first) != last)
+  if (std::next(first) != last) {
     return "a request may have only one Host header (RFC 9112 section 3.2)";
+  }
   if (!hostValueValid(first->value())) {
     return "the Host header must be a host name or address with an optional :port";
   }
