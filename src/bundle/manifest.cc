@@ -53,6 +53,42 @@ Result<int64_t> integerField(const toml::node& node, std::string_view key, int64
   return value;
 }
 
+// A name as the message shows it: a NUL (or another control byte) as \xNN, not as itself.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte == 0x7f ? fmt::format("\\x{:02x}", byte) : std::string(1, c);
+  }
+  return out;
+}
+
+// Each entry becomes NAME=VALUE in the instance's environment, a C string: a NUL would cut it
+// short (or fail the exec), and a name that is empty or holds '=' would set another variable.
+Result<std::map<std::string, std::string>> parseEnvTable(const toml::node& node) {
+  const toml::table* env = node.as_table();
+  if (!env) return atLine(node, "'env' must be a table of strings, e.g. env = { MODE = \"prod\" }");
+  std::map<std::string, std::string> out;
+  for (auto&& [key, value] : *env) {
+    std::string_view name = key.str();
+    if (name.empty()) return atLine(value, "env: a variable's name cannot be empty");
+    if (name.find_first_of(std::string_view("=\0", 2)) != std::string_view::npos) {
+      return atLine(value,
+                    fmt::format("env.\"{}\": a variable's name cannot contain '=' or a NUL byte",
+                                printable(name)));
+    }
+    auto text = value.value<std::string>();
+    if (!text) return atLine(value, fmt::format("env.{} must be a string", printable(name)));
+    if (text->find('\0') != std::string::npos) {
+      return atLine(value, fmt::format("env.{}: the value reaches the function as an environment "
+                                       "variable, so it cannot contain a NUL byte",
+                                       printable(name)));
+    }
+    out.emplace(name, std::move(*text));
+  }
+  return out;
+}
+
 Status checkRanges(const FunctionConfig& c) {
   if (c.runtime.empty()) {
     return invalidArgument(fmt::format("gust.toml: 'runtime' is required ({})", listOf(kRuntimes)));
@@ -344,13 +380,9 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
       }
       config.network = *v;
     } else if (k == "env") {
-      const toml::table* env = node.as_table();
-      if (!env) return atLine(node, "'env' must be a table of strings, e.g. env = { MODE = \"prod\" }");
-      for (auto&& [name, value] : *env) {
-        auto v = value.value<std::string>();
-        if (!v) return atLine(value, fmt::format("env.{} must be a string", name.str()));
-        config.env[std::string(name.str())] = *v;
-      }
+      auto env = parseEnvTable(node);
+      if (!env) return env.status();
+      config.env = std::move(*env);
     } else if (k == "secrets") {
       const toml::array* secrets = node.as_array();
       if (!secrets) return atLine(node, "'secrets' must be an array of names");

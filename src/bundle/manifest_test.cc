@@ -170,5 +170,36 @@ TEST(Manifest, RejectsContractsAndReadyPathWhereTheyCannotApply) {
   EXPECT_NE(no_slash.status().message().find("gust.toml:3"), std::string::npos);
 }
 
+// An env entry becomes NAME=VALUE, a C string, in every instance: a NUL would make every
+// invoke fail, so the deploy refuses it, naming the variable and its line.
+TEST(Manifest, RejectsANulInAnEnvValueNamingTheVariable) {
+  auto config =
+      parseManifest("runtime = \"python3\"\nenv = { OK = \"1\", BAD = \"a\\u0000b\" }\n", "x");
+  ASSERT_FALSE(config.isOk());
+  const std::string& message = config.status().message();
+  EXPECT_EQ(config.status().code(), Code::InvalidArgument);
+  EXPECT_NE(message.find("gust.toml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("env.BAD"), std::string::npos) << message;
+  EXPECT_NE(message.find("NUL"), std::string::npos) << message;
+}
+
+TEST(Manifest, RejectsEnvNamesThatAreEmptyOrHoldEqualsOrNul) {
+  for (const char* name : {"\"\"", "\"A=B\"", "\"A\\u0000B\""}) {
+    auto config =
+        parseManifest(std::string("runtime = \"python3\"\nenv = { ") + name + " = \"v\" }\n", "x");
+    ASSERT_FALSE(config.isOk()) << name;
+    EXPECT_EQ(config.status().message().find('\0'), std::string::npos)
+        << "a raw NUL in the message";
+    EXPECT_NE(config.status().message().find("name"), std::string::npos)
+        << config.status().message();
+  }
+}
+
+TEST(Manifest, AcceptsEnvValuesWithEqualsNewlinesAndUnicode) {
+  auto config = parseManifest("runtime = \"python3\"\nenv = { A = \"x=y\\nz é\" }\n", "x");
+  ASSERT_TRUE(config.isOk()) << config.status().message();
+  EXPECT_EQ(config->env.at("A"), "x=y\nz é");
+}
+
 }  // namespace
 }  // namespace gust::bundle

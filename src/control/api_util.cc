@@ -1,9 +1,5 @@
 #include "control/api_util.h"
 
-#include <algorithm>
-#include <charconv>
-#include <ctime>
-
 #include "common/time.h"
 #include "control/control_api.h"
 #include "gateway/codec.h"
@@ -46,27 +42,5 @@ boost::asio::awaitable<void> respondJson(http::Exchange& exchange, bhttp::status
 }
 
 std::string rfc3339(int64_t micros) { return micros > 0 ? formatRfc3339Micros(micros) : ""; }
-
-std::optional<int64_t> parseTimeBound(const std::string& text, int64_t now_us) {
-  if (text.empty()) return std::nullopt;
-  char unit = text.back();
-  int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  if (scale && text.size() > 1 && std::all_of(text.begin(), text.end() - 1, ::isdigit)) {
-    return now_us - std::stoll(text.substr(0, text.size() - 1)) * scale * 1000000;
-  }
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) end = strptime(text.c_str(), "%Y-%m-%dT%H:%M", &tm);
-  if (!end) end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  if (!end || (*end && std::string_view(end) != "Z")) return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm)) * 1000000;
-}
-
-std::optional<int64_t> parseInt(const std::string& text) {
-  int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 }  // namespace gust::control

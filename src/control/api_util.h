@@ -31,10 +31,4 @@ boost::asio::awaitable<void> respondJson(http::Exchange& exchange, http::beast::
 // RFC 3339 with microseconds; "" for 0.
 std::string rfc3339(int64_t micros);
 
-// "24h", "30m", "7d", "90s" -> that long before `now_us`; an RFC 3339 / "YYYY-MM-DD[THH:MM[:SS]]Z"
-// time is taken as absolute. Microseconds since the epoch.
-std::optional<int64_t> parseTimeBound(const std::string& text, int64_t now_us);
-
-std::optional<int64_t> parseInt(const std::string& text);
-
 }  // namespace gust::control

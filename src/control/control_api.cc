@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "control/api_util.h"
 #include "control/load_check.h"
+#include "control/query_params.h"
 #include "gateway/codec.h"
 #include "gateway/http_status.h"
 #include "gateway/route_ownership.h"
@@ -407,16 +408,14 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       query.function = it->second;
     }
     if (auto it = target.query.find("limit"); it != target.query.end()) {
-      auto limit = parseInt(it->second);
-      if (!limit || *limit < 1 || *limit > 1000) {
-        co_return co_await fail(invalidArgument("limit must be an integer from 1 to 1000"));
-      }
+      auto limit = integerParam("limit", it->second, 1, 1000);
+      if (!limit) co_return co_await fail(limit.status());
       query.limit = static_cast<int>(*limit);
     }
     if (auto it = target.query.find("cursor"); it != target.query.end()) query.after_id = it->second;
     if (auto it = target.query.find("since"); it != target.query.end() && !it->second.empty()) {
-      auto since = parseTimeBound(it->second, nowMicros());
-      if (!since) co_return co_await fail(invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z"));
+      auto since = timeBoundParam("since", it->second, nowMicros());
+      if (!since) co_return co_await fail(since.status());
       query.since_us = *since;
     }
     query.oldest_first = target.query.count("order") && target.query["order"] == "asc";
@@ -449,11 +448,8 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     int64_t now = nowMicros();
     for (const char* bound : {"since", "until"}) {
       if (!target.query.count(bound) || target.query[bound].empty()) continue;
-      auto value = parseTimeBound(target.query[bound], now);
-      if (!value) {
-        co_return co_await fail(invalidArgument(fmt::format(
-            "{} must be a duration like 24h, 30m, 7d or a time like 2026-11-28T15:00:00Z", bound)));
-      }
+      auto value = timeBoundParam(bound, target.query[bound], now);
+      if (!value) co_return co_await fail(value.status());
       (std::string_view(bound) == "since" ? query.since_us : query.until_us) = *value;
     }
     // Usage is rolled up by the hour: the window widens to whole hours, and the answer says
@@ -715,15 +711,19 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& c
   query.function = function;
   query.with_logs = true;
   query.limit = 20;
-  if (auto limit = parseInt(target.query["limit"]); limit && *limit > 0 && *limit <= 1000) {
+  if (auto it = target.query.find("limit"); it != target.query.end()) {
+    auto limit = integerParam("limit", it->second, 1, 1000);
+    if (!limit) {
+      co_await exchange.respond(gateway::errorResponseFor(limit.status()));
+      co_return;
+    }
     query.limit = static_cast<int>(*limit);
   }
   int64_t started_us = nowMicros();
   if (!target.query["since"].empty()) {
-    auto since = parseTimeBound(target.query["since"], started_us);
+    auto since = timeBoundParam("since", target.query["since"], started_us);
     if (!since) {
-      co_await exchange.respond(gateway::errorResponseFor(
-          invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z")));
+      co_await exchange.respond(gateway::errorResponseFor(since.status()));
       co_return;
     }
     query.since_us = *since;

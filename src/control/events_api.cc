@@ -13,6 +13,7 @@
 #include "common/time.h"
 #include "control/api_util.h"
 #include "control/control_api.h"
+#include "control/query_params.h"
 #include "events/cron/cron_runner.h"
 #include "events/cron/schedule.h"
 #include "events/events.h"
@@ -152,10 +153,8 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
   const std::string& tenant = caller.tenant;
   int limit = 100;
   if (auto it = target.query.find("limit"); it != target.query.end()) {
-    auto parsed = parseInt(it->second);
-    if (!parsed || *parsed < 1 || *parsed > 1000) {
-      co_return co_await fail(invalidArgument("limit must be an integer from 1 to 1000"));
-    }
+    auto parsed = integerParam("limit", it->second, 1, 1000);
+    if (!parsed) co_return co_await fail(parsed.status());
     limit = static_cast<int>(*parsed);
   }
 

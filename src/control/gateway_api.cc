@@ -4,6 +4,7 @@
 // response, and never stored, logged or audited.
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "common/time.h"
 #include "control/api_util.h"
 #include "control/control_api.h"
+#include "control/query_params.h"
 #include "gateway/cors.h"
 #include "gateway/gateway.h"
 #include "gateway/http_status.h"
@@ -87,12 +89,7 @@ json accessJson(const store::AccessRecord& a) {
 
 // "30d", "12h", "90m", "45s" ahead of now, or an absolute RFC 3339 time in the future.
 std::optional<int64_t> parseExpiry(const std::string& text, int64_t now_us) {
-  if (text.size() >= 2 && std::string("smhd").find(text.back()) != std::string::npos &&
-      text.find_first_not_of("0123456789") == text.size() - 1) {
-    auto before = parseTimeBound(text, now_us);
-    if (!before) return std::nullopt;
-    return now_us + (now_us - *before);
-  }
+  if (auto seconds = parseDurationSeconds(text)) return now_us + *seconds * 1000000;
   auto at = parseTimeBound(text, now_us);
   if (!at || *at <= now_us) return std::nullopt;
   return at;
@@ -305,9 +302,14 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
         std::string expires = body.value("expires", "");
         if (valid.isOk() && !expires.empty()) {
           auto at = parseExpiry(expires, now);
-          if (!at) valid = invalidArgument(fmt::format("expires '{}' must be a duration like 30d or 12h, or a future "
-                                                       "time like 2027-01-01T00:00:00Z", expires));
-          else record.expires_at_us = *at;
+          if (!at) {
+            valid = invalidArgument(
+                fmt::format("expires '{}' must be a duration like 30d or 12h (at most {}d), or a "
+                            "future time like 2027-01-01T00:00:00Z",
+                            expires, kMaxDurationSeconds / 86400));
+          } else {
+            record.expires_at_us = *at;
+          }
         }
       }
     } catch (const json::exception& e) {
@@ -412,20 +414,18 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
       }
     }
     if (q.count("since") && !q["since"].empty()) {
-      auto since = parseTimeBound(q["since"], now);
-      if (!since) co_return co_await fail(invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z"));
+      auto since = timeBoundParam("since", q["since"], now);
+      if (!since) co_return co_await fail(since.status());
       query.since_us = *since;
     }
     if (q.count("after")) {
-      auto after = parseInt(q["after"]);
-      if (!after || *after < 0) co_return co_await fail(invalidArgument("after must be a sequence number"));
+      auto after = integerParam("after", q["after"], 0, std::numeric_limits<int64_t>::max());
+      if (!after) co_return co_await fail(after.status());
       query.after_seq = *after;
     }
     if (q.count("limit")) {
-      auto limit = parseInt(q["limit"]);
-      if (!limit || *limit < 1 || *limit > 1000) {
-        co_return co_await fail(invalidArgument("limit must be an integer from 1 to 1000"));
-      }
+      auto limit = integerParam("limit", q["limit"], 1, 1000);
+      if (!limit) co_return co_await fail(limit.status());
       query.limit = static_cast<int>(*limit);
     }
     auto list = co_await loop::offload(blocking, [&] { return store.listAccess(query); });

@@ -13,6 +13,7 @@
 #include "common/time.h"
 #include "control/api_util.h"
 #include "control/control_api.h"
+#include "control/query_params.h"
 #include "gateway/http_status.h"
 #include "loop/offload.h"
 #include "observe/log.h"
@@ -333,17 +334,13 @@ awaitable<void> ControlApi::auditLog(http::Exchange& exchange, const Caller& cal
   store::AuditQuery query;
   if (!caller.all_tenants) query.tenant = caller.tenant;
   if (auto it = target.query.find("since"); it != target.query.end() && !it->second.empty()) {
-    auto since = parseTimeBound(it->second, nowMicros());
-    if (!since) {
-      co_return co_await fail(invalidArgument("since must be like 1h, 30m, 2d or 2026-11-28T15:00:00Z"));
-    }
+    auto since = timeBoundParam("since", it->second, nowMicros());
+    if (!since) co_return co_await fail(since.status());
     query.since_us = *since;
   }
   if (auto it = target.query.find("limit"); it != target.query.end()) {
-    auto limit = parseInt(it->second);
-    if (!limit || *limit < 1 || *limit > 10000) {
-      co_return co_await fail(invalidArgument("limit must be an integer from 1 to 10000"));
-    }
+    auto limit = integerParam("limit", it->second, 1, 10000);
+    if (!limit) co_return co_await fail(limit.status());
     query.limit = static_cast<int>(*limit);
   }
   auto& store = deps_.store;

@@ -289,6 +289,7 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   std::string access = "public";
   CorsPolicy cors;
   const CompiledRoute* route = nullptr;
+  bool unknown_function = false;
   std::vector<std::string> methods_here;
   std::string_view origin = http_request[http::Field::origin];
   std::string_view preflight_method = http_request["Access-Control-Request-Method"];
@@ -313,6 +314,11 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
         auto policy = corsFromJson(version->config.cors);
         if (policy) cors = std::move(*policy);
       }
+    } else if (address->qualifier.empty() ||
+               !co_await functionConfig(address->tenant, address->name, "")) {
+      // No such function (or tenant): the name is the caller's, so it gets no traffic row of
+      // its own, or random names would mint rows without end. The access log keeps the path.
+      unknown_function = true;
     }
     methods_here = {"ANY"};
   } else {
@@ -366,8 +372,10 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       co_return;
     }
   }
-  request.tenant = invoke.tenant;
-  request.function = invoke.function;
+  if (!unknown_function) {
+    request.tenant = invoke.tenant;
+    request.function = invoke.function;
+  }
 
   // 2. A CORS preflight is answered here, whoever asks: it carries no credentials.
   if (preflight && cors.enabled()) {

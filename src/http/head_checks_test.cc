@@ -58,5 +58,39 @@ TEST(HeadChecks, RefusesTwoTransferEncodingFields) {
   EXPECT_EQ(refusal->status, bhttp::status::not_implemented);
 }
 
+TEST(HeadChecks, RefusesAnHttp11RequestWithoutHostWith400) {
+  auto refusal = judge("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n");
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->status, bhttp::status::bad_request);
+  EXPECT_NE(refusal->message.find("Host"), std::string::npos) << refusal->message;
+}
+
+TEST(HeadChecks, AcceptsAnHttp10RequestWithoutHost) {
+  EXPECT_FALSE(judge("GET / HTTP/1.0\r\n\r\n"));
+}
+
+TEST(HeadChecks, RefusesTwoHostFieldsWith400) {
+  for (const char* version : {"1.1", "1.0"}) {
+    auto refusal = judge(std::string("GET / HTTP/") + version + "\r\nHost: a\r\nHost: b\r\n\r\n");
+    ASSERT_TRUE(refusal) << version;
+    EXPECT_EQ(refusal->status, bhttp::status::bad_request) << version;
+  }
+}
+
+TEST(HeadChecks, AcceptsHostNamesAddressesAndPorts) {
+  for (const char* host :
+       {"a", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "xn--bcher-kva.de", ""}) {
+    EXPECT_FALSE(judge(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n")) << host;
+  }
+}
+
+TEST(HeadChecks, RefusesAHostThatIsNotAnAuthorityWith400) {
+  for (const char* host : {"a b", "a/b", "user@a", "a\"b", "a?b", "a#b"}) {
+    auto refusal = judge(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+    ASSERT_TRUE(refusal) << host;
+    EXPECT_EQ(refusal->status, bhttp::status::bad_request) << host;
+  }
+}
+
 }  // namespace
 }  // namespace gust::http

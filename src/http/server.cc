@@ -5,7 +5,11 @@
 // lives as long as the connection: bytes read past one request (pipelined requests, sent
 // before their predecessors are answered) are the start of the next, answered in order. A body
 // over its limit is answered 413 without reading it, and the connection is closed, because the
-// rest of the body is still in flight; every refusal closes the connection likewise.
+// rest of the body is still in flight; every refusal closes the connection likewise. Every close
+// lingers (half-close, then read and discard, bounded in bytes and time, RFC 9112 §9.6): a socket
+// closed with bytes unread or still arriving sends an RST, and a client still writing its body
+// would get EPIPE/ECONNRESET and might never read the status already sent. Discarded bytes are
+// never held: one fixed buffer, overwritten.
 
 #include "http/server.h"
 
@@ -74,6 +78,24 @@ awaitable<void> writeResponse(tcp::socket& socket, Response& response) {
   beast::error_code ec;
   response.prepare_payload();
   co_await bhttp::async_write(socket, response, asio::redirect_error(use_awaitable, ec));
+}
+
+// Half-closes, then reads and discards what the peer still sends until it closes its side, or
+// until options.linger_bytes or options.linger_timeout is reached, then closes. Not counted
+// as a request in flight: a drain does not wait for it.
+awaitable<void> lingerAndClose(tcp::socket& socket, Watchdog& watchdog,
+                               const ServerOptions& options) {
+  beast::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  watchdog.arm(options.linger_timeout);
+  std::vector<char> sink(4096);  // per lingering connection: 10000 of them hold 40 MiB
+  uint64_t discarded = 0;
+  while (!ec && discarded < options.linger_bytes) {
+    discarded += co_await socket.async_read_some(asio::buffer(sink),
+                                                 asio::redirect_error(use_awaitable, ec));
+  }
+  watchdog.disarm();
+  socket.close(ec);
 }
 
 // Answers with an error and `Connection: close`: what follows on the connection cannot be
@@ -226,8 +248,7 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
     }
     if (!exchange.keepAlive() || counts->stopping.load()) break;
   }
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  socket.close(ec);
+  if (!watchdog.fired()) co_await lingerAndClose(socket, watchdog, options);
 }
 
 }  // namespace

@@ -90,7 +90,8 @@ using Handler = std::function<asio::awaitable<void>(Exchange&)>;
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  // The largest body accepted for a request; larger bodies get 413 before they are read.
+  // The largest body accepted for a request; larger bodies get 413 before they are read (and
+  // are then drained, see linger_bytes, never buffered).
   std::function<uint64_t(const RequestHead& head)> body_limit = [](const RequestHead&) {
     return uint64_t{6} << 20;
   };
@@ -102,6 +103,12 @@ struct ServerOptions {
   // within body_timeout.
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{60000};
+  // After a refusal (413, 431, 400, 501: always `Connection: close`) the server reads and
+  // discards what the client still sends, up to this many bytes and this long, before it
+  // closes: closing with the request still arriving resets the connection, and a client that
+  // writes its whole body before reading would see the reset instead of the status.
+  uint64_t linger_bytes = uint64_t{64} << 20;
+  std::chrono::milliseconds linger_timeout{5000};
   // Connections beyond this are closed at accept, so a flood cannot exhaust descriptors.
   std::size_t max_connections = 10000;
 };

@@ -6,6 +6,9 @@ connection. Raw sockets, because an HTTP client library would never send these b
   closed: the server cannot frame the body, so it must not guess (a proxy in front that framed it
   differently could smuggle a second request in the body).
 - A header line folded onto the previous one (obs-fold, RFC 9112 §5.2) is refused with 400.
+- An HTTP/1.1 request without Host, or any request with two, is refused with 400 (§3.2).
+- A refusal given while the body is still arriving (413) is read by a client that writes its
+  whole body first: the server drains before it closes, instead of resetting (issue #16).
 
 These are properties of the server, not of the sandbox: one plain server serves the module."""
 
@@ -136,3 +139,70 @@ def test_a_header_value_with_inner_spaces_is_not_a_fold(server):
     raw = raw.replace(b"Host: gust\r\n", b"Host: gust\r\nConnection: close\r\n")
     answers = responses(exchange(server, raw))
     assert [status for status, _, _ in answers] == [200], answers
+
+
+# -- Host (RFC 9112 §3.2) -------------------------------------------------------------------------
+
+def test_an_http11_request_without_host_is_refused_with_400(server):
+    """Two hops that chose different Hosts would route one request two ways; HTTP/1.1 requires
+    one Host, so a request without it is refused rather than routed by a guess."""
+    answers = responses(exchange(server, b"GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n"))
+    assert [status for status, _, _ in answers] == [400], answers
+    status, headers, body = answers[0]
+    assert headers.get("connection", "").lower() == "close", headers
+    error = json.loads(body)["error"]
+    assert error["code"] == "invalid_argument" and "Host" in error["message"], error
+
+
+def test_an_http10_request_without_host_is_still_served(server):
+    answer = exchange(server, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 200"), answer[:200]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"status": "ok"}
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_two_host_headers_are_refused_with_400(server, version):
+    raw = f"GET /healthz HTTP/{version}\r\nHost: gust\r\nHost: other\r\n\r\n".encode()
+    answers = responses(exchange(server, raw))
+    assert [status for status, _, _ in answers] == [400], answers
+    assert "one Host" in json.loads(answers[0][2])["error"]["message"], answers
+
+
+# -- early refusals while a body is still arriving -----------------------------------------------
+
+OVER_LIMIT = 7 << 20  # the default invoke body limit is 6 MiB (gust serve --max-body)
+
+
+def send_all_then_read(server: GustServer, head: bytes, body_chunks) -> bytes:
+    """Writes the whole request, as most clients do before they read anything, then reads the
+    answer. A server that closed with the body still arriving made sendall fail (EPIPE or
+    ECONNRESET) or the read lose the response to the reset."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=READ_TIMEOUT_S) as s:
+        s.sendall(head)
+        for chunk in body_chunks:
+            s.sendall(chunk)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+        return received
+
+
+def test_a_body_over_the_limit_is_answered_413_that_the_client_reads(server):
+    head = (b"POST /fn/no-such-function-big HTTP/1.1\r\nHost: gust\r\n"
+            + f"Content-Length: {OVER_LIMIT}\r\n\r\n".encode())
+    answer = send_all_then_read(server, head, (b"x" * (1 << 20) for _ in range(OVER_LIMIT >> 20)))
+    answers = responses(answer)
+    assert [status for status, _, _ in answers] == [413], answer[:300]
+    assert answers[0][1].get("connection", "").lower() == "close", answers
+    assert "over the 6291456 byte limit" in json.loads(answers[0][2])["error"]["message"]
+
+
+def test_a_chunked_body_that_grows_over_the_limit_is_answered_413_that_the_client_reads(server):
+    """No Content-Length to refuse up front: the limit is found while the body is read, and the
+    rest of it is still on its way."""
+    head = b"POST /fn/no-such-function-big HTTP/1.1\r\nHost: gust\r\nTransfer-Encoding: chunked\r\n\r\n"
+    megabyte = b"100000\r\n" + b"x" * (1 << 20) + b"\r\n"
+    # Well past the limit, so that more is still to come than the sockets' buffers hold.
+    chunks = [megabyte] * 24 + [b"0\r\n\r\n"]
+    answers = responses(send_all_then_read(server, head, chunks))
+    assert [status for status, _, _ in answers] == [413], answers
