@@ -116,3 +116,43 @@ def test_writes_that_meet_a_full_disk_answer_507_naming_no_path(gust_factory, sm
 
     filler.unlink()
     wait_serving(gust, name)
+
+
+def test_a_caller_answered_500_because_its_record_was_late_is_recorded_as_that_500(gust_factory, small_disk,
+                                                                                  tmp_path):
+    """The disk full and the guard off: the journal takes records while it has preallocated room,
+    then one it cannot take waits for a writer that cannot commit either, and its caller gets a
+    500 after 10 s instead of the result. Once space returns, the record of that activation says
+    the 500 (status withheld, nothing billed) — not the success that ran and was never delivered."""
+    gust = gust_factory(data_dir=small_disk / "data", extra_args=("--min-free-mb", "0"))
+    name = unique("late")
+    code = tmp_path / "loud"
+    code.mkdir()
+    (code / "gust.toml").write_text('runtime = "python3"\nhandler = "main.handler"\n')
+    (code / "main.py").write_text("def handler(event, context):\n"
+                                  "    print('x' * 200000)\n"
+                                  "    return 'ran'\n")
+    gust.deploy(code, name=name)
+    filler = fill(small_disk)
+    answered = []
+    for _ in range(300):  # each record carries ~200 KB of logs: the 8 MiB journal fills in ~40
+        r = gust.post(f"/fn/{name}", timeout=60)
+        answered.append(r)
+        if r.status_code != 200:
+            break
+    late = answered[-1]
+    assert late.status_code == 500, [a.status_code for a in answered[-3:]]
+    assert "could not be recorded in time" in error_of(late)["message"]
+    assert len(answered) > 1 and all(a.status_code == 200 for a in answered[:-1])
+
+    filler.unlink()
+    record = gust.activation(late.headers["X-Gust-Activation-Id"], timeout=30)
+    assert record["status"] == "withheld", record
+    assert record["http_status"] == 500 and record["billed_ms"] == 0
+    assert "could not be recorded in time" in record["error"]
+    # The answered ones are recorded as the successes their callers got, and billed.
+    first = gust.activation(answered[0].headers["X-Gust-Activation-Id"])
+    assert first["status"] == "success" and first["billed_ms"] > 0
+    usage = gust.api("GET", f"/api/v1/usage?by=function").json()
+    row = next(r for r in usage["rows"] if r["group"] == name)
+    assert row["invocations"] == len(answered) and row["errors"] == 1
