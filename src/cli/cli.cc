@@ -406,6 +406,15 @@ int run(int argc, char** argv) {
   serve->add_option("--retain-access-days", serve_options.retain_access_days,
                     "Delete gateway access-log records older than this")
       ->capture_default_str();
+  serve->add_option("--retain-async-days", serve_options.retain_async_days,
+                    "Delete asynchronous invocations (dead letters included) that ended longer "
+                    "ago than this")
+      ->check(CLI::Range(int64_t{1}, int64_t{36500}))
+      ->capture_default_str();
+  serve->add_option("--retain-audit-days", serve_options.retain_audit_days,
+                    "Delete audit entries older than this")
+      ->check(CLI::Range(int64_t{1}, int64_t{36500}))
+      ->capture_default_str();
   serve->add_option("--retention-interval-s", serve_options.retention_interval_s,
                     "How often retention and compaction run")
       ->check(CLI::Range(1, 86400))

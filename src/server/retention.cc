@@ -45,7 +45,12 @@ void RetentionRunner::runOnce() {
   if (!usage) logFailure("usage", usage.status());
   auto access = store_.pruneAccess(now - options_.access_days * kDayUs, batch);
   if (!access) logFailure("access", access.status());
-  int64_t pruned = (activations ? *activations : 0) + (usage ? *usage : 0) + (access ? *access : 0);
+  auto async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
+  if (!async) logFailure("async invocations", async.status());
+  auto audit = store_.pruneAudit(now - options_.audit_days * kDayUs, batch);
+  if (!audit) logFailure("audit", audit.status());
+  int64_t pruned = (activations ? *activations : 0) + (usage ? *usage : 0) + (access ? *access : 0) +
+                   (async ? *async : 0) + (audit ? *audit : 0);
   if (pruned == 0) return;
   auto given_back = store_.compact();
   if (!given_back) logFailure("compact", given_back.status());
@@ -53,6 +58,8 @@ void RetentionRunner::runOnce() {
                     {{"activations", activations ? *activations : 0},
                      {"usage_rows", usage ? *usage : 0},
                      {"access_rows", access ? *access : 0},
+                     {"async_invocations", async ? *async : 0},
+                     {"audit_entries", audit ? *audit : 0},
                      {"bytes_given_back", given_back ? *given_back : 0}});
 }
 

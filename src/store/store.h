@@ -502,6 +502,11 @@ class Store {
   // records. Deletes in transactions of at most `batch_rows` rows; usage roll-ups are kept.
   // Returns how many records were deleted.
   virtual Result<int64_t> pruneActivations(int64_t now_us, const RetentionDefaults& defaults) = 0;
+  // Deletes asynchronous invocations that ended (succeeded, or dead letters never replayed)
+  // before `older_than_us`, with their attempts, in batches. Queued and running ones stay.
+  virtual Result<int64_t> pruneFinishedAsync(int64_t older_than_us, int batch_rows = 1000) = 0;
+  // Deletes audit entries older than `older_than_us`, in batches.
+  virtual Result<int64_t> pruneAudit(int64_t older_than_us, int batch_rows = 1000) = 0;
   // Deletes hourly usage roll-ups of hours that began before `older_than_us`, in batches.
   virtual Result<int64_t> pruneUsage(int64_t older_than_us, int batch_rows = 1000) = 0;
   // Gives the pages that pruning freed back to the file system (a bounded number per

@@ -1263,6 +1263,27 @@ class SqliteStore final : public Store {
     return rows;
   }
 
+  Result<int64_t> pruneFinishedAsync(int64_t older_than_us, int batch_rows) override {
+    // Attempts first: an invocation is never left without its history while it is listable.
+    auto attempts = deleteInBatches(
+        "DELETE FROM async_attempts WHERE invocation_id IN (SELECT id FROM async_invocations "
+        "WHERE state IN ('succeeded', 'dead') AND finished_at_us < ?3 ORDER BY finished_at_us "
+        "LIMIT ?1)",
+        "", older_than_us, batch_rows);
+    if (!attempts) return attempts;
+    return deleteInBatches(
+        "DELETE FROM async_invocations WHERE id IN (SELECT id FROM async_invocations "
+        "WHERE state IN ('succeeded', 'dead') AND finished_at_us < ?3 ORDER BY finished_at_us "
+        "LIMIT ?1)",
+        "", older_than_us, batch_rows);
+  }
+
+  Result<int64_t> pruneAudit(int64_t older_than_us, int batch_rows) override {
+    return deleteInBatches("DELETE FROM audit WHERE seq IN (SELECT seq FROM audit "
+                           "WHERE at_us < ?3 ORDER BY seq LIMIT ?1)",
+                           "", older_than_us, batch_rows);
+  }
+
   Result<int64_t> pruneAccess(int64_t older_than_us, int batch_rows) override {
     return deleteInBatches("DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
                            "WHERE at_us < ?3 ORDER BY at_us LIMIT ?1)",

@@ -671,6 +671,44 @@ TEST_F(SqliteStoreTest, AttemptsAndDeadLettersCanBeListedReplayedAndPurged) {
   EXPECT_TRUE(store_->listAsyncAttempts("b")->empty());
 }
 
+TEST_F(SqliteStoreTest, FinishedAsyncInvocationsArePrunedWithTheirAttemptsButNotLiveOnes) {
+  for (const char* id : {"old-dead", "old-done", "new-dead", "queued", "running"}) {
+    ASSERT_TRUE(store_->enqueueAsync(asyncRecord(id, "fn", 100)).isOk());
+  }
+  auto claimed = store_->claimDueAsync(100, 10);
+  ASSERT_EQ(claimed->size(), 5u);
+  for (auto r : *claimed) {
+    if (r.id == "queued") {
+      r.state = "queued";
+      ASSERT_TRUE(store_->finishAsyncAttempt(std::nullopt, r).isOk());
+      continue;
+    }
+    if (r.id == "running") continue;
+    r.attempts = 1;
+    r.state = r.id == "old-done" ? "succeeded" : "dead";
+    r.finished_at_us = r.id == "new-dead" ? 5000 : 110;
+    AsyncAttemptRecord attempt{r.id, 1, r.id, "error", "boom", 100, r.finished_at_us};
+    ASSERT_TRUE(store_->finishAsyncAttempt(attempt, r).isOk());
+  }
+  EXPECT_EQ(*store_->pruneFinishedAsync(1000, /*batch_rows=*/1), 2);
+  EXPECT_EQ(store_->getAsync("default", "old-dead").status().code(), Code::NotFound);
+  EXPECT_EQ(store_->getAsync("default", "old-done").status().code(), Code::NotFound);
+  EXPECT_TRUE(store_->listAsyncAttempts("old-dead")->empty());
+  EXPECT_EQ(store_->getAsync("default", "new-dead")->state, "dead");
+  EXPECT_EQ(store_->listAsyncAttempts("new-dead")->size(), 1u);
+  EXPECT_EQ(store_->getAsync("default", "queued")->state, "queued");
+  EXPECT_EQ(store_->getAsync("default", "running")->state, "running");
+}
+
+TEST_F(SqliteStoreTest, AuditEntriesArePrunedByAge) {
+  ASSERT_TRUE(store_->appendAudit({0, 100, "admin", "default", "127.0.0.1", "a", "x", "ok", ""}).isOk());
+  ASSERT_TRUE(store_->appendAudit({0, 900, "admin", "default", "127.0.0.1", "b", "x", "ok", ""}).isOk());
+  EXPECT_EQ(*store_->pruneAudit(500), 1);
+  auto left = store_->listAudit({});
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].action, "b");
+}
+
 TEST_F(SqliteStoreTest, ACronSlotIsClaimedOnlyFromTheValueRead) {
   TriggerRecord t{"t1", "default", "cron", "fn", "{}", false, 1, 1000};
   ASSERT_TRUE(store_->createTrigger(t).isOk());
