@@ -406,6 +406,11 @@ int run(int argc, char** argv) {
   serve->add_option("--retain-access-days", serve_options.retain_access_days,
                     "Delete gateway access-log records older than this")
       ->capture_default_str();
+  serve->add_option("--retain-access-rows", serve_options.retain_access_rows,
+                    "Keep at most this many gateway access-log records, the oldest going first "
+                    "(about 180 bytes each; 0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serve->add_option("--retain-async-days", serve_options.retain_async_days,
                     "Delete asynchronous invocations (dead letters included) that ended longer "
                     "ago than this")

@@ -41,9 +41,16 @@ void RetentionRunner::runOnce() {
   auto activations = store_.pruneActivations(now, options_.activations);
   if (!activations) logFailure("activations", activations.status());
   int batch = options_.activations.batch_rows;
-  auto usage = store_.pruneUsage(now - options_.usage_days * kDayUs, batch);
+  // 0 days or rows is no limit, as for activations (it used to delete everything).
+  Result<int64_t> usage = int64_t{0};
+  if (options_.usage_days > 0) usage = store_.pruneUsage(now - options_.usage_days * kDayUs, batch);
   if (!usage) logFailure("usage", usage.status());
-  auto access = store_.pruneAccess(now - options_.access_days * kDayUs, batch);
+  Result<int64_t> access = int64_t{0};
+  if (options_.access_days > 0) access = store_.pruneAccess(now - options_.access_days * kDayUs, batch);
+  if (access && options_.access_rows > 0) {
+    auto capped = store_.capAccess(options_.access_rows, batch);
+    access = capped ? Result<int64_t>(*access + *capped) : capped;
+  }
   if (!access) logFailure("access", access.status());
   auto async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
   if (!async) logFailure("async invocations", async.status());

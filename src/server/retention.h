@@ -16,8 +16,9 @@ namespace gust::server {
 
 struct RetentionOptions {
   store::RetentionDefaults activations;  // a tenant's own Retention wins over these
-  int64_t usage_days = 400;
-  int64_t access_days = 7;
+  int64_t usage_days = 400;  // 0: no limit
+  int64_t access_days = 7;        // 0: no age limit
+  int64_t access_rows = 2000000;  // ~180 bytes each: ~360 MB; 0: no limit
   int64_t async_days = 30;   // finished asynchronous invocations and dead letters
   int64_t audit_days = 365;
   std::chrono::seconds interval{60};

@@ -387,6 +387,7 @@ int serve(const ServeOptions& options) {
   retention_options.activations = {options.retain_days, options.retain_mb};
   retention_options.usage_days = options.retain_usage_days;
   retention_options.access_days = options.retain_access_days;
+  retention_options.access_rows = options.retain_access_rows;
   retention_options.async_days = options.retain_async_days;
   retention_options.audit_days = options.retain_audit_days;
   retention_options.interval = std::chrono::seconds(options.retention_interval_s);

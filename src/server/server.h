@@ -26,6 +26,7 @@ struct ServeOptions {
   int64_t retain_mb = 1024;
   int64_t retain_usage_days = 400;  // hourly usage roll-ups: what bills are made from
   int64_t retain_access_days = 7;   // gateway access-log records older than this are deleted
+  int64_t retain_access_rows = 2000000;  // and the oldest past this many
   int64_t retain_async_days = 30;   // finished asynchronous invocations and dead letters
   int64_t retain_audit_days = 365;  // audit entries
   int retention_interval_s = 60;    // retention, then compaction, run this often

@@ -435,6 +435,8 @@ class Store {
                                                   TrafficGrouping by, int64_t since_us) = 0;
   // Deletes access-log lines from before `older_than_us`, in batches of `batch_rows`.
   virtual Result<int64_t> pruneAccess(int64_t older_than_us, int batch_rows = 1000) = 0;
+  // Deletes the oldest access-log records until at most `keep_rows` are left, in batches.
+  virtual Result<int64_t> capAccess(int64_t keep_rows, int batch_rows = 1000) = 0;
 
   virtual Status appendAudit(const AuditRecord& record) = 0;
   // Newest first.

@@ -1263,6 +1263,14 @@ class SqliteStore final : public Store {
     return rows;
   }
 
+  Result<int64_t> capAccess(int64_t keep_rows, int batch_rows) override {
+    // Records are only ever deleted oldest first, so the sequence numbers left are contiguous
+    // and the newest keep_rows are those at or above MAX(seq) - keep_rows + 1.
+    return deleteInBatches("DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
+                           "WHERE seq <= (SELECT MAX(seq) FROM access_log) - ?3 ORDER BY seq LIMIT ?1)",
+                           "", keep_rows, batch_rows);
+  }
+
   Result<int64_t> pruneFinishedAsync(int64_t older_than_us, int batch_rows) override {
     // Attempts first: an invocation is never left without its history while it is listable.
     auto attempts = deleteInBatches(

@@ -700,6 +700,25 @@ TEST_F(SqliteStoreTest, FinishedAsyncInvocationsArePrunedWithTheirAttemptsButNot
   EXPECT_EQ(store_->getAsync("default", "running")->state, "running");
 }
 
+TEST_F(SqliteStoreTest, TheAccessLogIsCappedToItsNewestRows) {
+  for (int i = 0; i < 25; ++i) {
+    AccessRecord a;
+    a.at_us = 1000 + i;
+    a.tenant = "default";
+    a.path = "/p" + std::to_string(i);
+    store_->recordAccess(a);
+  }
+  store_->flushActivations();
+  EXPECT_EQ(*store_->capAccess(10, /*batch_rows=*/4), 15);
+  EXPECT_EQ(*store_->capAccess(10), 0);
+  AccessQuery all;
+  all.limit = 100;
+  auto left = store_->listAccess(all);
+  ASSERT_EQ(left->size(), 10u);
+  EXPECT_EQ(left->front().path, "/p24");  // newest first: the newest ten stay
+  EXPECT_EQ(left->back().path, "/p15");
+}
+
 TEST_F(SqliteStoreTest, AuditEntriesArePrunedByAge) {
   ASSERT_TRUE(store_->appendAudit({0, 100, "admin", "default", "127.0.0.1", "a", "x", "ok", ""}).isOk());
   ASSERT_TRUE(store_->appendAudit({0, 900, "admin", "default", "127.0.0.1", "b", "x", "ok", ""}).isOk());
