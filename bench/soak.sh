@@ -10,9 +10,10 @@
 #   3. every SOAK_SAMPLE_SECONDS writes a CSV row: the server's RSS, open fds and threads
 #      (/proc/PID), the data dir (du) and gust.db / -wal / -activations sizes, the requests and
 #      4xx/5xx it counted (/metrics), the load average;
-#   4. prints each metric's first/last/min/max and least-squares slope per minute, over the whole
-#      soak and over its second half (a bounded data dir climbs to its budget, then levels),
-#      what wrk sent and the errors, and where the database's bytes are (SQLite's dbstat).
+#   4. prints each metric's first/last/min/max/mean and least-squares slope per minute, over the
+#      whole soak and over its second half (a bounded data dir climbs to its budget, then levels),
+#      what wrk sent and the errors, and where the database's bytes are (SQLite's dbstat); the
+#      server's log (retention.pruned events and the like) is kept next to the CSV.
 #
 #   bench/soak.sh [GUST_BINARY]      default build/release/src/gust (`make soak` builds it)
 #   SOAK_SECONDS=600 SOAK_PERCENT=80 SOAK_CONNECTIONS=32 SOAK_PEAK_SECONDS=10
@@ -123,6 +124,7 @@ while kill -0 "$wrk_pid" 2>/dev/null; do
 done
 wait "$wrk_pid" || { echo "wrk failed:" >&2; cat "$work/soak.txt" >&2; exit 1; }
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+cp "$work/gust.log" "${csv%.csv}.gust.log"
 read -r sent wrk_errors < <(wrk_counts "$work/soak.txt")
 soak_rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/soak.txt")
 # Where the database's bytes are, read while the server still holds it (a read-only reader).
@@ -142,7 +144,7 @@ echo "command: SOAK_SECONDS=$soak_seconds SOAK_PERCENT=$percent SOAK_CONNECTIONS
   "SOAK_RETAIN_MB=$retain_mb SOAK_RETENTION_INTERVAL_S=$retention_interval_s" \
   "SOAK_RETAIN_ACCESS_DAYS=$retain_access_days bench/soak.sh${1:+ $1}"
 echo "gust: $gust_source serve ${retention[*]} (sandbox: $([ "$(id -u)" -eq 0 ] && echo linux || echo none))"
-echo "load average $load_start at the start, $load_end at the end; samples: $csv"
+echo "load average $load_start at the start, $load_end at the end; samples: $csv, server log: ${csv%.csv}.gust.log"
 echo "wrk: $sent requests ($soak_rps req/s achieved), $wrk_errors errors" \
   "(non-2xx/3xx and socket errors); latency p50 $(awk '/^ +50%/ {print $2}' "$work/soak.txt")," \
   "p99 $(awk '/^ +99%/ {print $2}' "$work/soak.txt")"
