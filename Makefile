@@ -5,7 +5,7 @@ GUST_LISTEN ?= 127.0.0.1:8080
 GUST_DATA ?= .gust
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps build release asan unit e2e security adapters bench fuzz lint clean
+.PHONY: run test deps build release asan unit e2e security adapters bench soak fuzz lint clean
 
 deps:
 	@bash scripts/deps.sh
@@ -48,6 +48,11 @@ bench: release
 	@bash bench/kafka.sh
 	@build/release/bench/route_bench
 	@python3 bench/coldstart.py build/release/src/gust
+
+# A bounded soak at 80 % of the measured peak, 10 minutes unless SOAK_SECONDS says otherwise
+# (bench/soak.sh): too long for `make bench`.
+soak: release
+	@bash bench/soak.sh
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target (the seed corpora
 # also replay in `make test` under any compiler).

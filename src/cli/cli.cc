@@ -401,10 +401,10 @@ int run(int argc, char** argv) {
                     "oldest going first (0: no size limit; a tenant's own setting wins)")
       ->capture_default_str();
   serve->add_option("--retain-usage-days", serve_options.retain_usage_days,
-                    "Delete hourly usage roll-ups older than this")
+                    "Delete hourly usage roll-ups older than this (0: no limit)")
       ->capture_default_str();
   serve->add_option("--retain-access-days", serve_options.retain_access_days,
-                    "Delete gateway access-log records older than this")
+                    "Delete gateway access-log records older than this (0: no limit)")
       ->capture_default_str();
   serve->add_option("--retain-access-rows", serve_options.retain_access_rows,
                     "Keep at most this many gateway access-log records, the oldest going first "
@@ -413,12 +413,12 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--retain-async-days", serve_options.retain_async_days,
                     "Delete asynchronous invocations (dead letters included) that ended longer "
-                    "ago than this")
-      ->check(CLI::Range(int64_t{1}, int64_t{36500}))
+                    "ago than this (0: no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{36500}))
       ->capture_default_str();
   serve->add_option("--retain-audit-days", serve_options.retain_audit_days,
-                    "Delete audit entries older than this")
-      ->check(CLI::Range(int64_t{1}, int64_t{36500}))
+                    "Delete audit entries older than this (0: no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{36500}))
       ->capture_default_str();
   serve->add_option("--retention-interval-s", serve_options.retention_interval_s,
                     "How often retention and compaction run")

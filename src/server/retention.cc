@@ -52,9 +52,11 @@ void RetentionRunner::runOnce() {
     access = capped ? Result<int64_t>(*access + *capped) : capped;
   }
   if (!access) logFailure("access", access.status());
-  auto async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
+  Result<int64_t> async = int64_t{0};
+  if (options_.async_days > 0) async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
   if (!async) logFailure("async invocations", async.status());
-  auto audit = store_.pruneAudit(now - options_.audit_days * kDayUs, batch);
+  Result<int64_t> audit = int64_t{0};
+  if (options_.audit_days > 0) audit = store_.pruneAudit(now - options_.audit_days * kDayUs, batch);
   if (!audit) logFailure("audit", audit.status());
   int64_t pruned = (activations ? *activations : 0) + (usage ? *usage : 0) + (access ? *access : 0) +
                    (async ? *async : 0) + (audit ? *audit : 0);
