@@ -46,20 +46,22 @@ void RetentionRunner::runOnce() {
   if (options_.usage_days > 0) usage = store_.pruneUsage(now - options_.usage_days * kDayUs, batch);
   if (!usage) logFailure("usage", usage.status());
   Result<int64_t> access = int64_t{0};
-  if (options_.access_days > 0) access = store_.pruneAccess(now - options_.access_days * kDayUs, batch);
+  if (options_.access_days > 0)
+    access = store_.pruneAccess(now - options_.access_days * kDayUs, batch);
   if (access && options_.access_rows > 0) {
     auto capped = store_.capAccess(options_.access_rows, batch);
     access = capped ? Result<int64_t>(*access + *capped) : capped;
   }
   if (!access) logFailure("access", access.status());
   Result<int64_t> async = int64_t{0};
-  if (options_.async_days > 0) async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
+  if (options_.async_days > 0)
+    async = store_.pruneFinishedAsync(now - options_.async_days * kDayUs, batch);
   if (!async) logFailure("async invocations", async.status());
   Result<int64_t> audit = int64_t{0};
   if (options_.audit_days > 0) audit = store_.pruneAudit(now - options_.audit_days * kDayUs, batch);
   if (!audit) logFailure("audit", audit.status());
-  int64_t pruned = (activations ? *activations : 0) + (usage ? *usage : 0) + (access ? *access : 0) +
-                   (async ? *async : 0) + (audit ? *audit : 0);
+  int64_t pruned = (activations ? *activations : 0) + (usage ? *usage : 0) +
+                   (access ? *access : 0) + (async ? *async : 0) + (audit ? *audit : 0);
   if (pruned == 0) return;
   auto given_back = store_.compact();
   if (!given_back) logFailure("compact", given_back.status());

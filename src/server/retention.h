@@ -1,8 +1,9 @@
 #pragma once
 // Retention keeps the data dir bounded: every interval it prunes each tenant's activation records
 // (by age, then by size: store::Store::pruneActivations), hourly usage roll-ups, the gateway's
-// access log, finished asynchronous invocations (dead letters too) and the audit log, then compacts the database (freed pages back to the file system, WAL truncated).
-// Owned by the server; runs on its own thread (the store calls block), stopped by the destructor.
+// access log, finished asynchronous invocations (dead letters too) and the audit log, then compacts
+// the database (freed pages back to the file system, WAL truncated). Owned by the server; runs on
+// its own thread (the store calls block), stopped by the destructor.
 
 #include <chrono>
 #include <condition_variable>
@@ -16,10 +17,10 @@ namespace gust::server {
 
 struct RetentionOptions {
   store::RetentionDefaults activations;  // a tenant's own Retention wins over these
-  int64_t usage_days = 400;  // 0: no limit
-  int64_t access_days = 7;        // 0: no age limit
-  int64_t access_rows = 2000000;  // ~180 bytes each: ~360 MB; 0: no limit
-  int64_t async_days = 30;   // finished asynchronous invocations and dead letters
+  int64_t usage_days = 400;              // 0: no limit
+  int64_t access_days = 7;               // 0: no age limit
+  int64_t access_rows = 2000000;         // ~180 bytes each: ~360 MB; 0: no limit
+  int64_t async_days = 30;               // finished asynchronous invocations and dead letters
   int64_t audit_days = 365;
   std::chrono::seconds interval{60};
 };
