@@ -5,19 +5,18 @@
 
 #include "bundle/bundle.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <vector>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 #include "os/files.h"
@@ -91,8 +90,8 @@ bool symlinkStaysInside(const std::string& link_path, std::string_view target) {
   return true;
 }
 
-Status writeEntryData(archive* a, const fs::path& file, const std::string& entry_path,
-                      mode_t mode, int64_t& unpacked, const BundleLimits& limits) {
+Status writeEntryData(archive* a, const fs::path& file, const std::string& entry_path, mode_t mode,
+                      int64_t& unpacked, const BundleLimits& limits) {
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST) return badBundle(entry_path, "appears twice in the bundle");
@@ -119,8 +118,8 @@ Status writeEntryData(archive* a, const fs::path& file, const std::string& entry
     }
     if (::pwrite(fd, block, size, offset) != static_cast<ssize_t>(size)) {
       int error_number = errno;
-      status = os::fileError(fmt::format("cannot write {}: {}", file.string(), strerror(error_number)),
-                             error_number);
+      status = os::fileError(
+          fmt::format("cannot write {}: {}", file.string(), strerror(error_number)), error_number);
       break;
     }
   }
@@ -136,8 +135,8 @@ Status extractInto(std::string_view bytes, const fs::path& root, const BundleLim
   archive_read_support_format_gnutar(a.get());
   archive_read_support_format_zip(a.get());
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return invalidArgument(fmt::format("the bundle is not a tar.gz or zip archive: {}",
-                                       archiveError(a.get())));
+    return invalidArgument(
+        fmt::format("the bundle is not a tar.gz or zip archive: {}", archiveError(a.get())));
   }
   std::set<std::string> symlinks;
   int64_t files = 0;
@@ -233,7 +232,8 @@ void addFile(archive* out, const fs::path& file, const std::string& name, const 
   }
   char buffer[64 * 1024];
   ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) archive_write_data(out, buffer, static_cast<size_t>(n));
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+    archive_write_data(out, buffer, static_cast<size_t>(n));
   ::close(fd);
 }
 
@@ -247,11 +247,15 @@ Status extractBundle(std::string_view archive_bytes, const std::string& dest_dir
   fs::create_directories(dest.parent_path(), ec);
   fs::path staging = dest.parent_path() / (".staging-" + randomHex(8));
   fs::create_directory(staging, ec);
-  if (ec) return os::fileError(fmt::format("cannot create {}: {}", staging.string(), ec.message()), ec.value());
+  if (ec)
+    return os::fileError(fmt::format("cannot create {}: {}", staging.string(), ec.message()),
+                         ec.value());
   Status status = extractInto(archive_bytes, staging, limits);
   if (status.isOk()) {
     fs::rename(staging, dest, ec);
-    if (ec) status = os::fileError(fmt::format("cannot move bundle into place: {}", ec.message()), ec.value());
+    if (ec)
+      status =
+          os::fileError(fmt::format("cannot move bundle into place: {}", ec.message()), ec.value());
   }
   if (!status.isOk()) fs::remove_all(staging, ec);
   return status;

@@ -39,8 +39,8 @@ std::string Deployer::blobPath(const std::string& sha256) const {
 
 Result<int64_t> Deployer::tenantDiskUsage(const std::string& tenant) {
   int64_t bytes = 0;
-  for (const std::string& dir : {fmt::format("{}/functions/{}", data_dir_, tenant),
-                                 buildCacheDir(data_dir_, tenant)}) {
+  for (const std::string& dir :
+       {fmt::format("{}/functions/{}", data_dir_, tenant), buildCacheDir(data_dir_, tenant)}) {
     auto used = os::diskUsage(dir);
     if (!used) return used.status();
     bytes += *used;
@@ -76,11 +76,10 @@ Status Deployer::build(const std::string& tenant, const std::string& build_dir,
                               "or old versions before deploying",
                               mib(*used), mib(disk_.max_tenant_bytes)));
   }
-  std::string cap =
-      left < disk_.max_version_bytes
-          ? fmt::format("the {} MiB left of this tenant's {} MiB disk quota", left >> 20,
-                        mib(disk_.max_tenant_bytes))
-          : fmt::format("a version may hold ({} MiB)", mib(disk_.max_version_bytes));
+  std::string cap = left < disk_.max_version_bytes
+                        ? fmt::format("the {} MiB left of this tenant's {} MiB disk quota",
+                                      left >> 20, mib(disk_.max_tenant_bytes))
+                        : fmt::format("a version may hold ({} MiB)", mib(disk_.max_version_bytes));
   BuildJob job{tenant, build_dir, buildCacheDir(data_dir_, tenant),
                std::min(disk_.max_version_bytes, left), std::move(cap)};
   Status installed = installDependencies(builds_, job, config, toolchain_, progress);
@@ -111,7 +110,8 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
   GUST_RETURN_IF_ERROR(validateFunctionName(request.function));
   std::string sha = sha256Hex(request.archive);
   // Like Lambda's PublishVersion: the same code again is the same version, not a new one.
-  if (auto live = store_.resolveAlias(request.tenant, request.function, std::string(store::kLiveAlias));
+  if (auto live =
+          store_.resolveAlias(request.tenant, request.function, std::string(store::kLiveAlias));
       live && live->bundle_sha256 == sha) {
     auto config = functionConfigFromJson(live->config_json);
     if (config) {
@@ -153,8 +153,9 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     std::string path = FunctionConfig::routeOf(entry);
     if (path == "/api/v1" || path.starts_with("/api/v1/")) {
       cleanup();
-      return invalidArgument(fmt::format(
-          "{}: the routes under /api/v1 belong to Gust's control API; move the file", entry.handler));
+      return invalidArgument(
+          fmt::format("{}: the routes under /api/v1 belong to Gust's control API; move the file",
+                      entry.handler));
     }
     routes.push_back({path, request.tenant, request.function, entry.path});
     route_paths.push_back(path);
@@ -218,14 +219,15 @@ Result<DeployResult> Deployer::deploy(const DeployRequest& request, const Progre
     cleanup();
     return recorded.status();
   }
-  std::string code_dir = fmt::format("{}/v{}", functionDir(request.tenant, request.function),
-                                     recorded->version);
+  std::string code_dir =
+      fmt::format("{}/v{}", functionDir(request.tenant, request.function), recorded->version);
   fs::create_directories(functionDir(request.tenant, request.function), ec);
   fs::remove_all(code_dir, ec);  // a leftover of a function that was removed and redeployed
   fs::rename(build_dir, code_dir, ec);
   if (ec) {
     cleanup();
-    return os::fileError(fmt::format("cannot move the build into {}: {}", code_dir, ec.message()), ec.value());
+    return os::fileError(fmt::format("cannot move the build into {}: {}", code_dir, ec.message()),
+                         ec.value());
   }
   DeployResult result;
   result.version = std::move(*recorded);

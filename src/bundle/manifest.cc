@@ -48,7 +48,8 @@ Result<int64_t> integerField(const toml::node& node, std::string_view key, int64
   if (!node.is_integer()) return atLine(node, fmt::format("'{}' must be an integer", key));
   int64_t value = node.as_integer()->get();
   if (value < min || value > max) {
-    return atLine(node, fmt::format("'{}' must be between {} and {}, not {}", key, min, max, value));
+    return atLine(node,
+                  fmt::format("'{}' must be between {} and {}, not {}", key, min, max, value));
   }
   return value;
 }
@@ -95,23 +96,27 @@ Status checkRanges(const FunctionConfig& c) {
   }
   if (c.handler.empty()) {
     if (c.runtime == "http") {
-      return invalidArgument("gust.toml: runtime \"http\" needs 'handler', the command that "
-                             "listens on $PORT (e.g. handler = \"python3 app.py\")");
+      return invalidArgument(
+          "gust.toml: runtime \"http\" needs 'handler', the command that "
+          "listens on $PORT (e.g. handler = \"python3 app.py\")");
     }
     if (c.runtime == "java") {
-      return invalidArgument("gust.toml: runtime \"java\" needs 'handler', the class with "
-                             "handleRequest (e.g. handler = \"example.Hello\" or "
-                             "\"example.Hello::handleRequest\")");
+      return invalidArgument(
+          "gust.toml: runtime \"java\" needs 'handler', the class with "
+          "handleRequest (e.g. handler = \"example.Hello\" or "
+          "\"example.Hello::handleRequest\")");
     }
     return invalidArgument("gust.toml: 'handler' is required (e.g. \"main.handler\")");
   }
   if (c.contract != "lambda" && c.runtime != "python3" && c.runtime != "node") {
-    return invalidArgument(fmt::format(
-        "gust.toml: contract \"{}\" is for runtime python3 or node, not {}", c.contract, c.runtime));
+    return invalidArgument(
+        fmt::format("gust.toml: contract \"{}\" is for runtime python3 or node, not {}", c.contract,
+                    c.runtime));
   }
   if (c.contract == "openfaas" && c.runtime != "python3") {
-    return invalidArgument("gust.toml: contract \"openfaas\" (the python3-http template's "
-                           "handle(event, context)) is for runtime python3");
+    return invalidArgument(
+        "gust.toml: contract \"openfaas\" (the python3-http template's "
+        "handle(event, context)) is for runtime python3");
   }
   if (!c.ready_path.empty() && c.runtime != "http") {
     return invalidArgument("gust.toml: 'ready_path' is for runtime \"http\" only");
@@ -125,8 +130,8 @@ std::string defaultHandler(const std::string& runtime, const std::string& contra
   if (contract == "openwhisk") return runtime == "node" ? "index.main" : "__main__.main";
   if (contract == "openfaas") return runtime == "node" ? "handler" : "handler.handle";
   if (runtime == "provided") return "bootstrap";  // as on Lambda: an executable named bootstrap
-  if (runtime == "http") return "";                 // the command must be given
-  if (runtime == "java") return "";                 // the class must be given
+  if (runtime == "http") return "";               // the command must be given
+  if (runtime == "java") return "";               // the class must be given
   return runtime == "node" ? "index.handler" : "main.handler";
 }
 
@@ -143,7 +148,7 @@ Result<FunctionConfig> inferConfig(const fs::path& dir, const std::string& defau
       if (!it->is_regular_file()) continue;
       fs::path rel = it->path().lexically_relative(dir);
       std::string ext = rel.extension().string();
-      std::string runtime = ext == ".py" ? "python3"
+      std::string runtime = ext == ".py"                                       ? "python3"
                             : (ext == ".js" || ext == ".mjs" || ext == ".cjs") ? "node"
                                                                                : "";
       if (runtime.empty()) continue;
@@ -208,8 +213,8 @@ const Entry* FunctionConfig::findEntry(std::string_view relative_path) const {
 Status validateFunctionName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '-' || c == '_')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
       ok = false;
     }
   }
@@ -229,22 +234,27 @@ Status validateAccessMode(std::string_view access) {
       std::string_view id = list.substr(0, comma);
       if (id.size() != 19 || !id.starts_with("ck_") ||
           id.substr(3).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-        return invalidArgument(fmt::format("'{}' in access '{}' is not a client id (ck_ and 16 hex digits, "
-                                           "as `gust key create` prints)", id, access));
+        return invalidArgument(
+            fmt::format("'{}' in access '{}' is not a client id (ck_ and 16 hex digits, "
+                        "as `gust key create` prints)",
+                        id, access));
       }
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
     }
     return Status::ok();
   }
-  return invalidArgument(fmt::format("access '{}' must be public, key or keys:<client id>,<client id>", access));
+  return invalidArgument(
+      fmt::format("access '{}' must be public, key or keys:<client id>,<client id>", access));
 }
 
 namespace {
 // [cors] origins = [...], methods = [...], headers = [...], expose = [...], credentials, max_age.
 Result<nlohmann::json> parseCorsTable(const toml::node& node) {
   const toml::table* table = node.as_table();
-  if (!table) return atLine(node, "'cors' must be a table, e.g. [cors] origins = [\"https://app.example.com\"]");
+  if (!table)
+    return atLine(node,
+                  "'cors' must be a table, e.g. [cors] origins = [\"https://app.example.com\"]");
   nlohmann::json cors = {{"origins", nlohmann::json::array()}};
   for (auto&& [key, value] : *table) {
     std::string_view k = key.str();
@@ -257,7 +267,8 @@ Result<nlohmann::json> parseCorsTable(const toml::node& node) {
         if (!text) return atLine(item, fmt::format("cors.{} must be an array of strings", k));
         if (k == "origins" && *text != "*" && text->find("://") == std::string::npos) {
           return atLine(item, fmt::format("CORS origin '{}' must be scheme://host[:port], e.g. "
-                                          "https://app.example.com, or *", *text));
+                                          "https://app.example.com, or *",
+                                          *text));
         }
         list.push_back(*text);
       }
@@ -271,8 +282,10 @@ Result<nlohmann::json> parseCorsTable(const toml::node& node) {
       if (!v) return v.status();
       cors["max_age"] = *v;
     } else {
-      return atLine(value, fmt::format("unknown key cors.{} (known: origins, methods, headers, expose, "
-                                       "credentials, max_age)", k));
+      return atLine(value,
+                    fmt::format("unknown key cors.{} (known: origins, methods, headers, expose, "
+                                "credentials, max_age)",
+                                k));
     }
   }
   return cors;
@@ -299,8 +312,8 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
       auto v = stringField(node, k);
       if (!v) return v.status();
       if (!oneOf(*v, {"python3", "node", "java", "provided", "http"})) {
-        return atLine(node, fmt::format("unknown runtime '{}' (this server runs {})", *v,
-                                        listOf(kRuntimes)));
+        return atLine(
+            node, fmt::format("unknown runtime '{}' (this server runs {})", *v, listOf(kRuntimes)));
       }
       config.runtime = *v;
     } else if (k == "handler") {
@@ -336,14 +349,16 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
         char unit = text->back();
         int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
         std::string digits = text->substr(0, text->size() - 1);
-        if (scale && digits.size() <= 6 &&
-            std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (scale && digits.size() <= 6 && std::all_of(digits.begin(), digits.end(), [](char c) {
+              return c >= '0' && c <= '9';
+            })) {
           seconds = std::stoll(digits) * scale;
         }
       }
       if (seconds < 1 || seconds > 21600) {
-        return atLine(node, "'max_event_age' must be from 1 s to 6 h: seconds (600) or a string "
-                            "like \"90s\", \"10m\", \"6h\"");
+        return atLine(node,
+                      "'max_event_age' must be from 1 s to 6 h: seconds (600) or a string "
+                      "like \"90s\", \"10m\", \"6h\"");
       }
       config.max_event_age_s = seconds;
     } else if (k == "on_success" || k == "on_failure") {
@@ -363,8 +378,7 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else if (k == "ready_path") {
       auto v = stringField(node, k);
       if (!v) return v.status();
-      if (v->empty() || v->front() != '/' ||
-          v->find_first_of(" \r\n\t") != std::string::npos) {
+      if (v->empty() || v->front() != '/' || v->find_first_of(" \r\n\t") != std::string::npos) {
         return atLine(node, "'ready_path' must be a path starting with /, e.g. \"/healthz\"");
       }
       config.ready_path = *v;
@@ -394,7 +408,8 @@ Result<FunctionConfig> parseManifest(std::string_view toml_text, const std::stri
     } else if (k == "access") {
       auto v = stringField(node, k);
       if (!v) return v.status();
-      if (Status valid = validateAccessMode(*v); !valid.isOk()) return atLine(node, valid.message());
+      if (Status valid = validateAccessMode(*v); !valid.isOk())
+        return atLine(node, valid.message());
       config.access = *v;
     } else if (k == "cors") {
       auto cors = parseCorsTable(node);
@@ -447,22 +462,25 @@ Result<Destination> parseDestination(std::string_view text) {
     d.topic = std::string(rest.substr(0, at));
     d.brokers = std::string(rest.substr(at + 1));
     // Kafka's topic names: 1-249 of [a-zA-Z0-9._-].
-    bool topic_ok = !d.topic.empty() && d.topic.size() <= 249 && d.topic != "." && d.topic != ".." &&
-                    std::all_of(d.topic.begin(), d.topic.end(), [](char c) {
-                      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-                    });
+    bool topic_ok =
+        !d.topic.empty() && d.topic.size() <= 249 && d.topic != "." && d.topic != ".." &&
+        std::all_of(d.topic.begin(), d.topic.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        });
     if (!topic_ok) {
-      return invalidArgument(fmt::format("{}: '{}' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
-                                         kForms, d.topic));
+      return invalidArgument(fmt::format(
+          "{}: '{}' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", kForms, d.topic));
     }
     size_t start = 0;
     while (true) {
       size_t comma = d.brokers.find(',', start);
-      std::string broker = d.brokers.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      std::string broker =
+          d.brokers.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       size_t colon = broker.rfind(':');
       bool ok = colon != std::string::npos && colon > 0 && colon + 1 < broker.size() &&
                 colon + 6 >= broker.size() &&
-                std::all_of(broker.begin() + colon + 1, broker.end(), [](char c) { return c >= '0' && c <= '9'; });
+                std::all_of(broker.begin() + colon + 1, broker.end(),
+                            [](char c) { return c >= '0' && c <= '9'; });
       if (!ok) {
         return invalidArgument(fmt::format("{}: broker '{}' is not HOST:PORT", kForms, broker));
       }

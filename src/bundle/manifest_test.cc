@@ -57,7 +57,8 @@ TEST(Manifest, RejectsOutOfRangeAndUnknownRuntime) {
   EXPECT_FALSE(parseManifest("runtime = \"python3\"\ntimeout_s = 0\n", "x").isOk());
   auto cobol = parseManifest("runtime = \"cobol\"\n", "x");
   ASSERT_FALSE(cobol.isOk());
-  EXPECT_NE(cobol.status().message().find("python3 | node | java | provided | http"), std::string::npos);
+  EXPECT_NE(cobol.status().message().find("python3 | node | java | provided | http"),
+            std::string::npos);
 }
 
 TEST(Manifest, RejectsSyntaxErrorsWithLineAndColumn) {
@@ -84,7 +85,8 @@ TEST(Manifest, RoundTripsThroughJson) {
 TEST(Manifest, ParsesDestinationsAndRoundTripsThem) {
   auto config = parseManifest(
       "runtime = \"python3\"\non_success = \"function:sink\"\n"
-      "on_failure = \"kafka:fails@127.0.0.1:9092,10.0.0.2:9093\"\n", "fn");
+      "on_failure = \"kafka:fails@127.0.0.1:9092,10.0.0.2:9093\"\n",
+      "fn");
   ASSERT_TRUE(config.isOk()) << config.status().message();
   EXPECT_EQ(config->on_success, "function:sink");
   auto back = functionConfigFromJson(toJson(*config).dump());
@@ -101,7 +103,8 @@ TEST(Manifest, ParsesDestinationsAndRoundTripsThem) {
 TEST(Manifest, RejectsBadDestinationsWithTheirLine) {
   auto bad = parseManifest("runtime = \"python3\"\non_failure = \"queue:x\"\n", "fn");
   ASSERT_FALSE(bad.isOk());
-  EXPECT_NE(bad.status().message().find("gust.toml:2"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("gust.toml:2"), std::string::npos)
+      << bad.status().message();
   EXPECT_NE(bad.status().message().find("on_failure"), std::string::npos);
   EXPECT_FALSE(parseDestination("function:Bad Name").isOk());
   EXPECT_FALSE(parseDestination("function:").isOk());
@@ -125,7 +128,6 @@ TEST(Manifest, FindsLongestEntryAtSegmentBoundary) {
   EXPECT_EQ(config.findEntry("api")->handler, "api/index.py");
 }
 
-
 TEST(Manifest, ForeignRuntimesAndTheirDefaults) {
   auto provided = parseManifest("runtime = \"provided\"\n", "go");
   ASSERT_TRUE(provided.isOk()) << provided.status().message();
@@ -134,7 +136,8 @@ TEST(Manifest, ForeignRuntimesAndTheirDefaults) {
   auto http = parseManifest("runtime = \"http\"\n", "flask");
   ASSERT_FALSE(http.isOk());
   EXPECT_NE(http.status().message().find("$PORT"), std::string::npos) << http.status().message();
-  auto flask = parseManifest("runtime = \"http\"\nhandler = \"python3 app.py\"\nready_path = \"/healthz\"\n", "f");
+  auto flask = parseManifest(
+      "runtime = \"http\"\nhandler = \"python3 app.py\"\nready_path = \"/healthz\"\n", "f");
   ASSERT_TRUE(flask.isOk()) << flask.status().message();
   EXPECT_EQ(flask->ready_path, "/healthz");
 
@@ -165,7 +168,8 @@ TEST(Manifest, RejectsContractsAndReadyPathWhereTheyCannotApply) {
   EXPECT_FALSE(parseManifest("runtime = \"provided\"\ncontract = \"openwhisk\"\n", "x").isOk());
   EXPECT_FALSE(parseManifest("runtime = \"python3\"\ncontract = \"knative\"\n", "x").isOk());
   EXPECT_FALSE(parseManifest("runtime = \"python3\"\nready_path = \"/x\"\n", "x").isOk());
-  auto no_slash = parseManifest("runtime = \"http\"\nhandler = \"x\"\nready_path = \"healthz\"\n", "x");
+  auto no_slash =
+      parseManifest("runtime = \"http\"\nhandler = \"x\"\nready_path = \"healthz\"\n", "x");
   ASSERT_FALSE(no_slash.isOk());
   EXPECT_NE(no_slash.status().message().find("gust.toml:3"), std::string::npos);
 }

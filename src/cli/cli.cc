@@ -1,7 +1,5 @@
 #include "cli/cli.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
@@ -36,11 +35,11 @@ void printActivation(const json& a) {
   detail += fmt::format(", billed {} ms, cpu {:.1f} ms, peak {:.0f} MB", a.value("billed_ms", 0),
                         a.value("cpu_user_ms", 0.0) + a.value("cpu_sys_ms", 0.0),
                         a.value("peak_memory_mb", 0.0));
-  std::printf("── %s  %s  v%lld  %s  %.1f ms  (%s)%s\n",
-              shortTime(a.value("received_at", "")).c_str(), a.value("id", "").c_str(),
-              static_cast<long long>(a.value("version", 0)), a.value("status", "").c_str(),
-              a.value("duration_ms", 0.0), detail.c_str(),
-              a.value("error", "").empty() ? "" : fmt::format("\n   {}", a.value("error", "")).c_str());
+  std::printf(
+      "── %s  %s  v%lld  %s  %.1f ms  (%s)%s\n", shortTime(a.value("received_at", "")).c_str(),
+      a.value("id", "").c_str(), static_cast<long long>(a.value("version", 0)),
+      a.value("status", "").c_str(), a.value("duration_ms", 0.0), detail.c_str(),
+      a.value("error", "").empty() ? "" : fmt::format("\n   {}", a.value("error", "")).c_str());
   std::string logs = a.value("logs", "");
   std::size_t start = 0;
   while (start < logs.size()) {
@@ -82,9 +81,8 @@ int deploy(const std::string& dir, const std::string& name_option, bool force, b
   if (!fs::is_directory(path))
     return refuse(invalidArgument(fmt::format("{} is not a directory", dir)));
   // Read the config here too, so a broken gust.toml fails before anything is uploaded.
-  auto config = bundle::loadFunctionConfig(path.string(), name_option.empty()
-                                                              ? path.filename().string()
-                                                              : name_option);
+  auto config = bundle::loadFunctionConfig(
+      path.string(), name_option.empty() ? path.filename().string() : name_option);
   if (!config) return refuse(config.status());
   std::string name = name_option.empty() ? config->name : name_option;
   if (Status valid = bundle::validateFunctionName(name); !valid.isOk()) return refuse(valid);
@@ -161,7 +159,7 @@ int deploy(const std::string& dir, const std::string& name_option, bool force, b
 }
 
 Result<http::ClientResponse> apiCall(const Connection& connection, const std::string& method,
-                                  const std::string& target, const json& body = nullptr) {
+                                     const std::string& target, const json& body = nullptr) {
   http::ClientRequest request;
   request.method = method;
   request.target = target;
@@ -195,8 +193,8 @@ int tenantSet(const Connection& connection, const std::string& name, const std::
     char* end = nullptr;
     long long number = std::strtoll(value.c_str(), &end, 10);
     if (end == value.c_str() || *end != '\0') {
-      return fail(invalidArgument(fmt::format("--retain-{} takes a number or 'default', not '{}'",
-                                              field, value)));
+      return fail(invalidArgument(
+          fmt::format("--retain-{} takes a number or 'default', not '{}'", field, value)));
     }
     retention[field] = number;
   }
@@ -208,7 +206,8 @@ int tenantSet(const Connection& connection, const std::string& name, const std::
       return v.is_null() ? std::string("server default") : fmt::format("{} {}", v.dump(), unit);
     };
     std::printf("Tenant %s keeps activation records %s, within %s\n", name.c_str(),
-                shown(t["retention"]["days"], "days").c_str(), shown(t["retention"]["mb"], "MiB").c_str());
+                shown(t["retention"]["days"], "days").c_str(),
+                shown(t["retention"]["mb"], "MiB").c_str());
   });
 }
 
@@ -216,11 +215,13 @@ int tenantCommand(const Connection& connection, bool create, bool remove, bool l
                   const std::string& name, bool as_json) {
   if (create) {
     json body = {{"name", name}};
-    return printJsonOr(apiCall(connection, "POST", "/api/v1/tenants", body), as_json, [&](const json&) {
-      std::printf("Created tenant %s\n  make it a token: gust token create --tenant %s\n"
-                  "  its functions answer at /t/%s/fn/<name>\n",
-                  name.c_str(), name.c_str(), name.c_str());
-    });
+    return printJsonOr(apiCall(connection, "POST", "/api/v1/tenants", body), as_json,
+                       [&](const json&) {
+                         std::printf(
+                             "Created tenant %s\n  make it a token: gust token create --tenant %s\n"
+                             "  its functions answer at /t/%s/fn/<name>\n",
+                             name.c_str(), name.c_str(), name.c_str());
+                       });
   }
   if (remove) {
     return printJsonOr(apiCall(connection, "DELETE", "/api/v1/tenants/" + urlEncode(name)), as_json,
@@ -251,8 +252,10 @@ int tokenCreate(const Connection& connection, const std::string& tenant, const s
   if (!response) return fail(response.status());
   auto body = protocol::parseJsonOrDiscarded(response->body);
   if (as_json) {
-    json out = {{"token", body.value("token", "")}, {"id", body.value("id", "")},
-                {"tenant", body.value("tenant", "")}, {"name", body.value("name", "")}};
+    json out = {{"token", body.value("token", "")},
+                {"id", body.value("id", "")},
+                {"tenant", body.value("tenant", "")},
+                {"name", body.value("name", "")}};
     return std::printf("%s\n", out.dump(2).c_str()), 0;
   }
   std::printf("%s\n", body.value("token", "").c_str());
@@ -271,9 +274,10 @@ int tokenList(const Connection& connection, const std::string& tenant, bool as_j
   if (as_json) return std::printf("%s\n", body["tokens"].dump(2).c_str()), 0;
   std::vector<std::vector<std::string>> rows = {{"ID", "TENANT", "NAME", "CREATED", "REVOKED"}};
   for (const auto& t : body["tokens"]) {
-    rows.push_back({t.value("id", ""), t.value("tenant", ""), t.value("name", ""),
-                    shortTime(t.value("created_at", "")),
-                    t["revoked_at"].is_string() ? shortTime(t["revoked_at"].get<std::string>()) : "-"});
+    rows.push_back(
+        {t.value("id", ""), t.value("tenant", ""), t.value("name", ""),
+         shortTime(t.value("created_at", "")),
+         t["revoked_at"].is_string() ? shortTime(t["revoked_at"].get<std::string>()) : "-"});
   }
   printTable(rows);
   return 0;
@@ -301,9 +305,11 @@ int secretSet(const Connection& connection, const std::string& name, bool as_jso
   }
   json body = {{"value", std::move(value)}};
   auto response = apiCall(connection, "PUT", "/api/v1/secrets/" + urlEncode(name), body);
-  std::fill(body["value"].get_ref<std::string&>().begin(), body["value"].get_ref<std::string&>().end(), '\0');
+  std::fill(body["value"].get_ref<std::string&>().begin(),
+            body["value"].get_ref<std::string&>().end(), '\0');
   return printJsonOr(response, as_json, [&](const json& reply) {
-    std::printf("%s secret %s\n", reply.value("created", false) ? "Created" : "Updated", name.c_str());
+    std::printf("%s secret %s\n", reply.value("created", false) ? "Created" : "Updated",
+                name.c_str());
   });
 }
 
@@ -363,10 +369,12 @@ int run(int argc, char** argv) {
   server::ServeOptions serve_options;
   int64_t idle_ttl_s = 300;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")->capture_default_str();
+  serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")
+      ->capture_default_str();
   serve->add_option("--data", serve_options.data_dir, "Data directory")->capture_default_str();
   serve->add_option("--threads", serve_options.io_threads, "I/O threads (0: one per core)");
-  serve->add_option("--idle-ttl", idle_ttl_s, "Seconds an idle instance is kept warm")->capture_default_str();
+  serve->add_option("--idle-ttl", idle_ttl_s, "Seconds an idle instance is kept warm")
+      ->capture_default_str();
   serve->add_option("--max-body", serve_options.max_body_bytes, "Largest invoke body in bytes")
       ->capture_default_str();
   serve
@@ -375,14 +383,17 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(uint32_t{1}, uint32_t{64} << 20))
       ->capture_default_str();
   serve->add_option("--runtimes", serve_options.runtimes_dir, "Folder of the runtime adapters");
-  serve->add_option("--config", serve_options.config_path, "Server config (TOML) with a [prices] table");
+  serve->add_option("--config", serve_options.config_path,
+                    "Server config (TOML) with a [prices] table");
   bool no_process_metering = false;
   bool no_prestart = false;
-  serve->add_flag("--no-prestart", no_prestart,
-                  "Do not keep pre-started instances (Python, Node, the relay) per tenant for cold starts");
-  serve->add_option("--sandbox", serve_options.sandbox,
-                     "How functions are isolated: linux (namespaces, cgroups, seccomp; the "
-                     "default, needs root) or none (plain processes: trusted code only)")
+  serve->add_flag(
+      "--no-prestart", no_prestart,
+      "Do not keep pre-started instances (Python, Node, the relay) per tenant for cold starts");
+  serve
+      ->add_option("--sandbox", serve_options.sandbox,
+                   "How functions are isolated: linux (namespaces, cgroups, seccomp; the "
+                   "default, needs root) or none (plain processes: trusted code only)")
       ->check(CLI::IsMember({"linux", "none"}));
   serve->add_flag("--no-process-metering", no_process_metering,
                   "Skip per-activation CPU and peak-memory readings (to measure their cost)");
@@ -392,67 +403,83 @@ int run(int argc, char** argv) {
   serve->add_option("--log-level", serve_options.log_level, "debug | info | warn | error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->add_option("--retain-days", serve_options.retain_days,
-                    "Delete a tenant's activation records older than this (0: no age limit; a "
-                    "tenant's own setting wins)")
+  serve
+      ->add_option("--retain-days", serve_options.retain_days,
+                   "Delete a tenant's activation records older than this (0: no age limit; a "
+                   "tenant's own setting wins)")
       ->capture_default_str();
-  serve->add_option("--retain-mb,--retain-log-mb", serve_options.retain_mb,
-                    "Keep at most this much of each tenant's activation records and logs, its "
-                    "oldest going first (0: no size limit; a tenant's own setting wins)")
+  serve
+      ->add_option("--retain-mb,--retain-log-mb", serve_options.retain_mb,
+                   "Keep at most this much of each tenant's activation records and logs, its "
+                   "oldest going first (0: no size limit; a tenant's own setting wins)")
       ->capture_default_str();
-  serve->add_option("--retain-usage-days", serve_options.retain_usage_days,
-                    "Delete hourly usage roll-ups older than this (0: no limit)")
+  serve
+      ->add_option("--retain-usage-days", serve_options.retain_usage_days,
+                   "Delete hourly usage roll-ups older than this (0: no limit)")
       ->capture_default_str();
-  serve->add_option("--retain-access-days", serve_options.retain_access_days,
-                    "Delete gateway access-log records older than this (0: no limit)")
+  serve
+      ->add_option("--retain-access-days", serve_options.retain_access_days,
+                   "Delete gateway access-log records older than this (0: no limit)")
       ->capture_default_str();
-  serve->add_option("--retain-access-rows", serve_options.retain_access_rows,
-                    "Keep at most this many gateway access-log records, the oldest going first "
-                    "(about 180 bytes each; 0: no limit)")
+  serve
+      ->add_option("--retain-access-rows", serve_options.retain_access_rows,
+                   "Keep at most this many gateway access-log records, the oldest going first "
+                   "(about 180 bytes each; 0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  serve->add_option("--retain-async-days", serve_options.retain_async_days,
-                    "Delete asynchronous invocations (dead letters included) that ended longer "
-                    "ago than this (0: no limit)")
+  serve
+      ->add_option("--retain-async-days", serve_options.retain_async_days,
+                   "Delete asynchronous invocations (dead letters included) that ended longer "
+                   "ago than this (0: no limit)")
       ->check(CLI::Range(int64_t{0}, int64_t{36500}))
       ->capture_default_str();
-  serve->add_option("--retain-audit-days", serve_options.retain_audit_days,
-                    "Delete audit entries older than this (0: no limit)")
+  serve
+      ->add_option("--retain-audit-days", serve_options.retain_audit_days,
+                   "Delete audit entries older than this (0: no limit)")
       ->check(CLI::Range(int64_t{0}, int64_t{36500}))
       ->capture_default_str();
-  serve->add_option("--retention-interval-s", serve_options.retention_interval_s,
-                    "How often retention and compaction run")
+  serve
+      ->add_option("--retention-interval-s", serve_options.retention_interval_s,
+                   "How often retention and compaction run")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
-  serve->add_option("--min-free-mb", serve_options.min_free_mb,
-                    "Refuse new invocations and deploys (507) while the data dir's disk has less "
-                    "free space than this; serve again past it plus a quarter (0: never refuse)")
+  serve
+      ->add_option("--min-free-mb", serve_options.min_free_mb,
+                   "Refuse new invocations and deploys (507) while the data dir's disk has less "
+                   "free space than this; serve again past it plus a quarter (0: never refuse)")
       ->capture_default_str();
-  serve->add_option("--build-network", serve_options.build_network,
-                    "What dependency builds (pip, npm, Maven) reach: egress (public addresses "
-                    "only, never this host or private ranges) or none (a bundle vendors its "
-                    "dependencies)")
+  serve
+      ->add_option("--build-network", serve_options.build_network,
+                   "What dependency builds (pip, npm, Maven) reach: egress (public addresses "
+                   "only, never this host or private ranges) or none (a bundle vendors its "
+                   "dependencies)")
       ->check(CLI::IsMember({"egress", "none"}))
       ->capture_default_str();
-  serve->add_option("--build-timeout", serve_options.build_timeout_s,
-                    "Seconds one build step (pip, npm, Maven) may take")
+  serve
+      ->add_option("--build-timeout", serve_options.build_timeout_s,
+                   "Seconds one build step (pip, npm, Maven) may take")
       ->capture_default_str();
-  serve->add_option("--build-memory-mb", serve_options.build_memory_mb,
-                    "Memory a build may use, its /tmp included")
+  serve
+      ->add_option("--build-memory-mb", serve_options.build_memory_mb,
+                   "Memory a build may use, its /tmp included")
       ->capture_default_str();
-  serve->add_option("--max-version-mb", serve_options.max_version_mb,
-                    "Disk one version may take once built (code and dependencies)")
+  serve
+      ->add_option("--max-version-mb", serve_options.max_version_mb,
+                   "Disk one version may take once built (code and dependencies)")
       ->capture_default_str();
-  serve->add_option("--tenant-disk-mb", serve_options.tenant_disk_mb,
-                    "Disk one tenant may hold: every version's code and dependencies, its build "
-                    "cache and its bundles")
+  serve
+      ->add_option("--tenant-disk-mb", serve_options.tenant_disk_mb,
+                   "Disk one tenant may hold: every version's code and dependencies, its build "
+                   "cache and its bundles")
       ->capture_default_str();
   double header_timeout_s = 10;
-  serve->add_option("--header-timeout", header_timeout_s,
-                    "Seconds a client has to send a whole request head (slow clients are cut off)")
+  serve
+      ->add_option("--header-timeout", header_timeout_s,
+                   "Seconds a client has to send a whole request head (slow clients are cut off)")
       ->capture_default_str();
-  serve->add_option("--max-connections", serve_options.max_connections,
-                    "Open connections at most; more are closed at accept")
+  serve
+      ->add_option("--max-connections", serve_options.max_connections,
+                   "Open connections at most; more are closed at accept")
       ->capture_default_str();
   auto gateway_cli = addGatewayCommands(app);
   auto host_cli = addHostCommands(app);
@@ -460,7 +487,8 @@ int run(int argc, char** argv) {
   std::string deploy_dir, deploy_name;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a directory as a new version");
   deploy_cmd->add_option("dir", deploy_dir, "The function's directory")->required();
-  deploy_cmd->add_option("--name", deploy_name, "Function name (default: gust.toml name or the directory name)");
+  deploy_cmd->add_option("--name", deploy_name,
+                         "Function name (default: gust.toml name or the directory name)");
   bool deploy_force = false;
   deploy_cmd->add_flag("--force", deploy_force,
                        "Deploy even if the code does not load (skips the check that starts it in a "
@@ -495,7 +523,8 @@ int run(int argc, char** argv) {
   auto* logs = app.add_subcommand("logs", "Show a function's recent activations and their logs");
   logs->add_option("name", function)->required();
   logs->add_flag("-f,--follow", follow, "Keep printing new activations as they happen");
-  logs->add_option("-n,--limit", limit, "How many recent activations to show")->capture_default_str();
+  logs->add_option("-n,--limit", limit, "How many recent activations to show")
+      ->capture_default_str();
   std::string logs_since, logs_activation;
   logs->add_option("--since", logs_since, "Only activations since a duration back (1h) or a time");
   logs->add_option("--activation", logs_activation, "Only this activation");
@@ -513,14 +542,17 @@ int run(int argc, char** argv) {
   login->add_option("url", login_url)->required();
   login->add_option("token", login_token)->required();
 
-  auto* routes = app.add_subcommand("routes", "List routes, project and gateway (see also `gust route ls`)");
+  auto* routes =
+      app.add_subcommand("routes", "List routes, project and gateway (see also `gust route ls`)");
 
   std::string usage_by = "function", usage_since = "24h", usage_until, usage_format = "table";
   auto* usage = app.add_subcommand("usage", "Invocations, billed time, GB-s, CPU and cost");
   usage->add_option("--by", usage_by, "tenant | function | version | key | route | hour")
       ->check(CLI::IsMember({"tenant", "function", "version", "key", "route", "hour"}))
       ->capture_default_str();
-  usage->add_option("--since", usage_since, "A duration back (24h, 7d) or a time (2026-11-28T00:00Z)")
+  usage
+      ->add_option("--since", usage_since,
+                   "A duration back (24h, 7d) or a time (2026-11-28T00:00Z)")
       ->capture_default_str();
   usage->add_option("--until", usage_until, "Same forms; default: now");
   usage->add_option("--format", usage_format, "table | json | csv")
@@ -542,14 +574,16 @@ int run(int argc, char** argv) {
   tenant_set->add_option("--retain-days", tenant_retain_days,
                          "Delete its records older than this many days (0: no age limit; "
                          "'default': the server's --retain-days)");
-  tenant_set->add_option("--retain-mb", tenant_retain_mb,
-                         "Keep its records and logs within this many MiB, oldest going first (0: no "
-                         "size limit; 'default': the server's --retain-mb)");
+  tenant_set->add_option(
+      "--retain-mb", tenant_retain_mb,
+      "Keep its records and logs within this many MiB, oldest going first (0: no "
+      "size limit; 'default': the server's --retain-mb)");
 
   auto* token_cmd = app.add_subcommand("token", "Manage tenant tokens (admin token only)");
   token_cmd->require_subcommand(1);
   std::string token_tenant, token_name, token_id;
-  auto* token_create = token_cmd->add_subcommand("create", "Make a token for a tenant (shown once)");
+  auto* token_create =
+      token_cmd->add_subcommand("create", "Make a token for a tenant (shown once)");
   token_create->add_option("--tenant", token_tenant, "The tenant the token acts on")->required();
   token_create->add_option("--name", token_name, "A label, e.g. ci");
   auto* token_ls = token_cmd->add_subcommand("ls", "List tokens (never their values)");
@@ -563,7 +597,8 @@ int run(int argc, char** argv) {
   auto* secret_set = secret_cmd->add_subcommand("set", "Set a secret; pipe its value on stdin");
   secret_set->add_option("name", secret_name)->required();
   secret_set->add_option("value", secret_value_arg, "(refused: pipe the value on stdin)");
-  auto* secret_ls = secret_cmd->add_subcommand("ls", "List secrets (names and times, never values)");
+  auto* secret_ls =
+      secret_cmd->add_subcommand("ls", "List secrets (names and times, never values)");
   auto* secret_rm = secret_cmd->add_subcommand("rm", "Remove a secret");
   secret_rm->add_option("name", secret_name)->required();
 
@@ -584,7 +619,8 @@ int run(int argc, char** argv) {
 
   if (serve->parsed()) {
     serve_options.idle_ttl = std::chrono::seconds(idle_ttl_s);
-    serve_options.header_timeout = std::chrono::milliseconds(static_cast<int64_t>(header_timeout_s * 1000));
+    serve_options.header_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(header_timeout_s * 1000));
     serve_options.meter_process = !no_process_metering;
     serve_options.prestart = !no_prestart;
     return server::serve(serve_options);
@@ -633,13 +669,15 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (versions->parsed()) {
-    auto body = getJson(*connection, fmt::format("/api/v1/functions/{}/versions", urlEncode(function)));
+    auto body =
+        getJson(*connection, fmt::format("/api/v1/functions/{}/versions", urlEncode(function)));
     if (!body) return fail(body.status());
     if (as_json) return std::printf("%s\n", (*body)["versions"].dump(2).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {{"VERSION", "", "CREATED", "RUNTIME", "SHA256", "BYTES"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"VERSION", "", "CREATED", "RUNTIME", "SHA256", "BYTES"}};
     for (const auto& v : (*body)["versions"]) {
-      rows.push_back({"v" + std::to_string(v.value("version", 0)), v.value("live", false) ? "live" : "",
-                      shortTime(v.value("created_at", "")),
+      rows.push_back({"v" + std::to_string(v.value("version", 0)),
+                      v.value("live", false) ? "live" : "", shortTime(v.value("created_at", "")),
                       v.contains("config") ? v["config"].value("runtime", "") : "",
                       v.value("bundle_sha256", "").substr(0, 12),
                       std::to_string(v.value("bundle_bytes", 0))});
@@ -656,7 +694,8 @@ int run(int argc, char** argv) {
     auto response = callApi(*connection, request);
     if (!response) return fail(response.status());
     if (as_json) return std::printf("%s\n", response->body.c_str()), 0;
-    std::printf("%s: live now points at version %lld\n", function.c_str(), static_cast<long long>(version));
+    std::printf("%s: live now points at version %lld\n", function.c_str(),
+                static_cast<long long>(version));
     return 0;
   }
   if (rm->parsed()) {
@@ -687,7 +726,9 @@ int run(int argc, char** argv) {
     addTenantHeader(*connection, request);
     auto response = http::sendRequest(connection->url, request);
     if (!response) return fail(response.status());
-    std::string id = response->headers.count("x-gust-activation-id") ? response->headers["x-gust-activation-id"] : "";
+    std::string id = response->headers.count("x-gust-activation-id")
+                         ? response->headers["x-gust-activation-id"]
+                         : "";
     auto body = protocol::parseJsonOrDiscarded(response->body);
     bool ok = response->status >= 200 && response->status < 300;
     if (as_json) {
@@ -697,8 +738,9 @@ int run(int argc, char** argv) {
       return ok ? 0 : 1;
     }
     if (!ok) {
-      std::string message = body.is_object() && body.contains("error") ? body["error"].value("message", response->body)
-                                                                        : response->body;
+      std::string message = body.is_object() && body.contains("error")
+                                ? body["error"].value("message", response->body)
+                                : response->body;
       std::fprintf(stderr, "error: %s (%d)\n  activation %s: see `gust logs %s`\n", message.c_str(),
                    response->status, id.c_str(), function.c_str());
       return 1;
@@ -716,8 +758,8 @@ int run(int argc, char** argv) {
     }
     // One Server-Sent Events stream: the recent activations, then (with -f) each new one.
     http::ClientRequest request;
-    request.target = fmt::format("/api/v1/functions/{}/logs?limit={}{}{}", urlEncode(function), limit,
-                                 follow ? "&follow=1" : "",
+    request.target = fmt::format("/api/v1/functions/{}/logs?limit={}{}{}", urlEncode(function),
+                                 limit, follow ? "&follow=1" : "",
                                  logs_since.empty() ? "" : "&since=" + urlEncode(logs_since));
     request.headers["Accept"] = "text/event-stream";
     request.timeout_s = follow ? 365 * 24 * 3600 : 60;
@@ -743,10 +785,12 @@ int run(int argc, char** argv) {
         }
       }
     };
-    if (follow && !as_json) std::fprintf(stderr, "following %s (Ctrl-C to stop)\n", function.c_str());
+    if (follow && !as_json)
+      std::fprintf(stderr, "following %s (Ctrl-C to stop)\n", function.c_str());
     auto response = callApi(*connection, request);
     if (!response) return fail(response.status());
-    if (shown == 0 && !follow && !as_json) std::printf("No activations of %s yet.\n", function.c_str());
+    if (shown == 0 && !follow && !as_json)
+      std::printf("No activations of %s yet.\n", function.c_str());
     return 0;
   }
   if (activations->parsed()) {
@@ -760,7 +804,8 @@ int run(int argc, char** argv) {
     for (const auto& a : (*body)["activations"]) {
       rows.push_back({a.value("id", ""), a.value("function", ""),
                       "v" + std::to_string(a.value("version", 0)), a.value("status", ""),
-                      std::to_string(a.value("http_status", 0)), a.value("cold", false) ? "cold" : "warm",
+                      std::to_string(a.value("http_status", 0)),
+                      a.value("cold", false) ? "cold" : "warm",
                       fmt::format("{:.1f} ms", a.value("duration_ms", 0.0)),
                       shortTime(a.value("received_at", ""))});
     }
@@ -775,7 +820,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (usage->parsed()) {
-    std::string target = fmt::format("/api/v1/usage?by={}&since={}", usage_by, urlEncode(usage_since));
+    std::string target =
+        fmt::format("/api/v1/usage?by={}&since={}", usage_by, urlEncode(usage_since));
     if (!usage_until.empty()) target += "&until=" + urlEncode(usage_until);
     auto body = getJson(*connection, target);
     if (!body) return fail(body.status());
@@ -787,8 +833,12 @@ int run(int argc, char** argv) {
     bool traffic = usage_by == "key" || usage_by == "route" || usage_by == "function";
     bool billing = usage_by != "route";
     std::vector<std::string> header = {group_header};
-    if (traffic) header.insert(header.end(), {"REQUESTS", "2XX", "4XX", "5XX", "LIMITED", "P50_MS", "P95_MS", "P99_MS"});
-    if (billing) header.insert(header.end(), {"INVOCATIONS", "ERRORS", "BILLED_MS", "GB_S", "CPU_USER_MS", "CPU_SYS_MS", "COST"});
+    if (traffic)
+      header.insert(header.end(),
+                    {"REQUESTS", "2XX", "4XX", "5XX", "LIMITED", "P50_MS", "P95_MS", "P99_MS"});
+    if (billing)
+      header.insert(header.end(), {"INVOCATIONS", "ERRORS", "BILLED_MS", "GB_S", "CPU_USER_MS",
+                                   "CPU_SYS_MS", "COST"});
     std::vector<std::vector<std::string>> rows = {header};
     auto add = [&](const json& r) {
       std::string group = r.value("group", "");
@@ -798,17 +848,24 @@ int run(int argc, char** argv) {
         json t = r.contains("traffic") ? r["traffic"] : json::object();
         json latency = t.contains("latency_ms") ? t["latency_ms"] : json::object();
         bool seen = t.contains("requests");
-        auto count = [&](const char* field) { return seen ? std::to_string(t.value(field, 0)) : "-"; };
-        auto ms = [&](const char* field) { return seen ? fmt::format("{:.1f}", latency.value(field, 0.0)) : "-"; };
-        row.insert(row.end(), {count("requests"), count("status_2xx"), count("status_4xx"), count("status_5xx"),
-                               count("rate_limited"), ms("p50"), ms("p95"), ms("p99")});
+        auto count = [&](const char* field) {
+          return seen ? std::to_string(t.value(field, 0)) : "-";
+        };
+        auto ms = [&](const char* field) {
+          return seen ? fmt::format("{:.1f}", latency.value(field, 0.0)) : "-";
+        };
+        row.insert(row.end(),
+                   {count("requests"), count("status_2xx"), count("status_4xx"),
+                    count("status_5xx"), count("rate_limited"), ms("p50"), ms("p95"), ms("p99")});
       }
       if (billing) {
-        row.insert(row.end(), {std::to_string(r.value("invocations", 0)), std::to_string(r.value("errors", 0)),
-                               std::to_string(r.value("billed_ms", 0)), fmt::format("{:.6f}", r.value("gb_s", 0.0)),
-                               fmt::format("{:.1f}", r.value("cpu_user_ms", 0.0)),
-                               fmt::format("{:.1f}", r.value("cpu_sys_ms", 0.0)),
-                               fmt::format("{:.8f}", r.value("cost", 0.0))});
+        row.insert(
+            row.end(),
+            {std::to_string(r.value("invocations", 0)), std::to_string(r.value("errors", 0)),
+             std::to_string(r.value("billed_ms", 0)), fmt::format("{:.6f}", r.value("gb_s", 0.0)),
+             fmt::format("{:.1f}", r.value("cpu_user_ms", 0.0)),
+             fmt::format("{:.1f}", r.value("cpu_sys_ms", 0.0)),
+             fmt::format("{:.8f}", r.value("cost", 0.0))});
       }
       rows.push_back(std::move(row));
     };
@@ -832,10 +889,12 @@ int run(int argc, char** argv) {
     }
     printTable(rows);
     if (!billing) return 0;
-    std::printf("\ncost after the free tier: %.8f (prices per GB-s %g, per 1M requests %g, per CPU-s %g)\n",
-                (*body)["total"].value("cost_after_free_tier", 0.0),
-                (*body)["prices"].value("per_gb_s", 0.0), (*body)["prices"].value("per_million_requests", 0.0),
-                (*body)["prices"].value("per_cpu_s", 0.0));
+    std::printf(
+        "\ncost after the free tier: %.8f (prices per GB-s %g, per 1M requests %g, per CPU-s %g)\n",
+        (*body)["total"].value("cost_after_free_tier", 0.0),
+        (*body)["prices"].value("per_gb_s", 0.0),
+        (*body)["prices"].value("per_million_requests", 0.0),
+        (*body)["prices"].value("per_cpu_s", 0.0));
     return 0;
   }
   if (auto handled = runGatewayCommand(*gateway_cli, *connection, as_json)) return *handled;
@@ -843,9 +902,9 @@ int run(int argc, char** argv) {
   if (tenant_set->parsed()) {
     return tenantSet(*connection, tenant_name, tenant_retain_days, tenant_retain_mb, as_json);
   }
-  if (tenant_cmd->parsed()) return tenantCommand(*connection, tenant_create->parsed(),
-                                                 tenant_rm->parsed(), tenant_ls->parsed(),
-                                                 tenant_name, as_json);
+  if (tenant_cmd->parsed())
+    return tenantCommand(*connection, tenant_create->parsed(), tenant_rm->parsed(),
+                         tenant_ls->parsed(), tenant_name, as_json);
   if (token_cmd->parsed()) {
     if (token_create->parsed()) return tokenCreate(*connection, token_tenant, token_name, as_json);
     if (token_ls->parsed()) return tokenList(*connection, token_tenant, as_json);

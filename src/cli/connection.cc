@@ -1,12 +1,11 @@
 #include "cli/connection.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include "os/files.h"

@@ -1,12 +1,12 @@
 #include "cli/events_cli.h"
 
-#include "cli/output.h"
-#include "protocol/json_input.h"
-
 #include <cstdio>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "cli/output.h"
+#include "protocol/json_input.h"
 
 namespace gust::cli {
 namespace {
@@ -15,7 +15,9 @@ using nlohmann::json;
 
 // A time field that may be null: "-" then.
 std::string shortTimeOf(const json& value) {
-  return value.is_string() && !value.get<std::string>().empty() ? shortTime(value.get<std::string>()) : "-";
+  return value.is_string() && !value.get<std::string>().empty()
+             ? shortTime(value.get<std::string>())
+             : "-";
 }
 
 std::string oneLine(std::string text, std::size_t max = 60) {
@@ -66,8 +68,9 @@ int deadLetters(const EventCommands& c, const Connection& connection, bool as_js
 }
 
 void printTrigger(const json& t) {
-  std::printf("Trigger %s: %s '%s' (%s) -> %s%s\n", t.value("id", "").c_str(), t.value("kind", "").c_str(),
-              t.value("schedule", "").c_str(), t.value("tz", "").c_str(), t.value("function", "").c_str(),
+  std::printf("Trigger %s: %s '%s' (%s) -> %s%s\n", t.value("id", "").c_str(),
+              t.value("kind", "").c_str(), t.value("schedule", "").c_str(),
+              t.value("tz", "").c_str(), t.value("function", "").c_str(),
               t.value("paused", false) ? " [paused]" : "");
   if (t.contains("next_slot") && t["next_slot"].is_string()) {
     std::printf("  next: %s\n", t["next_slot"].get<std::string>().c_str());
@@ -76,12 +79,16 @@ void printTrigger(const json& t) {
 
 int triggers(const EventCommands& c, const Connection& connection, bool as_json) {
   if (c.trigger_cron->parsed()) {
-    json body = {{"kind", "cron"}, {"function", c.function}, {"schedule", c.schedule},
-                 {"tz", c.tz}, {"catch_up", c.catch_up}};
+    json body = {{"kind", "cron"},
+                 {"function", c.function},
+                 {"schedule", c.schedule},
+                 {"tz", c.tz},
+                 {"catch_up", c.catch_up}};
     if (!c.payload.empty()) {
       json payload = protocol::parseJsonOrDiscarded(c.payload);
       if (payload.is_discarded()) {
-        return fail(invalidArgument("--payload must be JSON, e.g. --payload '{\"job\": \"cleanup\"}'"));
+        return fail(
+            invalidArgument("--payload must be JSON, e.g. --payload '{\"job\": \"cleanup\"}'"));
       }
       body["payload"] = payload;
     }
@@ -92,8 +99,9 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
     return 0;
   }
   if (c.trigger_kafka->parsed()) {
-    json body = {{"kind", "kafka"}, {"function", c.function}, {"topic", c.topic},
-                 {"brokers", c.brokers}, {"batch", c.batch}, {"window", c.window},
+    json body = {{"kind", "kafka"},  {"function", c.function},
+                 {"topic", c.topic}, {"brokers", c.brokers},
+                 {"batch", c.batch}, {"window", c.window},
                  {"start", c.start}, {"max_retries", c.max_retries}};
     if (!c.group.empty()) body["group"] = c.group;
     if (!c.dlq_topic.empty()) body["dlq"] = c.dlq_topic;
@@ -101,9 +109,10 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
     for (const auto& property : c.properties) {
       auto eq = property.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return fail(invalidArgument(fmt::format(
-            "--property takes KEY=VALUE (a librdkafka setting, e.g. security.protocol=SASL_SSL), not '{}'",
-            property)));
+        return fail(
+            invalidArgument(fmt::format("--property takes KEY=VALUE (a librdkafka setting, e.g. "
+                                        "security.protocol=SASL_SSL), not '{}'",
+                                        property)));
       }
       properties[property.substr(0, eq)] = property.substr(eq + 1);
     }
@@ -113,7 +122,8 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
     if (as_json) return std::printf("%s\n", created->dump(2).c_str()), 0;
     std::printf("Trigger %s: kafka %s @ %s (group %s, batch %lld) -> %s\n",
                 created->value("id", "").c_str(), c.topic.c_str(), c.brokers.c_str(),
-                created->value("group", "").c_str(), static_cast<long long>(c.batch), c.function.c_str());
+                created->value("group", "").c_str(), static_cast<long long>(c.batch),
+                c.function.c_str());
     return 0;
   }
   if (c.trigger_ls->parsed()) {
@@ -130,14 +140,16 @@ int triggers(const EventCommands& c, const Connection& connection, bool as_json)
         {"ID", "KIND", "FUNCTION", "SOURCE", "STATE", "LAST SLOT", "NEXT SLOT", "LAG"}};
     for (const auto& t : (*body)["triggers"]) {
       bool kafka = t.value("kind", "") == "kafka";
-      std::string source = kafka ? fmt::format("{} @ {}", t.value("topic", ""), t.value("brokers", ""))
-                                 : fmt::format("{} ({})", t.value("schedule", ""), t.value("tz", ""));
+      std::string source =
+          kafka ? fmt::format("{} @ {}", t.value("topic", ""), t.value("brokers", ""))
+                : fmt::format("{} ({})", t.value("schedule", ""), t.value("tz", ""));
       std::string lag = "-";
       if (kafka && t.contains("lag") && t["lag"].is_object()) {
         lag = std::to_string(t["lag"].value("total", 0));
         std::string parts;
         for (const auto& p : t["lag"].value("partitions", json::array())) {
-          parts += fmt::format("{}{}:{}", parts.empty() ? "" : " ", p.value("partition", 0), p.value("lag", 0));
+          parts += fmt::format("{}{}:{}", parts.empty() ? "" : " ", p.value("partition", 0),
+                               p.value("lag", 0));
         }
         if (!parts.empty()) lag += " (" + parts + ")";
       }
@@ -172,8 +184,9 @@ int invocation(const EventCommands& c, const Connection& connection, bool as_jso
   if (as_json) return std::printf("%s\n", body->dump(2).c_str()), 0;
   const json& r = *body;
   std::printf("%s  %s  %s  (%s, %lld attempt%s, max_retries %lld)\n", r.value("id", "").c_str(),
-              r.value("function", "").c_str(), r.value("state", "").c_str(), r.value("trigger", "").c_str(),
-              static_cast<long long>(r.value("attempts", 0)), r.value("attempts", 0) == 1 ? "" : "s",
+              r.value("function", "").c_str(), r.value("state", "").c_str(),
+              r.value("trigger", "").c_str(), static_cast<long long>(r.value("attempts", 0)),
+              r.value("attempts", 0) == 1 ? "" : "s",
               static_cast<long long>(r.value("max_retries", 0)));
   if (r["next_attempt_at"].is_string()) {
     std::printf("  next attempt: %s\n", shortTimeOf(r["next_attempt_at"]).c_str());
@@ -182,10 +195,11 @@ int invocation(const EventCommands& c, const Connection& connection, bool as_jso
     std::printf("  dead letter: %s\n", r["dead_reason"].get<std::string>().c_str());
   }
   for (const auto& a : r.value("attempt_history", json::array())) {
-    std::printf("  #%lld  %s  %s  %s%s\n", static_cast<long long>(a.value("attempt", 0)),
-                shortTimeOf(a["started_at"]).c_str(), a.value("activation_id", "").c_str(),
-                a.value("status", "").c_str(),
-                a.value("error", "").empty() ? "" : ("  " + oneLine(a.value("error", ""), 100)).c_str());
+    std::printf(
+        "  #%lld  %s  %s  %s%s\n", static_cast<long long>(a.value("attempt", 0)),
+        shortTimeOf(a["started_at"]).c_str(), a.value("activation_id", "").c_str(),
+        a.value("status", "").c_str(),
+        a.value("error", "").empty() ? "" : ("  " + oneLine(a.value("error", ""), 100)).c_str());
   }
   return 0;
 }
@@ -193,7 +207,8 @@ int invocation(const EventCommands& c, const Connection& connection, bool as_jso
 }  // namespace
 
 void addEventCommands(CLI::App& app, EventCommands& c) {
-  c.dlq = app.add_subcommand("dlq", "A function's dead letters: async invocations that failed every attempt");
+  c.dlq = app.add_subcommand(
+      "dlq", "A function's dead letters: async invocations that failed every attempt");
   c.dlq->require_subcommand(1);
   c.dlq_ls = c.dlq->add_subcommand("ls", "List the dead letters, with their last error");
   c.dlq_ls->add_option("name", c.function, "The function")->required();
@@ -205,23 +220,28 @@ void addEventCommands(CLI::App& app, EventCommands& c) {
   c.dlq_purge->add_option("name", c.function, "The function")->required();
   c.dlq_purge->add_option("--id", c.ids, "Only these invocations");
 
-  c.trigger = app.add_subcommand("trigger", "Triggers: events that invoke a function (cron, kafka)");
+  c.trigger =
+      app.add_subcommand("trigger", "Triggers: events that invoke a function (cron, kafka)");
   c.trigger->require_subcommand(1);
   c.trigger_cron = c.trigger->add_subcommand("cron", "Invoke a function on a schedule");
-  c.trigger_cron->add_option("schedule", c.schedule,
-                             "Five cron fields ('*/5 * * * *'), @hourly/@daily/..., or '@every 30s'")
+  c.trigger_cron
+      ->add_option("schedule", c.schedule,
+                   "Five cron fields ('*/5 * * * *'), @hourly/@daily/..., or '@every 30s'")
       ->required();
   c.trigger_cron->add_option("--fn", c.function, "The function to invoke")->required();
-  c.trigger_cron->add_option("--tz", c.tz, "IANA time zone of the cron fields")->capture_default_str();
+  c.trigger_cron->add_option("--tz", c.tz, "IANA time zone of the cron fields")
+      ->capture_default_str();
   c.trigger_cron->add_option("--payload", c.payload, "JSON sent in the event's \"payload\"");
   c.trigger_cron->add_flag("--catch-up", c.catch_up,
                            "After the server was down, fire one missed slot on start");
-  c.trigger_kafka = c.trigger->add_subcommand("kafka", "Invoke a function with batches of a topic's records");
+  c.trigger_kafka =
+      c.trigger->add_subcommand("kafka", "Invoke a function with batches of a topic's records");
   c.trigger_kafka->add_option("topic", c.topic, "The topic")->required();
   c.trigger_kafka->add_option("--fn", c.function, "The function to invoke")->required();
   c.trigger_kafka->add_option("--brokers", c.brokers, "HOST:PORT[,HOST:PORT...]")->required();
   c.trigger_kafka->add_option("--group", c.group, "Consumer group (default: gust-<trigger id>)");
-  c.trigger_kafka->add_option("--batch", c.batch, "Records per invocation, at most")->capture_default_str();
+  c.trigger_kafka->add_option("--batch", c.batch, "Records per invocation, at most")
+      ->capture_default_str();
   c.trigger_kafka->add_option("--window", c.window, "How long a batch may wait to fill (500ms, 2s)")
       ->capture_default_str();
   c.trigger_kafka->add_option("--start", c.start, "Where a new group starts")
@@ -232,16 +252,19 @@ void addEventCommands(CLI::App& app, EventCommands& c) {
       ->capture_default_str();
   c.trigger_kafka->add_option("--property", c.properties,
                               "KEY=VALUE passed to librdkafka (SASL, TLS), repeatable");
-  c.trigger_ls = c.trigger->add_subcommand("ls", "List triggers: slots (cron), lag per partition (kafka)");
+  c.trigger_ls =
+      c.trigger->add_subcommand("ls", "List triggers: slots (cron), lag per partition (kafka)");
   c.trigger_ls->add_option("--fn", c.function, "Only this function's");
   c.trigger_rm = c.trigger->add_subcommand("rm", "Remove a trigger");
   c.trigger_rm->add_option("id", c.id)->required();
-  c.trigger_pause = c.trigger->add_subcommand("pause", "Stop firing (slots while paused are skipped)");
+  c.trigger_pause =
+      c.trigger->add_subcommand("pause", "Stop firing (slots while paused are skipped)");
   c.trigger_pause->add_option("id", c.id)->required();
   c.trigger_resume = c.trigger->add_subcommand("resume", "Fire again from the next slot");
   c.trigger_resume->add_option("id", c.id)->required();
 
-  c.invocation = app.add_subcommand("invocation", "Show an asynchronous invocation and its attempts");
+  c.invocation =
+      app.add_subcommand("invocation", "Show an asynchronous invocation and its attempts");
   c.invocation->add_option("id", c.id, "The id `invoke --async` printed")->required();
 }
 
@@ -258,8 +281,8 @@ int invokeAsync(const Connection& connection, const std::string& function,
                 bool as_json) {
   http::ClientRequest request;
   request.method = "POST";
-  request.target = fmt::format("/api/v1/functions/{}/invoke?qualifier={}&entry={}", urlEncode(function),
-                               urlEncode(qualifier), urlEncode(entry));
+  request.target = fmt::format("/api/v1/functions/{}/invoke?qualifier={}&entry={}",
+                               urlEncode(function), urlEncode(qualifier), urlEncode(entry));
   request.headers["Content-Type"] = "application/json";
   request.headers["X-Gust-Invocation-Type"] = "Event";
   request.body = data.empty() ? "{}" : data;
@@ -274,8 +297,8 @@ int invokeAsync(const Connection& connection, const std::string& function,
     json out = {{"activation_id", id}, {"status", response->status}, {"state", "queued"}};
     return std::printf("%s\n", out.dump(2).c_str()), 0;
   }
-  std::printf("Accepted: activation %s (queued, durable)\n  follow it: gust invocation %s\n", id.c_str(),
-              id.c_str());
+  std::printf("Accepted: activation %s (queued, durable)\n  follow it: gust invocation %s\n",
+              id.c_str(), id.c_str());
   return 0;
 }
 

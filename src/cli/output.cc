@@ -31,8 +31,8 @@ Result<json> getJson(const Connection& connection, const std::string& target) {
   return sendJson(connection, "GET", target);
 }
 
-Result<json> sendJson(const Connection& connection, const std::string& method, const std::string& target,
-                      const json& body) {
+Result<json> sendJson(const Connection& connection, const std::string& method,
+                      const std::string& target, const json& body) {
   http::ClientRequest request;
   request.method = method;
   request.target = target;
@@ -43,7 +43,8 @@ Result<json> sendJson(const Connection& connection, const std::string& method, c
   auto response = callApi(connection, request);
   if (!response) return response.status();
   auto parsed = protocol::parseJsonOrDiscarded(response->body);
-  if (parsed.is_discarded()) return internalError("the server answered with something that is not JSON");
+  if (parsed.is_discarded())
+    return internalError("the server answered with something that is not JSON");
   return parsed;
 }
 

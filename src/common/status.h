@@ -11,19 +11,19 @@ namespace gust {
 
 enum class Code {
   Ok,
-  InvalidArgument,     // the caller sent something wrong: 400
-  Unauthenticated,     // 401
-  PermissionDenied,    // 403
-  NotFound,            // 404
-  Conflict,            // 409
-  InitFailed,          // deployed code that does not load (the deploy's check): 422
-  TooLarge,            // 413
-  RateLimited,         // 429
-  FunctionError,       // the function crashed, threw or returned garbage: 502
-  Unavailable,         // no capacity in time: 503
-  DeadlineExceeded,    // the function timed out: 504
-  InsufficientStorage, // the data dir's disk is (nearly) full: 507, retry later
-  Internal,            // our bug or the environment failed: 500
+  InvalidArgument,      // the caller sent something wrong: 400
+  Unauthenticated,      // 401
+  PermissionDenied,     // 403
+  NotFound,             // 404
+  Conflict,             // 409
+  InitFailed,           // deployed code that does not load (the deploy's check): 422
+  TooLarge,             // 413
+  RateLimited,          // 429
+  FunctionError,        // the function crashed, threw or returned garbage: 502
+  Unavailable,          // no capacity in time: 503
+  DeadlineExceeded,     // the function timed out: 504
+  InsufficientStorage,  // the data dir's disk is (nearly) full: 507, retry later
+  Internal,             // our bug or the environment failed: 500
 };
 
 class [[nodiscard]] Status {
@@ -49,7 +49,7 @@ class [[nodiscard]] Result {
  public:
   // Asio's co_spawn needs default-constructible results; an unset Result is an internal error.
   Result() : value_(Status(Code::Internal, "unset result")) {}
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : value_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool isOk() const { return std::holds_alternative<T>(value_); }
@@ -77,8 +77,8 @@ inline Status internalError(std::string message) { return {Code::Internal, std::
 
 }  // namespace gust
 
-#define GUST_RETURN_IF_ERROR(expr)         \
-  do {                                     \
-    ::gust::Status gust_status_ = (expr);  \
+#define GUST_RETURN_IF_ERROR(expr)                 \
+  do {                                             \
+    ::gust::Status gust_status_ = (expr);          \
     if (!gust_status_.isOk()) return gust_status_; \
   } while (0)

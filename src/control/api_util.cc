@@ -17,13 +17,14 @@ Target parseTarget(std::string_view target) {
   while (start < path.size()) {
     auto slash = path.find('/', start);
     if (slash == std::string_view::npos) slash = path.size();
-    if (slash > start) t.segments.push_back(gateway::urlDecode(path.substr(start, slash - start), false));
+    if (slash > start)
+      t.segments.push_back(gateway::urlDecode(path.substr(start, slash - start), false));
     start = slash + 1;
   }
   if (question != std::string_view::npos) {
-    gateway::forEachQueryParam(target.substr(question + 1), [&](std::string key, std::string value) {
-      t.query[std::move(key)] = std::move(value);
-    });
+    gateway::forEachQueryParam(
+        target.substr(question + 1),
+        [&](std::string key, std::string value) { t.query[std::move(key)] = std::move(value); });
   }
   return t;
 }

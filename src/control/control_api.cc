@@ -173,7 +173,8 @@ awaitable<ControlApi::AuthOutcome> ControlApi::authenticate(http::Exchange& exch
                           "the CLI)");
       co_return out;
     }
-    out.retry_after_s = limiter_.recordFailure(caller.source_ip, auth::FailureLimiter::Clock::now());
+    out.retry_after_s =
+        limiter_.recordFailure(caller.source_ip, auth::FailureLimiter::Clock::now());
     observe::logEvent(observe::LogLevel::Warn, "auth.failed",
                       {{"source_ip", caller.source_ip}, {"limited", out.retry_after_s > 0}});
     out.status = out.retry_after_s > 0
@@ -202,9 +203,10 @@ awaitable<ControlApi::AuthOutcome> ControlApi::authenticate(http::Exchange& exch
       }
     }
   } else if (!wanted.empty() && wanted != caller.tenant) {
-    out.status = Status(Code::PermissionDenied,
-                        fmt::format("a tenant token acts on its own tenant only; drop the {} header",
-                                    kTenantHeader));
+    out.status =
+        Status(Code::PermissionDenied,
+               fmt::format("a tenant token acts on its own tenant only; drop the {} header",
+                           kTenantHeader));
     co_return out;
   }
   out.caller = std::move(caller);
@@ -243,7 +245,9 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
   auto method = request.method();
   auto& store = deps_.store;
   auto blocking = deps_.blocking.get_executor();
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
 
   // Every body this API takes is JSON, but a deploy's archive. Its nesting is checked once, here,
   // so that no handler's walk of it (a dump into a stored record, an answer) can recurse deeper
@@ -258,7 +262,8 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
   if (isEventsResource(seg)) co_return co_await eventsApi(exchange, caller);
   if (seg.size() >= 1 && seg[0] == "functions") {
     if (seg.size() == 1 && method == http::Verb::get) {
-      auto functions = co_await loop::offload(blocking, [&] { return store.listFunctions(tenant); });
+      auto functions =
+          co_await loop::offload(blocking, [&] { return store.listFunctions(tenant); });
       if (!functions) co_return co_await fail(functions.status());
       json list = json::array();
       for (const auto& f : *functions) list.push_back(functionJson(f, baseUrl(exchange)));
@@ -274,9 +279,8 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, name); });
       if (!fn) co_return co_await fail(fn.status());
       json out = functionJson(*fn, baseUrl(exchange));
-      auto live = co_await loop::offload(blocking, [&] {
-        return store.getVersion(tenant, name, fn->live_version);
-      });
+      auto live = co_await loop::offload(
+          blocking, [&] { return store.getVersion(tenant, name, fn->live_version); });
       if (live) {
         auto config = bundle::functionConfigFromJson(live->config_json);
         if (config) {
@@ -314,8 +318,9 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       if (!deleted.isOk()) co_return co_await fail(deleted);
       observe::logEvent(observe::LogLevel::Info, "function.removed",
                         {{"function", name}, {"tenant", tenant}});
-      asio::post(deps_.scheduler.executor(),
-                 [&scheduler = deps_.scheduler, tenant, name] { scheduler.dropFunction(tenant, name); });
+      asio::post(deps_.scheduler.executor(), [&scheduler = deps_.scheduler, tenant, name] {
+        scheduler.dropFunction(tenant, name);
+      });
       {
         http::Response reply = jsonResponse(bhttp::status::ok, {{"deleted", name}});
         co_await exchange.respond(std::move(reply));
@@ -325,18 +330,21 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::get) {
       auto fn = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, name); });
       if (!fn) co_return co_await fail(fn.status());
-      auto versions = co_await loop::offload(blocking, [&] { return store.listVersions(tenant, name); });
+      auto versions =
+          co_await loop::offload(blocking, [&] { return store.listVersions(tenant, name); });
       if (!versions) co_return co_await fail(versions.status());
       json list = json::array();
       for (const auto& v : *versions) list.push_back(versionJson(v, fn->live_version));
       {
-        http::Response reply = jsonResponse(bhttp::status::ok, {{"function", name}, {"versions", list}});
+        http::Response reply =
+            jsonResponse(bhttp::status::ok, {{"function", name}, {"versions", list}});
         co_await exchange.respond(std::move(reply));
         co_return;
       }
     }
     if (seg.size() == 3 && seg[2] == "versions" && method == http::Verb::post) {
-      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk())
+        co_return co_await fail(room);
       co_return co_await deploy(exchange, caller, name);
     }
     if (seg.size() == 4 && seg[2] == "aliases" && method == http::Verb::put) {
@@ -370,12 +378,13 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
         }
         return status;
       });
-      store::AuditRecord audit_entry = auditEntry(caller, "alias.set", name, set, fmt::format("{} -> version {}", alias, version));
+      store::AuditRecord audit_entry = auditEntry(caller, "alias.set", name, set,
+                                                  fmt::format("{} -> version {}", alias, version));
       co_await audit(audit_entry);
       if (!set.isOk()) co_return co_await fail(set);
       {
         http::Response reply = jsonResponse(
-          bhttp::status::ok, {{"function", name}, {"alias", alias}, {"version", version}});
+            bhttp::status::ok, {{"function", name}, {"alias", alias}, {"version", version}});
         co_await exchange.respond(std::move(reply));
         co_return;
       }
@@ -384,13 +393,15 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       co_return co_await streamLogs(exchange, caller, name);
     }
     if (seg.size() == 3 && seg[2] == "invoke" && method == http::Verb::post) {
-      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk()) co_return co_await fail(room);
+      if (Status room = os::admitNewWork(deps_.disk_guard); !room.isOk())
+        co_return co_await fail(room);
       co_return co_await invoke(exchange, caller, name);
     }
     co_return co_await fail(notFound("no such control API resource"));
   }
 
-  if (!seg.empty() && (seg[0] == "routes" || seg[0] == "keys" || seg[0] == "shares" || seg[0] == "access-log")) {
+  if (!seg.empty() &&
+      (seg[0] == "routes" || seg[0] == "keys" || seg[0] == "shares" || seg[0] == "access-log")) {
     co_return co_await gatewayApi(exchange, caller);
   }
   if (!seg.empty() && seg[0] == "tenants") co_return co_await tenants(exchange, caller);
@@ -412,7 +423,8 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       if (!limit) co_return co_await fail(limit.status());
       query.limit = static_cast<int>(*limit);
     }
-    if (auto it = target.query.find("cursor"); it != target.query.end()) query.after_id = it->second;
+    if (auto it = target.query.find("cursor"); it != target.query.end())
+      query.after_id = it->second;
     if (auto it = target.query.find("since"); it != target.query.end() && !it->second.empty()) {
       auto since = timeBoundParam("since", it->second, nowMicros());
       if (!since) co_return co_await fail(since.status());
@@ -437,12 +449,13 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     if (!caller.all_tenants) query.tenant = tenant;
     std::string by = target.query.count("by") ? target.query["by"] : "function";
     static const std::map<std::string, store::UsageGrouping> kGroupings = {
-        {"tenant", store::UsageGrouping::Tenant}, {"function", store::UsageGrouping::Function},
+        {"tenant", store::UsageGrouping::Tenant},   {"function", store::UsageGrouping::Function},
         {"version", store::UsageGrouping::Version}, {"key", store::UsageGrouping::Key},
-        {"hour", store::UsageGrouping::Hour}, {"route", store::UsageGrouping::Function}};
+        {"hour", store::UsageGrouping::Hour},       {"route", store::UsageGrouping::Function}};
     auto grouping = kGroupings.find(by);
     if (grouping == kGroupings.end()) {
-      co_return co_await fail(invalidArgument("by must be tenant, function, version, key, route or hour"));
+      co_return co_await fail(
+          invalidArgument("by must be tenant, function, version, key, route or hour"));
     }
     query.by = grouping->second;
     int64_t now = nowMicros();
@@ -464,19 +477,22 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     std::map<std::string, json> traffic;
     if (by == "key" || by == "route" || by == "function") {
       store::TrafficGrouping traffic_by = by == "key"     ? store::TrafficGrouping::Key
-                                        : by == "route" ? store::TrafficGrouping::Route
-                                                        : store::TrafficGrouping::Function;
-      auto counted = co_await loop::offload(blocking, [&] { return store.traffic(query.tenant, traffic_by, query.since_us); });
+                                          : by == "route" ? store::TrafficGrouping::Route
+                                                          : store::TrafficGrouping::Function;
+      auto counted = co_await loop::offload(
+          blocking, [&] { return store.traffic(query.tenant, traffic_by, query.since_us); });
       if (!counted) co_return co_await fail(counted.status());
       for (const auto& t : *counted) {
-        traffic[t.group] = {{"requests", t.requests},
-                            {"status_2xx", t.status_2xx},
-                            {"status_4xx", t.status_4xx},
-                            {"status_5xx", t.status_5xx},
-                            {"rate_limited", t.limited},
-                            {"latency_ms", {{"p50", t.latency_p50_ms}, {"p95", t.latency_p95_ms}, {"p99", t.latency_p99_ms}}},
-                            {"request_bytes", t.bytes_in},
-                            {"response_bytes", t.bytes_out}};
+        traffic[t.group] = {
+            {"requests", t.requests},
+            {"status_2xx", t.status_2xx},
+            {"status_4xx", t.status_4xx},
+            {"status_5xx", t.status_5xx},
+            {"rate_limited", t.limited},
+            {"latency_ms",
+             {{"p50", t.latency_p50_ms}, {"p95", t.latency_p95_ms}, {"p99", t.latency_p99_ms}}},
+            {"request_bytes", t.bytes_in},
+            {"response_bytes", t.bytes_out}};
       }
     }
     json items = json::array();
@@ -521,7 +537,8 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     co_return;
   }
   if (seg.size() == 2 && seg[0] == "activations" && method == http::Verb::get) {
-    auto activation = co_await loop::offload(blocking, [&] { return store.getActivation(tenant, seg[1]); });
+    auto activation =
+        co_await loop::offload(blocking, [&] { return store.getActivation(tenant, seg[1]); });
     if (!activation) co_return co_await fail(activation.status());
     {
       http::Response reply = jsonResponse(bhttp::status::ok, activationJson(*activation, true));
@@ -530,13 +547,17 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
     }
   }
   if (seg.size() == 1 && seg[0] == "instances" && method == http::Verb::get) {
-    auto stats = co_await loop::offload(deps_.scheduler.executor(),
-                                        [&scheduler = deps_.scheduler] { return scheduler.stats(); });
+    auto stats = co_await loop::offload(
+        deps_.scheduler.executor(), [&scheduler = deps_.scheduler] { return scheduler.stats(); });
     json items = json::array();
     for (const auto& s : stats) {
       if (s.tenant != tenant) continue;
-      items.push_back({{"function", s.function}, {"version", s.version}, {"entry", s.entry},
-                       {"instances", s.instances}, {"busy", s.busy}, {"queued", s.queued}});
+      items.push_back({{"function", s.function},
+                       {"version", s.version},
+                       {"entry", s.entry},
+                       {"instances", s.instances},
+                       {"busy", s.busy},
+                       {"queued", s.queued}});
     }
     {
       http::Response reply = jsonResponse(bhttp::status::ok, {{"pools", items}});
@@ -544,9 +565,9 @@ awaitable<void> ControlApi::route(http::Exchange& exchange, const Caller& caller
       co_return;
     }
   }
-  co_await fail(notFound(fmt::format("no such control API resource: {} {}",
-                                     std::string(request.method_string()),
-                                     std::string(request.target()))));
+  co_await fail(
+      notFound(fmt::format("no such control API resource: {} {}",
+                           std::string(request.method_string()), std::string(request.target()))));
 }
 
 // One per runtime the function's entries use: the launcher keeps one pre-started instance per
@@ -572,8 +593,8 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
   bool stream = std::string_view(request[http::Field::accept]).find("application/x-ndjson") !=
                 std::string_view::npos;
   auto channel = std::make_shared<loop::Channel<DeployEvent>>(exchange.executor());
-  bundle::DeployRequest deploy_request{tenant, function, std::move(request.body()), nullptr,
-                                       nullptr, nullptr};
+  bundle::DeployRequest deploy_request{tenant,  function, std::move(request.body()),
+                                       nullptr, nullptr,  nullptr};
   // A function may only name secrets its tenant has set: refuse the deploy (400) rather than
   // fail its invocations later.
   deploy_request.check = [&store = deps_.store, tenant](const bundle::FunctionConfig& config) {
@@ -644,7 +665,8 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
                              result->unchanged ? " (unchanged)" : "",
                              forced && !result->unchanged ? " (forced: load check skipped)" : "")
                : result.status().message();
-    store::AuditRecord audit_entry = auditEntry(caller, "function.deploy", function, result.status(), detail);
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "function.deploy", function, result.status(), detail);
     co_await audit(audit_entry);
     if (result) {
       observe::logEvent(observe::LogLevel::Info, "deploy",
@@ -676,9 +698,10 @@ awaitable<void> ControlApi::deploy(http::Exchange& exchange, const Caller& calle
     }
     if (streaming) {
       Status shown = gateway::callerFacing(result.status());
-      json line = result ? json{{"event", "done"}, {"result", body}}
-                         : json{{"event", "error"},
-                                {"error", {{"code", shown.codeName()}, {"message", shown.message()}}}};
+      json line = result
+                      ? json{{"event", "done"}, {"result", body}}
+                      : json{{"event", "error"},
+                             {"error", {{"code", shown.codeName()}, {"message", shown.message()}}}};
       (void)co_await exchange.writeChunk(line.dump() + "\n");
       (void)co_await exchange.finishChunked();
     } else if (result) {
@@ -700,7 +723,8 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& c
   Target target = parseTarget(exchange.request().target());
   auto blocking = deps_.blocking.get_executor();
   auto& store = deps_.store;
-  auto exists = co_await loop::offload(blocking, [&] { return store.getFunction(tenant, function); });
+  auto exists =
+      co_await loop::offload(blocking, [&] { return store.getFunction(tenant, function); });
   if (!exists) {
     co_await exchange.respond(gateway::errorResponseFor(exists.status()));
     co_return;
@@ -785,7 +809,8 @@ awaitable<void> ControlApi::streamLogs(http::Exchange& exchange, const Caller& c
 awaitable<void> ControlApi::invoke(http::Exchange& exchange, const Caller& caller,
                                    const std::string& function) {
   http::Request& request = exchange.request();
-  if (events::wantsEventInvocation(request)) co_return co_await asyncInvoke(exchange, caller, function);
+  if (events::wantsEventInvocation(request))
+    co_return co_await asyncInvoke(exchange, caller, function);
   Target target = parseTarget(request.target());
   gateway::DirectInvocation invocation;
   invocation.tenant = caller.tenant;

@@ -5,14 +5,14 @@
 // deployer (on the build pool) and the invoker, writes the audit log, and renders JSON. Its only
 // state is the limiter of failed authentications. Thread-safe: any I/O loop calls handle().
 
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <string>
-#include <vector>
 
 #include "auth/failure_limiter.h"
 #include "bundle/deployer.h"

@@ -2,10 +2,10 @@
 // dead letters (list, replay, purge), and triggers (cron: create, list, pause, resume, remove).
 // Everything is scoped to the caller's tenant: another tenant's invocation or trigger is a 404.
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -44,7 +44,8 @@ json invocationJson(const store::AsyncInvocationRecord& r) {
               {"max_retries", r.max_retries},
               {"max_event_age_s", r.max_event_age_s},
               {"received_at", rfc3339(r.received_at_us)},
-              {"next_attempt_at", r.state == "queued" ? json(rfc3339(r.next_attempt_at_us)) : json(nullptr)},
+              {"next_attempt_at",
+               r.state == "queued" ? json(rfc3339(r.next_attempt_at_us)) : json(nullptr)},
               {"finished_at", r.finished_at_us ? json(rfc3339(r.finished_at_us)) : json(nullptr)},
               {"last_error", r.last_error},
               {"dead_reason", r.dead_reason.empty() ? json(nullptr) : json(r.dead_reason)},
@@ -64,8 +65,9 @@ json attemptJson(const store::AsyncAttemptRecord& a) {
           {"finished_at", rfc3339(a.finished_at_us)}};
 }
 
-json triggerJson(const store::TriggerRecord& t, int64_t now_us,
-                 const std::optional<std::vector<events::kafka::PartitionLag>>& lag = std::nullopt) {
+json triggerJson(
+    const store::TriggerRecord& t, int64_t now_us,
+    const std::optional<std::vector<events::kafka::PartitionLag>>& lag = std::nullopt) {
   json out = {{"id", t.id},
               {"kind", t.kind},
               {"function", t.function},
@@ -125,7 +127,8 @@ Result<std::vector<std::string>> idsFromBody(const std::string& body) {
   if (body.empty()) return std::vector<std::string>{};
   json j = protocol::parseJsonOrDiscarded(body);
   if (!j.is_object() || (j.contains("ids") && !j["ids"].is_array())) {
-    return invalidArgument("send no body (all dead letters) or {\"ids\": [\"<invocation id>\", ...]}");
+    return invalidArgument(
+        "send no body (all dead letters) or {\"ids\": [\"<invocation id>\", ...]}");
   }
   std::vector<std::string> ids;
   for (const auto& id : j.value("ids", json::array())) {
@@ -143,7 +146,9 @@ bool ControlApi::isEventsResource(const std::vector<std::string>& seg) {
 }
 
 awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
   const auto& seg = target.segments;
@@ -167,8 +172,10 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
       if (!target.query["function"].empty()) query.function = target.query["function"];
       if (!target.query["state"].empty()) {
         static const char* kStates[] = {"queued", "running", "succeeded", "dead"};
-        if (std::find(std::begin(kStates), std::end(kStates), target.query["state"]) == std::end(kStates)) {
-          co_return co_await fail(invalidArgument("state must be queued, running, succeeded or dead"));
+        if (std::find(std::begin(kStates), std::end(kStates), target.query["state"]) ==
+            std::end(kStates)) {
+          co_return co_await fail(
+              invalidArgument("state must be queued, running, succeeded or dead"));
         }
         query.state = target.query["state"];
       }
@@ -269,15 +276,15 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
 
   // --- triggers -------------------------------------------------------------------------------
   if (seg.size() == 1 && method == http::Verb::get) {
-    auto list = co_await loop::offload(blocking, [&] {
-      return store.listTriggers(std::optional<std::string>(tenant));
-    });
+    auto list = co_await loop::offload(
+        blocking, [&] { return store.listTriggers(std::optional<std::string>(tenant)); });
     if (!list) co_return co_await fail(list.status());
     json items = json::array();
     int64_t now = nowMicros();
     for (const auto& t : *list) {
       if (!target.query["function"].empty() && t.function != target.query["function"]) continue;
-      items.push_back(triggerJson(t, now, t.kind == "kafka" ? deps_.events.kafkaLag(t.id) : std::nullopt));
+      items.push_back(
+          triggerJson(t, now, t.kind == "kafka" ? deps_.events.kafkaLag(t.id) : std::nullopt));
     }
     json body = {{"triggers", items}};
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
@@ -293,20 +300,23 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
     std::string kind = body["kind"].get<std::string>();
     if (kind == "kafka") co_return co_await createKafkaTrigger(exchange, caller, body);
     if (kind != "cron") {
-      co_return co_await fail(invalidArgument(fmt::format(
-          "unknown trigger kind '{}': use cron or kafka", kind)));
+      co_return co_await fail(
+          invalidArgument(fmt::format("unknown trigger kind '{}': use cron or kafka", kind)));
     }
     events::cron::CronConfig config;
     if (!body.contains("schedule") || !body["schedule"].is_string()) {
-      co_return co_await fail(invalidArgument("a cron trigger needs \"schedule\": \"*/5 * * * *\" or \"@every 30s\""));
+      co_return co_await fail(
+          invalidArgument("a cron trigger needs \"schedule\": \"*/5 * * * *\" or \"@every 30s\""));
     }
     config.schedule = body["schedule"].get<std::string>();
     if (body.contains("tz") && !body["tz"].is_null()) {
-      if (!body["tz"].is_string()) co_return co_await fail(invalidArgument("tz must be a string like \"UTC\""));
+      if (!body["tz"].is_string())
+        co_return co_await fail(invalidArgument("tz must be a string like \"UTC\""));
       config.tz = body["tz"].get<std::string>();
     }
     if (body.contains("catch_up")) {
-      if (!body["catch_up"].is_boolean()) co_return co_await fail(invalidArgument("catch_up must be true or false"));
+      if (!body["catch_up"].is_boolean())
+        co_return co_await fail(invalidArgument("catch_up must be true or false"));
       config.catch_up = body["catch_up"].get<bool>();
     }
     config.payload = body.value("payload", json());
@@ -327,12 +337,16 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
       return store.createTrigger(record);
     };
     Status created = co_await loop::offload(blocking, create);
-    std::string detail = fmt::format("cron '{}' ({}) -> {}", config.schedule, config.tz, record.function);
-    store::AuditRecord audit_entry = auditEntry(caller, "trigger.create", record.id, created, detail);
+    std::string detail =
+        fmt::format("cron '{}' ({}) -> {}", config.schedule, config.tz, record.function);
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "trigger.create", record.id, created, detail);
     co_await audit(audit_entry);
     if (!created.isOk()) co_return co_await fail(created);
     observe::logEvent(observe::LogLevel::Info, "trigger.created",
-                      {{"trigger", record.id}, {"tenant", tenant}, {"function", record.function},
+                      {{"trigger", record.id},
+                       {"tenant", tenant},
+                       {"function", record.function},
                        {"schedule", config.schedule}});
     json out = triggerJson(record, nowMicros());
     co_return co_await respondJson(exchange, bhttp::status::created, out);
@@ -386,7 +400,9 @@ awaitable<void> ControlApi::eventsApi(http::Exchange& exchange, const Caller& ca
 
 awaitable<void> ControlApi::createKafkaTrigger(http::Exchange& exchange, const Caller& caller,
                                                const json& body) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   auto config = events::kafka::kafkaConfigFromJson(body);
   if (!config) co_return co_await fail(config.status());
   auto& store = deps_.store;
@@ -403,12 +419,15 @@ awaitable<void> ControlApi::createKafkaTrigger(http::Exchange& exchange, const C
     return store.createTrigger(record);
   };
   Status created = co_await loop::offload(deps_.blocking.get_executor(), create);
-  std::string detail = fmt::format("kafka {} @ {} -> {}", config->topic, config->brokers, record.function);
+  std::string detail =
+      fmt::format("kafka {} @ {} -> {}", config->topic, config->brokers, record.function);
   store::AuditRecord audit_entry = auditEntry(caller, "trigger.create", record.id, created, detail);
   co_await audit(audit_entry);
   if (!created.isOk()) co_return co_await fail(created);
   observe::logEvent(observe::LogLevel::Info, "trigger.created",
-                    {{"trigger", record.id}, {"tenant", record.tenant}, {"function", record.function},
+                    {{"trigger", record.id},
+                     {"tenant", record.tenant},
+                     {"function", record.function},
                      {"topic", config->topic}});
   json out = triggerJson(record, nowMicros());
   co_return co_await respondJson(exchange, bhttp::status::created, out);
@@ -418,8 +437,9 @@ awaitable<void> ControlApi::asyncInvoke(http::Exchange& exchange, const Caller& 
                                         const std::string& function) {
   http::Request& request = exchange.request();
   if (std::string_view(request[events::kInvocationTypeHeader]) != "Event") {
-    auto response = gateway::errorResponseFor(invalidArgument(fmt::format(
-        "{} must be Event (asynchronous) or RequestResponse (synchronous)", events::kInvocationTypeHeader)));
+    auto response = gateway::errorResponseFor(invalidArgument(
+        fmt::format("{} must be Event (asynchronous) or RequestResponse (synchronous)",
+                    events::kInvocationTypeHeader)));
     co_await exchange.respond(std::move(response));
     co_return;
   }

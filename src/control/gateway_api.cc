@@ -52,9 +52,9 @@ json routeJson(const store::GatewayRouteRecord& r) {
 }
 
 json keyJson(const store::ClientKeyRecord& k, int64_t now_us) {
-  std::string state = k.revoked_at_us ? "revoked"
+  std::string state = k.revoked_at_us                                  ? "revoked"
                       : (k.expires_at_us && k.expires_at_us <= now_us) ? "expired"
-                                                                        : "active";
+                                                                       : "active";
   return {{"client_id", k.client_id},
           {"name", k.name},
           {"tenant", k.tenant},
@@ -118,14 +118,17 @@ Result<store::GatewayRouteRecord> routeFromBody(const json& body, const std::str
   if (!body.is_object() || !body.contains("route") || !body["route"].is_string() ||
       !body.contains("function") || !body["function"].is_string()) {
     return invalidArgument(
-        "send a JSON body {\"route\": \"GET /users/{id}\", \"function\": \"users\"} (optional: host, auth, "
+        "send a JSON body {\"route\": \"GET /users/{id}\", \"function\": \"users\"} (optional: "
+        "host, auth, "
         "rate, burst, cors, max_body)");
   }
   auto parsed = gateway::parseRouteKey(body["route"].get<std::string>());
   if (!parsed) return parsed.status();
   if (gateway::isReservedPath(parsed->path)) {
-    return invalidArgument(fmt::format("{} is Gust's own (/fn, /t, /api/v1, /healthz, /metrics, /ui): "
-                                       "pick another path", parsed->path));
+    return invalidArgument(
+        fmt::format("{} is Gust's own (/fn, /t, /api/v1, /healthz, /metrics, /ui): "
+                    "pick another path",
+                    parsed->path));
   }
   store::GatewayRouteRecord route;
   route.id = "rt_" + randomHex(8);
@@ -137,9 +140,11 @@ Result<store::GatewayRouteRecord> routeFromBody(const json& body, const std::str
   GUST_RETURN_IF_ERROR(bundle::validateFunctionName(route.function));
   try {
     std::string host = body.value("host", "");
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (host.find_first_of("/: ") != std::string::npos) {
-      return invalidArgument(fmt::format("host '{}' must be a bare name like api.example.com", host));
+      return invalidArgument(
+          fmt::format("host '{}' must be a bare name like api.example.com", host));
     }
     route.host = host;
     route.auth = body.value("auth", "public");
@@ -173,7 +178,9 @@ Result<store::GatewayRouteRecord> routeFromBody(const json& body, const std::str
 }  // namespace
 
 awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
   const auto& seg = target.segments;
@@ -195,8 +202,12 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
       if (!projects) return projects.status();
       for (const auto& r : *projects) {
         if (r.tenant != tenant) continue;  // another tenant's routes are not ours to show
-        items.push_back({{"kind", "project"}, {"route", "ANY " + r.path}, {"path", r.path},
-                         {"function", r.function}, {"entry", r.entry}, {"auth", nullptr}});
+        items.push_back({{"kind", "project"},
+                         {"route", "ANY " + r.path},
+                         {"path", r.path},
+                         {"function", r.function},
+                         {"entry", r.entry},
+                         {"auth", nullptr}});
       }
       return items;
     };
@@ -226,14 +237,15 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
       stored = co_await loop::offload(blocking, put);
     }
     std::string name = body.is_object() ? body.value("route", "") : "";
-    store::AuditRecord audit_entry = auditEntry(caller, "route.add", name, stored.status(),
-                                                stored ? "id " + stored->id : "");
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "route.add", name, stored.status(), stored ? "id " + stored->id : "");
     co_await audit(audit_entry);
     if (!stored) co_return co_await fail(stored.status());
     json out = routeJson(*stored);
     co_return co_await respondJson(exchange, bhttp::status::created, out);
   }
-  if (seg[0] == "routes" && method == http::Verb::delete_ && (seg.size() == 2 || target.query.count("route"))) {
+  if (seg[0] == "routes" && method == http::Verb::delete_ &&
+      (seg.size() == 2 || target.query.count("route"))) {
     // By id (/routes/rt_...) or by key (?route=GET%20/x&host=...).
     std::string id = seg.size() == 2 ? seg[1] : "";
     std::string key = target.query.count("route") ? target.query["route"] : "";
@@ -245,12 +257,14 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
         auto routes = store.listGatewayRoutes(tenant);
         if (!routes) return routes.status();
         for (const auto& r : *routes) {
-          if (r.method == parsed->method && r.shape == gateway::routeShape(parsed->path) && r.host == host) {
+          if (r.method == parsed->method && r.shape == gateway::routeShape(parsed->path) &&
+              r.host == host) {
             id = r.id;
           }
         }
-        if (id.empty()) return notFound(fmt::format("no route '{}'{}: see `gust route ls`", key,
-                                                    host.empty() ? "" : " for host " + host));
+        if (id.empty())
+          return notFound(fmt::format("no route '{}'{}: see `gust route ls`", key,
+                                      host.empty() ? "" : " for host " + host));
       }
       GUST_RETURN_IF_ERROR(store.deleteGatewayRoute(tenant, id));
       return gateway.reload();
@@ -278,14 +292,17 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
     Status valid = Status::ok();
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
         body["name"].get<std::string>().empty() || body["name"].get<std::string>().size() > 100) {
-      valid = invalidArgument("send a JSON body {\"name\": \"mobile\"} (optional: scopes, expires, rate, burst, quota)");
+      valid = invalidArgument(
+          "send a JSON body {\"name\": \"mobile\"} (optional: scopes, expires, rate, burst, "
+          "quota)");
     }
     try {
       if (valid.isOk()) {
         record.name = body["name"].get<std::string>();
         record.scopes = body.value("scopes", std::vector<std::string>{});
         for (const auto& scope : record.scopes) {
-          if (!bundle::validateFunctionName(scope).isOk() && !gateway::parseRouteKey(scope).isOk()) {
+          if (!bundle::validateFunctionName(scope).isOk() &&
+              !gateway::parseRouteKey(scope).isOk()) {
             valid = invalidArgument(fmt::format(
                 "scope '{}' must be a function name or a route like 'GET /users/{{id}}'", scope));
           }
@@ -293,7 +310,8 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
         record.rate = body.value("rate", "");
         record.burst = body.value("burst", int64_t{0});
         if (valid.isOk() && !record.rate.empty()) {
-          if (auto rate = gateway::parseRate(record.rate, record.burst); !rate) valid = rate.status();
+          if (auto rate = gateway::parseRate(record.rate, record.burst); !rate)
+            valid = rate.status();
         }
         record.quota = body.value("quota", "");
         if (valid.isOk() && !record.quota.empty()) {
@@ -355,24 +373,29 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
     if (!list) co_return co_await fail(list.status());
     json items = json::array();
     for (const auto& s : *list) {
-      items.push_back({{"function", s.function}, {"with", s.with_tenant}, {"created_at", rfc3339(s.created_at_us)}});
+      items.push_back({{"function", s.function},
+                       {"with", s.with_tenant},
+                       {"created_at", rfc3339(s.created_at_us)}});
     }
     json body = {{"shares", items}};
     co_return co_await respondJson(exchange, bhttp::status::ok, body);
   }
-  if (seg[0] == "shares" && seg.size() == 1 && (method == http::Verb::post || method == http::Verb::delete_)) {
+  if (seg[0] == "shares" && seg.size() == 1 &&
+      (method == http::Verb::post || method == http::Verb::delete_)) {
     bool sharing = method == http::Verb::post;
     json body = protocol::parseJsonOrDiscarded(request.body());
     std::string function, with;
     Status done = Status::ok();
     if (!body.is_object() || !body.contains("function") || !body["function"].is_string() ||
         !body.contains("with") || !body["with"].is_string()) {
-      done = invalidArgument("send a JSON body {\"function\": \"users\", \"with\": \"partner-tenant\"}");
+      done = invalidArgument(
+          "send a JSON body {\"function\": \"users\", \"with\": \"partner-tenant\"}");
     } else {
       function = body["function"].get<std::string>();
       with = body["with"].get<std::string>();
       done = auth::validateTenantName(with);
-      if (done.isOk() && with == tenant) done = invalidArgument("a tenant's own keys can call its functions already");
+      if (done.isOk() && with == tenant)
+        done = invalidArgument("a tenant's own keys can call its functions already");
     }
     if (done.isOk()) {
       auto change = [&]() -> Status {
@@ -387,12 +410,13 @@ awaitable<void> ControlApi::gatewayApi(http::Exchange& exchange, const Caller& c
       };
       done = co_await loop::offload(blocking, change);
     }
-    store::AuditRecord audit_entry =
-        auditEntry(caller, sharing ? "function.share" : "function.unshare", function, done, "with " + with);
+    store::AuditRecord audit_entry = auditEntry(
+        caller, sharing ? "function.share" : "function.unshare", function, done, "with " + with);
     co_await audit(audit_entry);
     if (!done.isOk()) co_return co_await fail(done);
     json out = {{"function", function}, {"with", with}, {"shared", sharing}};
-    co_return co_await respondJson(exchange, sharing ? bhttp::status::created : bhttp::status::ok, out);
+    co_return co_await respondJson(exchange, sharing ? bhttp::status::created : bhttp::status::ok,
+                                   out);
   }
 
   // ---- the access log ----

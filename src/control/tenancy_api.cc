@@ -2,10 +2,10 @@
 // the audit log. Secret values go one way — in through PUT, sealed at once — and are never
 // rendered, logged or audited.
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -27,8 +27,7 @@ using asio::awaitable;
 using nlohmann::json;
 namespace bhttp = http::beast::http;
 
-const Status kAdminOnly(Code::PermissionDenied,
-                        "only the admin token manages tenants and tokens");
+const Status kAdminOnly(Code::PermissionDenied, "only the admin token manages tenants and tokens");
 
 json tokenJson(const store::TokenRecord& t) {
   return {{"id", t.id},
@@ -68,14 +67,16 @@ Result<store::Retention> patchRetention(const json& body, store::Retention reten
     std::optional<int64_t>* target = field == "days" ? &retention.days
                                      : field == "mb" ? &retention.mb
                                                      : nullptr;
-    if (!target) return invalidArgument(fmt::format("unknown retention field '{}': {}", field, usage));
+    if (!target)
+      return invalidArgument(fmt::format("unknown retention field '{}': {}", field, usage));
     if (value.is_null()) {
       target->reset();
       continue;
     }
     int64_t max = field == "days" ? kMaxRetainDays : kMaxRetainMb;
     if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > max) {
-      return invalidArgument(fmt::format("retention.{} must be an integer from 0 to {}", field, max));
+      return invalidArgument(
+          fmt::format("retention.{} must be an integer from 0 to {}", field, max));
     }
     *target = value.get<int64_t>();
   }
@@ -85,7 +86,9 @@ Result<store::Retention> patchRetention(const json& body, store::Retention reten
 }  // namespace
 
 awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   if (!caller.admin) co_return co_await fail(kAdminOnly);
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
@@ -113,7 +116,8 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
       auto create = [&] { return store.createTenant(name); };
       created = co_await loop::offload(blocking, create);
     }
-    store::AuditRecord audit_entry = auditEntry(caller, "tenant.create", name, created, "", created.isOk() ? name : "");
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "tenant.create", name, created, "", created.isOk() ? name : "");
     co_await audit(audit_entry);
     if (!created.isOk()) co_return co_await fail(created);
     json out = {{"name", name}};
@@ -148,7 +152,8 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
     const std::string& name = seg[1];
     auto remove = [&] { return store.deleteTenant(name); };
     Status removed = co_await loop::offload(blocking, remove);
-    store::AuditRecord audit_entry = auditEntry(caller, "tenant.rm", name, removed, "", removed.isOk() ? name : "");
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "tenant.rm", name, removed, "", removed.isOk() ? name : "");
     co_await audit(audit_entry);
     if (!removed.isOk()) co_return co_await fail(removed);
     json out = {{"deleted", name}};
@@ -158,7 +163,9 @@ awaitable<void> ControlApi::tenants(http::Exchange& exchange, const Caller& call
 }
 
 awaitable<void> ControlApi::tokens(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   if (!caller.admin) co_return co_await fail(kAdminOnly);
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
@@ -205,7 +212,7 @@ awaitable<void> ControlApi::tokens(http::Exchange& exchange, const Caller& calle
     std::string detail = fmt::format("for tenant {}{}", record.tenant,
                                      record.name.empty() ? "" : ", name " + record.name);
     store::AuditRecord audit_entry = auditEntry(caller, "token.create", token.id, created, detail,
-                   created.isOk() ? record.tenant : "");
+                                                created.isOk() ? record.tenant : "");
     co_await audit(audit_entry);
     if (!created.isOk()) co_return co_await fail(created);
     json out = tokenJson(record);
@@ -220,7 +227,8 @@ awaitable<void> ControlApi::tokens(http::Exchange& exchange, const Caller& calle
       return store.revokeToken(id);
     };
     Status revoked = co_await loop::offload(blocking, revoke);
-    store::AuditRecord audit_entry = auditEntry(caller, "token.revoke", id, revoked, "", revoked.isOk() ? token_tenant : "");
+    store::AuditRecord audit_entry =
+        auditEntry(caller, "token.revoke", id, revoked, "", revoked.isOk() ? token_tenant : "");
     co_await audit(audit_entry);
     if (!revoked.isOk()) co_return co_await fail(revoked);
     json out = {{"revoked", id}};
@@ -230,7 +238,9 @@ awaitable<void> ControlApi::tokens(http::Exchange& exchange, const Caller& calle
 }
 
 awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   http::Request& request = exchange.request();
   Target target = parseTarget(request.target());
   const auto& seg = target.segments;
@@ -269,12 +279,14 @@ awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& call
       if (!live) continue;
       auto config = bundle::functionConfigFromJson(live->config_json);
       if (!config) continue;
-      if (std::find(config->secrets.begin(), config->secrets.end(), name) == config->secrets.end()) {
+      if (std::find(config->secrets.begin(), config->secrets.end(), name) ==
+          config->secrets.end()) {
         continue;
       }
-      asio::post(deps_.scheduler.executor(), [&scheduler = deps_.scheduler, tenant, function = f.name] {
-        scheduler.dropFunction(tenant, function);
-      });
+      asio::post(deps_.scheduler.executor(),
+                 [&scheduler = deps_.scheduler, tenant, function = f.name] {
+                   scheduler.dropFunction(tenant, function);
+                 });
     }
   };
   if (method == http::Verb::put) {
@@ -291,8 +303,9 @@ awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& call
       set = Status(Code::TooLarge, fmt::format("a secret's value is at most {} bytes (got {})",
                                                secrets::kMaxSecretBytes, value.size()));
     } else if (value.find('\0') != std::string::npos) {
-      set = invalidArgument("a secret's value reaches functions as an environment variable, "
-                            "so it cannot contain a NUL byte");
+      set = invalidArgument(
+          "a secret's value reaches functions as an environment variable, "
+          "so it cannot contain a NUL byte");
     }
     bool existed = false;
     if (set.isOk()) {
@@ -306,7 +319,8 @@ awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& call
       };
       set = co_await loop::offload(blocking, put);
     }
-    store::AuditRecord audit_entry = auditEntry(caller, "secret.set", name, set, set.isOk() ? (existed ? "updated" : "created") : "");
+    store::AuditRecord audit_entry = auditEntry(
+        caller, "secret.set", name, set, set.isOk() ? (existed ? "updated" : "created") : "");
     co_await audit(audit_entry);
     if (!set.isOk()) co_return co_await fail(set);
     json out = {{"name", name}, {"created", !existed}};
@@ -329,7 +343,9 @@ awaitable<void> ControlApi::secrets(http::Exchange& exchange, const Caller& call
 }
 
 awaitable<void> ControlApi::auditLog(http::Exchange& exchange, const Caller& caller) {
-  auto fail = [&](const Status& status) { return exchange.respond(gateway::errorResponseFor(status)); };
+  auto fail = [&](const Status& status) {
+    return exchange.respond(gateway::errorResponseFor(status));
+  };
   Target target = parseTarget(exchange.request().target());
   store::AuditQuery query;
   if (!caller.all_tenants) query.tenant = caller.tenant;
@@ -344,7 +360,8 @@ awaitable<void> ControlApi::auditLog(http::Exchange& exchange, const Caller& cal
     query.limit = static_cast<int>(*limit);
   }
   auto& store = deps_.store;
-  auto list = co_await loop::offload(deps_.blocking.get_executor(), [&] { return store.listAudit(query); });
+  auto list =
+      co_await loop::offload(deps_.blocking.get_executor(), [&] { return store.listAudit(query); });
   if (!list) co_return co_await fail(list.status());
   json items = json::array();
   for (const auto& r : *list) {

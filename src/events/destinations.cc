@@ -5,12 +5,11 @@
 
 #include "events/destinations.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <thread>
 #include <utility>
 
 #include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
 #include "bundle/manifest.h"
@@ -66,28 +65,32 @@ std::string produceOnce(const bundle::Destination& d, const std::string& key,
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::string timeout_ms = std::to_string(timeout.count());
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", d.brokers.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf, "message.timeout.ms", timeout_ms.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf, "client.id", "gust-destinations", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", d.brokers.c_str(), errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "message.timeout.ms", timeout_ms.c_str(), errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "client.id", "gust-destinations", errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     return errstr;
   }
   // The delivery report's error lands here (set on the flushing thread, through the opaque).
   rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
   rd_kafka_conf_set_opaque(conf, &delivered);
-  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    *static_cast<rd_kafka_resp_err_t*>(opaque) = message->err;
-  });
+  rd_kafka_conf_set_dr_msg_cb(conf,
+                              [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+                                *static_cast<rd_kafka_resp_err_t*>(opaque) = message->err;
+                              });
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!producer) {  // rd_kafka_new takes conf only on success
     rd_kafka_conf_destroy(conf);
     return errstr;
   }
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer, RD_KAFKA_V_TOPIC(d.topic.c_str()),
-      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(d.topic.c_str()),
+                        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   std::string error;
   if (err) {
     error = rd_kafka_err2str(err);
@@ -111,8 +114,10 @@ void Destinations::deliver(const Completion& c) {
   }
   const std::string& target = ok ? (*version)->config.on_success : (*version)->config.on_failure;
   if (target.empty()) return;
-  nlohmann::json fields = {{"invocation", r.id},     {"tenant", r.tenant},
-                           {"function", r.function}, {"condition", destinationCondition(r)},
+  nlohmann::json fields = {{"invocation", r.id},
+                           {"tenant", r.tenant},
+                           {"function", r.function},
+                           {"condition", destinationCondition(r)},
                            {"destination", target}};
   auto destination = bundle::parseDestination(target);
   if (!destination) {  // validated at deploy; a stored config should not get here

@@ -1,10 +1,10 @@
 #include "events/events.h"
 
+#include <future>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
-#include <future>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -40,7 +40,8 @@ Events::Events(store::Store& store, gateway::Catalog& catalog, gateway::Invoker&
   queue_ = std::make_unique<AsyncQueue>(loop_->executor(), store, invoker, blocking, options.async,
                                         destinations_.get());
   cron_ = std::make_unique<cron::CronRunner>(
-      loop_->executor(), store, blocking, [queue = queue_.get()] { queue->wake(); }, options.cron_tick);
+      loop_->executor(), store, blocking, [queue = queue_.get()] { queue->wake(); },
+      options.cron_tick);
   // Kafka consumers block in librdkafka on threads of their own; each batch hops onto this
   // loop to run through the Invoker and back.
   auto executor = loop_->executor();
@@ -113,7 +114,8 @@ awaitable<Result<std::string>> Events::accept(AsyncRequest request) {
   if (!version) co_return version.status();
   const gateway::RunnableVersion& v = **version;
   if (v.config.isProject() && !request.entry.empty() && !v.config.findEntry(request.entry)) {
-    co_return notFound(fmt::format("project '{}' has no entry '{}'", request.function, request.entry));
+    co_return notFound(
+        fmt::format("project '{}' has no entry '{}'", request.function, request.entry));
   }
   record.id = request.id.empty() ? newActivationId() : request.id;
   record.tenant = request.tenant;
@@ -138,9 +140,9 @@ awaitable<void> Events::serveAsync(http::Exchange& exchange, gateway::HttpTarget
   http::Request& request = exchange.request();
   std::string type(request[kInvocationTypeHeader]);
   if (type != "Event") {
-    auto response = gateway::errorResponseFor(invalidArgument(fmt::format(
-        "{} must be Event (asynchronous) or RequestResponse (synchronous), not '{}'",
-        kInvocationTypeHeader, type)));
+    auto response = gateway::errorResponseFor(invalidArgument(
+        fmt::format("{} must be Event (asynchronous) or RequestResponse (synchronous), not '{}'",
+                    kInvocationTypeHeader, type)));
     co_await exchange.respond(std::move(response));
     co_return;
   }

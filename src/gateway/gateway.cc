@@ -50,9 +50,7 @@ http::Response errorWith(Code code, std::string message) {
   return errorResponseFor(Status(code, std::move(message)));
 }
 
-std::vector<std::string> routeMethods(const std::string& method) {
-  return {method};
-}
+std::vector<std::string> routeMethods(const std::string& method) { return {method}; }
 
 }  // namespace
 
@@ -85,9 +83,13 @@ struct Gateway::Request {
   std::string refusal;        // why the gateway answered instead of the function, if it did
 };
 
-Gateway::Gateway(store::Store& store, Catalog& catalog, Invoker& invoker, asio::thread_pool& blocking,
-                 observe::Registry& metrics, uint64_t default_max_body)
-    : store_(store), catalog_(catalog), invoker_(invoker), blocking_(blocking), metrics_(metrics),
+Gateway::Gateway(store::Store& store, Catalog& catalog, Invoker& invoker,
+                 asio::thread_pool& blocking, observe::Registry& metrics, uint64_t default_max_body)
+    : store_(store),
+      catalog_(catalog),
+      invoker_(invoker),
+      blocking_(blocking),
+      metrics_(metrics),
       default_max_body_(default_max_body) {
   auto empty = std::make_shared<Snapshot>();
   empty->table = std::make_unique<RouteTable>(std::vector<RouteTable::Entry>{});
@@ -153,7 +155,8 @@ Status Gateway::reload() {
     key.record = std::move(record);
     next->keys.emplace(std::move(id), std::move(key));
   }
-  for (const auto& share : *shares) next->shares.emplace(share.tenant, share.function, share.with_tenant);
+  for (const auto& share : *shares)
+    next->shares.emplace(share.tenant, share.function, share.with_tenant);
 
   std::lock_guard lock(mutex_);
   snapshot_ = std::move(next);
@@ -184,7 +187,8 @@ void Gateway::flushQuotas() {
   for (const auto& [id, period, count] : writes) {
     Status written = store_.addQuotaUse(id, period, count);
     if (!written.isOk()) {
-      observe::logEvent(observe::LogLevel::Error, "quota.flush_failed", {{"error", written.message()}});
+      observe::logEvent(observe::LogLevel::Error, "quota.flush_failed",
+                        {{"error", written.message()}});
       std::lock_guard lock(mutex_);
       auto it = quotas_.find(id);
       if (it != quotas_.end() && it->second.period_start_us == period) it->second.pending += count;
@@ -205,7 +209,8 @@ bool Gateway::takeQuota(const std::string& client_id, const QuotaSpec& quota, in
     counter = {start, 0, 0};
   }
   if (counter.used >= quota.limit) {
-    retry_after_s = std::max<int64_t>(1, (quotaPeriodEnd(quota.period, now_us) - now_us + 999999) / 1000000);
+    retry_after_s =
+        std::max<int64_t>(1, (quotaPeriodEnd(quota.period, now_us) - now_us + 999999) / 1000000);
     return false;
   }
   ++counter.used;
@@ -226,10 +231,13 @@ uint64_t Gateway::bodyLimit(const http::RequestHead& head) const {
   return default_max_body_;
 }
 
-awaitable<RunnablePtr> Gateway::functionConfig(const std::string& tenant, const std::string& function,
+awaitable<RunnablePtr> Gateway::functionConfig(const std::string& tenant,
+                                               const std::string& function,
                                                const std::string& qualifier) {
   if (auto hit = catalog_.cached(tenant, function, qualifier)) co_return hit;
-  auto lookup = [this, &tenant, &function, &qualifier] { return catalog_.resolve(tenant, function, qualifier); };
+  auto lookup = [this, &tenant, &function, &qualifier] {
+    return catalog_.resolve(tenant, function, qualifier);
+  };
   auto executor = blocking_.get_executor();
   auto resolved = co_await loop::offload(executor, lookup);
   if (!resolved) co_return nullptr;
@@ -265,12 +273,17 @@ void Gateway::logAccess(http::Exchange& exchange, const Request& request) {
   // Labels stay few whatever clients send: the kind of target and the status class.
   static constexpr const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
   int status_class = record.status / 100;
-  metrics_.counter("gust_gateway_requests_total", "Requests through the gateway by target kind and status class",
-                   {{"kind", request.kind}, {"class", status_class >= 1 && status_class <= 5 ? kClasses[status_class - 1] : "other"}})
+  metrics_
+      .counter("gust_gateway_requests_total",
+               "Requests through the gateway by target kind and status class",
+               {{"kind", request.kind},
+                {"class",
+                 status_class >= 1 && status_class <= 5 ? kClasses[status_class - 1] : "other"}})
       .inc();
   if (!request.refusal.empty()) {
-    metrics_.counter("gust_gateway_refused_total", "Requests the gateway answered itself, by reason",
-                     {{"reason", request.refusal}})
+    metrics_
+        .counter("gust_gateway_refused_total", "Requests the gateway answered itself, by reason",
+                 {{"reason", request.refusal}})
         .inc();
   }
   store_.recordAccess(std::move(record));
@@ -308,7 +321,8 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     invoke.rest = address->rest;
     request.route_key = fmt::format("/fn/{}", address->name);
     request.kind = "function";
-    if (RunnablePtr version = co_await functionConfig(address->tenant, address->name, address->qualifier)) {
+    if (RunnablePtr version =
+            co_await functionConfig(address->tenant, address->name, address->qualifier)) {
       access = version->config.access;
       if (!version->config.cors.is_null()) {
         auto policy = corsFromJson(version->config.cors);
@@ -324,7 +338,8 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   } else {
     std::string_view method = preflight ? preflight_method : std::string_view(request.method);
     auto match = current->table->match(request.host, method, request.path);
-    if (preflight && (match.route < 0 || !current->routes[static_cast<std::size_t>(match.route)].cors.enabled())) {
+    if (preflight && (match.route < 0 ||
+                      !current->routes[static_cast<std::size_t>(match.route)].cors.enabled())) {
       // No CORS for what the browser asks about: the OPTIONS request is an ordinary request.
       preflight = false;
       method = request.method;
@@ -357,10 +372,10 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       }
       methods_here = {"ANY"};
     } else if (!match.allowed_methods.empty()) {
-      std::string message = fmt::format("{} is not served for {}: it takes {}", request.path, method,
-                                        fmt::join(match.allowed_methods, ", "));
-      http::Response response =
-          http::errorResponse(http::beast::http::status::method_not_allowed, "method_not_allowed", message);
+      std::string message = fmt::format("{} is not served for {}: it takes {}", request.path,
+                                        method, fmt::join(match.allowed_methods, ", "));
+      http::Response response = http::errorResponse(http::beast::http::status::method_not_allowed,
+                                                    "method_not_allowed", message);
       response.set(http::Field::allow, fmt::format("{}", fmt::join(match.allowed_methods, ", ")));
       request.refusal = "method_not_allowed";
       co_await exchange.respond(std::move(response));
@@ -368,7 +383,8 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     } else {
       request.refusal = "not_found";
       co_await exchange.respond(errorResponseFor(notFound(fmt::format(
-          "nothing at {}: functions are at /fn/<name>; routes are listed by `gust route ls`", request.path))));
+          "nothing at {}: functions are at /fn/<name>; routes are listed by `gust route ls`",
+          request.path))));
       co_return;
     }
   }
@@ -381,8 +397,9 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   if (preflight && cors.enabled()) {
     request.refusal = "preflight";
     http::Response response(http::beast::http::status::no_content, 11);
-    for (auto& [name, value] : preflightHeaders(cors, origin, preflight_method,
-                                                http_request["Access-Control-Request-Headers"], methods_here)) {
+    for (auto& [name, value] :
+         preflightHeaders(cors, origin, preflight_method,
+                          http_request["Access-Control-Request-Headers"], methods_here)) {
       response.set(name, value);
     }
     co_await exchange.respond(std::move(response));
@@ -391,24 +408,28 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   for (auto& [name, value] : responseHeaders(cors, origin)) exchange.addResponseHeader(name, value);
 
   // 3. Authentication: a valid key is attributed even on public routes.
-  auto presented = parseCredentials(http_request[http::Field::authorization], http_request["X-Api-Key"]);
+  auto presented =
+      parseCredentials(http_request[http::Field::authorization], http_request["X-Api-Key"]);
   const CompiledKey* key = nullptr;
   std::string refusal;
   int64_t now = request.received_us;
   if (presented.state == CredentialsState::Malformed) {
-    refusal = "malformed API key: send Authorization: Bearer <client_id>.<secret>, Basic "
-              "base64(<client_id>:<secret>) or X-Api-Key: <client_id>.<secret>";
+    refusal =
+        "malformed API key: send Authorization: Bearer <client_id>.<secret>, Basic "
+        "base64(<client_id>:<secret>) or X-Api-Key: <client_id>.<secret>";
   } else if (presented.state == CredentialsState::Present) {
     auto found = current->keys.find(presented.credentials.client_id);
     // The hash is compared whether or not the id exists, so timing says nothing about ids.
     static const std::string kNoHash(64, '0');
-    bool secret_ok = auth::verifyToken(presented.credentials.secret,
-                                       found == current->keys.end() ? kNoHash : found->second.record.hash);
+    bool secret_ok =
+        auth::verifyToken(presented.credentials.secret,
+                          found == current->keys.end() ? kNoHash : found->second.record.hash);
     if (found == current->keys.end() || !secret_ok) {
       refusal = "invalid API key: the client id or secret is wrong";
     } else if (found->second.record.revoked_at_us != 0) {
       refusal = fmt::format("API key {} was revoked", found->first);
-    } else if (found->second.record.expires_at_us != 0 && found->second.record.expires_at_us <= now) {
+    } else if (found->second.record.expires_at_us != 0 &&
+               found->second.record.expires_at_us <= now) {
       refusal = fmt::format("API key {} expired at {}", found->first,
                             formatRfc3339Micros(found->second.record.expires_at_us));
     } else {
@@ -423,10 +444,11 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     if (!key) {
       http::Response response = errorWith(
           Code::Unauthenticated,
-          refusal.empty() ? fmt::format("{} needs an API key: send Authorization: Bearer <client_id>.<secret> "
-                                        "(create one with `gust key create`)",
-                                        request.route_key)
-                          : refusal);
+          refusal.empty()
+              ? fmt::format("{} needs an API key: send Authorization: Bearer <client_id>.<secret> "
+                            "(create one with `gust key create`)",
+                            request.route_key)
+              : refusal);
       response.set(http::Field::www_authenticate, "Bearer realm=\"gust\"");
       request.refusal = "unauthenticated";
       co_await exchange.respond(std::move(response));
@@ -437,19 +459,20 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
                      current->shares.count({invoke.tenant, invoke.function, key_tenant}) > 0;
     std::string denied;
     if (!tenant_ok) {
-      denied = fmt::format("API key {} may not call {}: it belongs to another tenant", key->record.client_id,
-                           request.route_key);
+      denied = fmt::format("API key {} may not call {}: it belongs to another tenant",
+                           key->record.client_id, request.route_key);
     } else if (access.starts_with("keys:")) {
       std::string list = "," + access.substr(5) + ",";
       if (list.find("," + key->record.client_id + ",") == std::string::npos) {
-        denied = fmt::format("API key {} is not among the keys allowed on {}", key->record.client_id,
-                             request.route_key);
+        denied = fmt::format("API key {} is not among the keys allowed on {}",
+                             key->record.client_id, request.route_key);
       }
     }
     if (denied.empty() && !key->record.scopes.empty()) {
       const auto& scopes = key->record.scopes;
-      bool in_scope = std::find(scopes.begin(), scopes.end(), invoke.function) != scopes.end() ||
-                      (route && std::find(scopes.begin(), scopes.end(), route->key) != scopes.end());
+      bool in_scope =
+          std::find(scopes.begin(), scopes.end(), invoke.function) != scopes.end() ||
+          (route && std::find(scopes.begin(), scopes.end(), route->key) != scopes.end());
       if (!in_scope) {
         denied = fmt::format("API key {} is scoped to {}, not {}", key->record.client_id,
                              fmt::join(scopes, ", "), request.route_key);
@@ -474,7 +497,8 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
   auto consider = [&](const RateDecision& decision) {
     if (!shown || decision.remaining < shown->remaining || !decision.allowed) shown = decision;
   };
-  if (key && key->rate.limited()) consider(limiter_.take("key:" + key->record.client_id, key->rate, now));
+  if (key && key->rate.limited())
+    consider(limiter_.take("key:" + key->record.client_id, key->rate, now));
   if (route && route->rate.limited() && (!shown || shown->allowed)) {
     consider(limiter_.take("route:" + route->record.id, route->rate, now));
   }
@@ -485,9 +509,9 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
     if (!shown->allowed) {
       request.limited = true;
       request.refusal = "rate_limited";
-      http::Response response = errorWith(
-          Code::RateLimited, fmt::format("rate limit reached on {}: retry in {} s", request.route_key,
-                                         shown->retry_after_s));
+      http::Response response =
+          errorWith(Code::RateLimited, fmt::format("rate limit reached on {}: retry in {} s",
+                                                   request.route_key, shown->retry_after_s));
       response.set(http::Field::retry_after, std::to_string(shown->retry_after_s));
       co_await exchange.respond(std::move(response));
       co_return;
@@ -500,8 +524,8 @@ awaitable<void> Gateway::pipeline(http::Exchange& exchange, Request& request) {
       request.refusal = "quota_exceeded";
       std::string message = fmt::format("API key {} used its quota of {} requests per {}",
                                         key->record.client_id, key->quota.limit, key->quota.period);
-      http::Response response =
-          http::errorResponse(http::beast::http::status::too_many_requests, "quota_exceeded", message);
+      http::Response response = http::errorResponse(http::beast::http::status::too_many_requests,
+                                                    "quota_exceeded", message);
       response.set(http::Field::retry_after, std::to_string(retry_after));
       co_await exchange.respond(std::move(response));
       co_return;

@@ -50,7 +50,8 @@ class AsyncSink {
 class Gateway final {
  public:
   Gateway(store::Store& store, Catalog& catalog, Invoker& invoker,
-          boost::asio::thread_pool& blocking, observe::Registry& metrics, uint64_t default_max_body);
+          boost::asio::thread_pool& blocking, observe::Registry& metrics,
+          uint64_t default_max_body);
   ~Gateway();
 
   Status reload();
@@ -75,10 +76,12 @@ class Gateway final {
   std::shared_ptr<const Snapshot> snapshot() const;
   boost::asio::awaitable<void> pipeline(http::Exchange& exchange, Request& request);
   // The version a /fn address or project route runs, for its access mode and CORS; null if none.
-  boost::asio::awaitable<RunnablePtr> functionConfig(const std::string& tenant, const std::string& function,
+  boost::asio::awaitable<RunnablePtr> functionConfig(const std::string& tenant,
+                                                     const std::string& function,
                                                      const std::string& qualifier);
   // Counts one request against the key's quota; false (and when to retry) if it is used up.
-  bool takeQuota(const std::string& client_id, const QuotaSpec& quota, int64_t now_us, int64_t& retry_after_s);
+  bool takeQuota(const std::string& client_id, const QuotaSpec& quota, int64_t now_us,
+                 int64_t& retry_after_s);
   void logAccess(http::Exchange& exchange, const Request& request);
 
   store::Store& store_;
@@ -89,8 +92,8 @@ class Gateway final {
   uint64_t default_max_body_;
   RateLimiter limiter_;
   mutable std::mutex mutex_;
-  std::shared_ptr<const Snapshot> snapshot_;                // GUARDED_BY(mutex_)
-  std::unordered_map<std::string, QuotaCounter> quotas_;    // GUARDED_BY(mutex_)
+  std::shared_ptr<const Snapshot> snapshot_;              // GUARDED_BY(mutex_)
+  std::unordered_map<std::string, QuotaCounter> quotas_;  // GUARDED_BY(mutex_)
   // Unflushed counts of periods that ended: (client id, period start, count).
   std::vector<std::tuple<std::string, int64_t, int64_t>> rolled_over_;  // GUARDED_BY(mutex_)
   AsyncSink* async_sink_ = nullptr;

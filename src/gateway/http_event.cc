@@ -29,7 +29,6 @@ bool isTextContentType(std::string_view type) {
          (lower.size() > 5 && (lower.ends_with("+json") || lower.ends_with("+xml")));
 }
 
-
 std::string formatRequestTime(int64_t epoch_ms) {
   std::time_t seconds = epoch_ms / 1000;
   std::tm utc{};
@@ -40,7 +39,8 @@ std::string formatRequestTime(int64_t epoch_ms) {
 }
 
 Status badResponse(std::string_view why) {
-  return Status(Code::FunctionError, fmt::format("the function returned an invalid response: {}", why));
+  return Status(Code::FunctionError,
+                fmt::format("the function returned an invalid response: {}", why));
 }
 
 constexpr std::string_view kForbiddenInValue("\r\n\0", 3);
@@ -232,20 +232,21 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
   }
   const json& status = result["statusCode"];
   if (!status.is_number_integer() || status.get<int64_t>() < 100 || status.get<int64_t>() > 599) {
-    return badResponse(fmt::format("statusCode must be an integer from 100 to 599, not {}",
-                                   status.dump()));
+    return badResponse(
+        fmt::format("statusCode must be an integer from 100 to 599, not {}", status.dump()));
   }
   mapped.status = status.get<int>();
   if (mapped.status < 200) {
-    return badResponse(fmt::format("statusCode {} is informational, not a final response",
-                                   mapped.status));
+    return badResponse(
+        fmt::format("statusCode {} is informational, not a final response", mapped.status));
   }
   bool has_content_type = false;
   if (auto headers = result.find("headers"); headers != result.end() && !headers->is_null()) {
     if (!headers->is_object()) return badResponse("headers must be an object");
     for (const auto& [name, value] : headers->items()) {
       auto text = headerValue(value);
-      if (!text) return badResponse(fmt::format("header '{}' must be a string, number or boolean", name));
+      if (!text)
+        return badResponse(fmt::format("header '{}' must be a string, number or boolean", name));
       if (!validHeaderName(name) || !validHeaderValue(*text)) {
         return badResponse(fmt::format("header '{}' has an invalid name or a line break", name));
       }
@@ -259,11 +260,13 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
       if (!validHeaderName(name)) {
         return badResponse(fmt::format("multiValueHeaders name '{}' is invalid", name));
       }
-      if (!values.is_array()) return badResponse(fmt::format("multiValueHeaders '{}' must be a list", name));
+      if (!values.is_array())
+        return badResponse(fmt::format("multiValueHeaders '{}' must be a list", name));
       for (const auto& value : values) {
         auto text = headerValue(value);
         if (!text || !validHeaderValue(*text)) {
-          return badResponse(fmt::format("multiValueHeaders '{}' must hold strings without line breaks", name));
+          return badResponse(
+              fmt::format("multiValueHeaders '{}' must hold strings without line breaks", name));
         }
         if (isContentType(name)) has_content_type = true;
         mapped.headers.emplace_back(name, *text);
@@ -283,7 +286,8 @@ Result<MappedResponse> mapHandlerResult(std::string_view result_json) {
   // 204 and 304 have no body by definition (RFC 9110): whatever the function put there is dropped.
   bool bodiless = mapped.status == 204 || mapped.status == 304;
   if (auto body = result.find("body"); !bodiless && body != result.end() && !body->is_null()) {
-    if (!body->is_string()) return badResponse("body must be a string (serialise objects yourself)");
+    if (!body->is_string())
+      return badResponse("body must be a string (serialise objects yourself)");
     bool base64 = false;
     if (auto flag = result.find("isBase64Encoded"); flag != result.end() && !flag->is_null()) {
       if (!flag->is_boolean()) return badResponse("isBase64Encoded must be true or false");

@@ -68,7 +68,11 @@ std::string traceIdFromTraceparent(std::string_view header) {
 
 Invoker::Invoker(Catalog& catalog, scheduler::Scheduler& scheduler, store::Store& store,
                  asio::thread_pool& blocking, observe::Registry& metrics)
-    : catalog_(catalog), scheduler_(scheduler), store_(store), blocking_(blocking), metrics_(metrics) {}
+    : catalog_(catalog),
+      scheduler_(scheduler),
+      store_(store),
+      blocking_(blocking),
+      metrics_(metrics) {}
 
 awaitable<Result<RunnablePtr>> Invoker::resolve(const std::string& tenant,
                                                 const std::string& function,
@@ -90,7 +94,8 @@ awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& vers
   scheduler::InvocationTask task;
   task.stream = std::move(stream);
   task.spec = instanceSpecFor(version, entry);
-  task.limits = {version.config.timeout_s, version.config.concurrency, version.config.max_instances};
+  task.limits = {version.config.timeout_s, version.config.concurrency,
+                 version.config.max_instances};
   task.activation_id = std::move(activation_id);
   task.event = std::move(event);
   task.trace_id = std::move(trace_id);
@@ -101,8 +106,8 @@ awaitable<scheduler::InvocationOutcome> Invoker::run(const RunnableVersion& vers
   if (!version.secrets.empty()) {
     outcome.logs = secrets::redact(std::move(outcome.logs), version.secrets);
     if (!outcome.status.isOk()) {
-      outcome.status = Status(outcome.status.code(),
-                              secrets::redact(outcome.status.message(), version.secrets));
+      outcome.status =
+          Status(outcome.status.code(), secrets::redact(outcome.status.message(), version.secrets));
     }
   }
   co_return outcome;
@@ -165,37 +170,48 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
   r.logs = outcome.logs;
 
   const std::string& fn = r.function;
-  metrics_.counter("gust_invocations_total", "Invocations by function and final status",
-                   {{"function", fn}, {"status", r.status}})
+  metrics_
+      .counter("gust_invocations_total", "Invocations by function and final status",
+               {{"function", fn}, {"status", r.status}})
       .inc();
   if (r.status == "throttled") {
-    metrics_.counter("gust_rejected_total", "Invocations turned away", {{"function", fn}, {"reason", "throttled"}})
+    metrics_
+        .counter("gust_rejected_total", "Invocations turned away",
+                 {{"function", fn}, {"reason", "throttled"}})
         .inc();
   } else {
-    metrics_.histogram("gust_invocation_duration_seconds", "From dispatch to the instance's reply",
-                       {{"function", fn}})
+    metrics_
+        .histogram("gust_invocation_duration_seconds", "From dispatch to the instance's reply",
+                   {{"function", fn}})
         .observe(r.duration_ms / 1000.0);
   }
   if (r.cold) {
-    metrics_.counter("gust_cold_starts_total", "Invocations that started a new instance", {{"function", fn}})
+    metrics_
+        .counter("gust_cold_starts_total", "Invocations that started a new instance",
+                 {{"function", fn}})
         .inc();
-    metrics_.histogram("gust_init_duration_seconds", "Time to start an instance and load the code",
-                       {{"function", fn}})
+    metrics_
+        .histogram("gust_init_duration_seconds", "Time to start an instance and load the code",
+                   {{"function", fn}})
         .observe(static_cast<double>(r.init_ms) / 1000.0);
   }
 
   if (!outcome.status.isOk()) {
     observe::logEvent(outcome.status.code() == Code::Unavailable ? observe::LogLevel::Warn
-                                                                  : observe::LogLevel::Info,
+                                                                 : observe::LogLevel::Info,
                       "activation.failed",
-                      {{"function", r.function}, {"version", r.version}, {"activation", r.id},
-                       {"status", r.status}, {"error", r.error}});
+                      {{"function", r.function},
+                       {"version", r.version},
+                       {"activation", r.id},
+                       {"status", r.status},
+                       {"error", r.error}});
   }
   auto executor = co_await asio::this_coro::executor;
   auto committed = std::make_shared<loop::Completion<bool>>(executor);
   auto ticket = may_withhold ? std::make_shared<store::RecordTicket>() : nullptr;
   store_.recordActivation(
-      std::move(r), [committed, executor] { asio::post(executor, [committed] { committed->complete(true); }); },
+      std::move(r),
+      [committed, executor] { asio::post(executor, [committed] { committed->complete(true); }); },
       ticket);
   auto done = co_await committed->wait(std::chrono::steady_clock::now() + kRecordWait);
   // Not committed in time: answer an error and have the record say so — unless a write of the
@@ -203,7 +219,8 @@ awaitable<bool> Invoker::record(const RunnableVersion& version, const bundle::En
   // look withholds.
   while (!done && ticket) {
     if (ticket->withhold(withheldAnswer())) co_return false;
-    done = co_await committed->wait(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+    done =
+        co_await committed->wait(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
   }
   co_return done.has_value();
 }
@@ -241,9 +258,10 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   if (v.config.isProject()) {
     entry = v.config.findEntry(target.rest);
     if (!entry) {
-      co_await exchange.respond(withActivation(
-          errorResponseFor(notFound(fmt::format("project '{}' has no function at /{}", target.function, target.rest))),
-          meter.activation_id));
+      co_await exchange.respond(
+          withActivation(errorResponseFor(notFound(fmt::format(
+                             "project '{}' has no function at /{}", target.function, target.rest))),
+                         meter.activation_id));
       co_return;
     }
   }
@@ -252,7 +270,8 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
   context.route_key = std::move(target.route_key);
   context.path_parameters = std::move(target.path_parameters);
   // Decoded, as API Gateway delivers path parameters.
-  if (!target.rest.empty() && !entry) context.path_parameters["proxy"] = urlDecode(target.rest, false);
+  if (!target.rest.empty() && !entry)
+    context.path_parameters["proxy"] = urlDecode(target.rest, false);
   context.source_ip = exchange.peerAddress();
   context.time_epoch_ms = meter.received_at_us / 1000;
   context.domain_name = std::string(request[http::Field::host]);
@@ -277,9 +296,10 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
     // streaming): the head and chunks are relayed as chunked HTTP while the function runs.
     auto stream = std::make_shared<worker::StreamSink>(exchange.executor());
     auto slot = std::make_shared<scheduler::InvocationOutcome>();
-    asio::co_spawn(exchange.executor(),
-                   runStreaming(v, meter.activation_id, meter.trace_id, std::move(event), stream, slot),
-                   asio::detached);
+    asio::co_spawn(
+        exchange.executor(),
+        runStreaming(v, meter.activation_id, meter.trace_id, std::move(event), stream, slot),
+        asio::detached);
     bool streaming = false;
     bool broken = false;
     for (;;) {
@@ -287,7 +307,8 @@ awaitable<void> Invoker::serveHttp(http::Exchange& exchange, HttpTarget target) 
       if (batch.head && !streaming) {
         std::string head_json = std::move(*batch.head);
         auto mapped = mapHandlerResult(head_json);
-        http::Response head(static_cast<boost::beast::http::status>(mapped ? mapped->status : 200), 11);
+        http::Response head(static_cast<boost::beast::http::status>(mapped ? mapped->status : 200),
+                            11);
         if (mapped) {
           for (auto& [name, value] : mapped->headers) head.insert(name, value);
         }
@@ -361,15 +382,17 @@ awaitable<DirectResult> Invoker::invokeDirect(DirectInvocation invocation) {
   const RunnableVersion& v = **version;
   const bundle::Entry* entry = nullptr;
   if (v.config.isProject()) {
-    entry = invocation.entry.empty() ? &v.config.entries.front() : v.config.findEntry(invocation.entry);
+    entry =
+        invocation.entry.empty() ? &v.config.entries.front() : v.config.findEntry(invocation.entry);
     if (!entry) {
-      result.status = notFound(fmt::format("project '{}' has no entry '{}'", invocation.function,
-                                           invocation.entry));
+      result.status = notFound(
+          fmt::format("project '{}' has no entry '{}'", invocation.function, invocation.entry));
       co_return result;
     }
   }
   meter.bytes_in = static_cast<int64_t>(invocation.payload.size());
-  auto outcome = co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
+  auto outcome =
+      co_await run(v, entry, meter.activation_id, meter.trace_id, std::move(invocation.payload));
   result.status = outcome.status;
   result.state = outcome.state;
   meter.http_status = static_cast<int>(httpStatusFor(outcome.status.code()));

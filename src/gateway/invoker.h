@@ -11,9 +11,9 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/catalog.h"
-#include "observe/metrics.h"
 #include "gateway/function_path.h"
 #include "http/server.h"
+#include "observe/metrics.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
 
@@ -27,9 +27,9 @@ struct DirectInvocation {
   std::string tenant{store::kDefaultTenant};
   std::string function;
   std::string qualifier;
-  std::string entry;    // for projects: which file; "" takes the first
-  std::string payload;  // the event, JSON
-  std::string trace_id; // from the caller's traceparent; "" starts a new trace
+  std::string entry;               // for projects: which file; "" takes the first
+  std::string payload;             // the event, JSON
+  std::string trace_id;            // from the caller's traceparent; "" starts a new trace
   std::string activation_id;       // "" = a new one (events pass their own)
   std::string trigger = "invoke";  // recorded with the activation: "invoke", "async", "cron"
   int64_t received_at_us = 0;      // 0 = now (events pass when the event was accepted)
@@ -51,7 +51,7 @@ struct DirectResult {
   std::string activation_id;
   std::string result;  // the handler's JSON result
   std::string trace_id;
-  std::string state;   // the activation's status: "success", "error", "timeout", "throttled", ...
+  std::string state;  // the activation's status: "success", "error", "timeout", "throttled", ...
 };
 
 class Invoker final {
@@ -67,14 +67,14 @@ class Invoker final {
   boost::asio::awaitable<Result<RunnablePtr>> resolve(const std::string& tenant,
                                                       const std::string& function,
                                                       const std::string& qualifier);
-  boost::asio::awaitable<scheduler::InvocationOutcome> run(const RunnableVersion& version,
-                                                           const bundle::Entry* entry,
-                                                           std::string activation_id,
-                                                           std::string trace_id, std::string event,
-                                                           std::shared_ptr<worker::StreamSink> stream = nullptr);
+  boost::asio::awaitable<scheduler::InvocationOutcome> run(
+      const RunnableVersion& version, const bundle::Entry* entry, std::string activation_id,
+      std::string trace_id, std::string event,
+      std::shared_ptr<worker::StreamSink> stream = nullptr);
   // run(), then closes `stream`: its consumer then finds the outcome in `slot`.
-  boost::asio::awaitable<void> runStreaming(const RunnableVersion& version, std::string activation_id,
-                                            std::string trace_id, std::string event,
+  boost::asio::awaitable<void> runStreaming(const RunnableVersion& version,
+                                            std::string activation_id, std::string trace_id,
+                                            std::string event,
                                             std::shared_ptr<worker::StreamSink> stream,
                                             std::shared_ptr<scheduler::InvocationOutcome> slot);
   // Builds the activation record, counts it in the metrics and waits until the store has

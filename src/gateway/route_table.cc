@@ -8,7 +8,8 @@
 namespace gust::gateway {
 namespace {
 
-constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"};
+constexpr std::string_view kMethods[] = {"GET",    "POST", "PUT",     "PATCH",
+                                         "DELETE", "HEAD", "OPTIONS", "ANY"};
 
 std::vector<std::string_view> splitPath(std::string_view path) {
   std::vector<std::string_view> segments;
@@ -60,7 +61,8 @@ std::string normalizeHost(std::string_view host) {
     host = host.substr(0, colon);
   }
   std::string out(host);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -73,21 +75,25 @@ Result<RouteTemplate> parseRouteKey(std::string_view key) {
   route.method = "ANY";
   if (space != std::string_view::npos) {
     std::string method(key.substr(0, space));
-    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
     if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
-      return invalidArgument(fmt::format(
-          "unknown method '{}' in route '{}': use GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY",
-          method, key));
+      return invalidArgument(
+          fmt::format("unknown method '{}' in route '{}': use GET, POST, PUT, PATCH, DELETE, HEAD, "
+                      "OPTIONS or ANY",
+                      method, key));
     }
     route.method = method;
     path = key.substr(space + 1);
     while (!path.empty() && path.front() == ' ') path.remove_prefix(1);
   }
   if (path.empty() || path.front() != '/') {
-    return invalidArgument(fmt::format("route path '{}' must start with '/', e.g. 'GET /users/{{id}}'", path));
+    return invalidArgument(
+        fmt::format("route path '{}' must start with '/', e.g. 'GET /users/{{id}}'", path));
   }
   if (path.find_first_of("?# \t") != std::string_view::npos) {
-    return invalidArgument(fmt::format("route path '{}' may not hold a query, fragment or space", path));
+    return invalidArgument(
+        fmt::format("route path '{}' may not hold a query, fragment or space", path));
   }
   std::set<std::string> names;
   auto segments = splitPath(path);
@@ -110,19 +116,22 @@ Result<RouteTemplate> parseRouteKey(std::string_view key) {
     std::string_view name = segment.substr(1, segment.size() - 2);
     bool greedy = name.ends_with('+');
     if (greedy) name.remove_suffix(1);
-    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+    if (name.empty() || name.find_first_not_of(
+                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
                             std::string_view::npos) {
-      return invalidArgument(fmt::format("route parameter '{}' needs a name of letters, digits, _ or -", segment));
+      return invalidArgument(
+          fmt::format("route parameter '{}' needs a name of letters, digits, _ or -", segment));
     }
     if (greedy && i + 1 != segments.size()) {
-      return invalidArgument(fmt::format("greedy parameter '{}' must be the last segment", segment));
+      return invalidArgument(
+          fmt::format("greedy parameter '{}' must be the last segment", segment));
     }
     if (!names.insert(std::string(name)).second) {
       return invalidArgument(fmt::format("route parameter '{}' appears twice", name));
     }
   }
   route.path = path.size() > 1 && path.back() == '/' ? std::string(path.substr(0, path.size() - 1))
-                                                      : std::string(path);
+                                                     : std::string(path);
   return route;
 }
 
@@ -257,7 +266,8 @@ RouteMatchResult RouteTable::match(std::string_view host, std::string_view metho
   result.host_owner = ownerOf(host);
   std::vector<const Node*> roots;  // the Host's own routes first, then the host-less ones
   if (!normalized.empty()) {
-    if (auto it = by_host_.find(normalized); it != by_host_.end()) roots.push_back(it->second.get());
+    if (auto it = by_host_.find(normalized); it != by_host_.end())
+      roots.push_back(it->second.get());
   }
   if (auto it = by_host_.find(""); it != by_host_.end()) roots.push_back(it->second.get());
   for (const Node* root : roots) {
@@ -265,7 +275,8 @@ RouteMatchResult RouteTable::match(std::string_view host, std::string_view metho
     if (const Node::Target* found = search.walk(*root, 0)) {
       result.route = found->route;
       for (std::size_t i = 0; i < found->names.size(); ++i) {
-        std::string_view raw = i < search.values.size() ? search.values[i] : std::string_view(search.greedy_value);
+        std::string_view raw =
+            i < search.values.size() ? search.values[i] : std::string_view(search.greedy_value);
         result.parameters.emplace_back(found->names[i], percentDecode(raw));
       }
       return result;

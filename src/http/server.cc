@@ -13,15 +13,15 @@
 
 #include "http/server.h"
 
+#include <cstdio>
+#include <optional>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cstdio>
-#include <optional>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -183,7 +183,8 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
       ~Busy() { --counts.requests; }
     } busy{*counts};
     auto& head = parser.get();
-    if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_fields) {
+    if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) >
+        options.max_header_fields) {
       co_await refuse(
           socket, bhttp::status::request_header_fields_too_large, "too_large",
           fmt::format("request has more than {} header fields", options.max_header_fields));
@@ -237,8 +238,8 @@ awaitable<void> serveConnection(tcp::socket socket, const ServerOptions& options
     }
     if (threw) {
       if (!exchange.responded()) {
-        co_await exchange.respond(errorResponse(bhttp::status::internal_server_error, "internal",
-                                                "internal error"));
+        co_await exchange.respond(
+            errorResponse(bhttp::status::internal_server_error, "internal", "internal error"));
       }
       break;
     }

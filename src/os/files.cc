@@ -1,14 +1,13 @@
 #include "os/files.h"
 
-#include <fcntl.h>
-#include <fts.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <fts.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace gust::os {
 
@@ -37,7 +36,8 @@ Status writeFileAtomic(const std::string& path, std::string_view contents, int m
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     int error_number = errno;
-    return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)), error_number);
+    return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)),
+                     error_number);
   }
   std::size_t written = 0;
   while (written < contents.size()) {
@@ -47,7 +47,8 @@ Status writeFileAtomic(const std::string& path, std::string_view contents, int m
       if (error_number == EINTR) continue;
       ::close(fd);
       ::unlink(temp.c_str());  // a full disk keeps no half-written file
-      return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)), error_number);
+      return fileError(fmt::format("cannot write {}: {}", temp, strerror(error_number)),
+                       error_number);
     }
     written += static_cast<std::size_t>(n);
   }
@@ -75,7 +76,8 @@ struct TreeWalk {
 };
 
 Status walkError(const FTSENT* entry) {
-  return internalError(fmt::format("cannot walk {}: {}", entry->fts_path, strerror(entry->fts_errno)));
+  return internalError(
+      fmt::format("cannot walk {}: {}", entry->fts_path, strerror(entry->fts_errno)));
 }
 
 }  // namespace
@@ -91,9 +93,14 @@ Result<int64_t> diskUsage(const std::string& path) {
   int64_t bytes = 0;
   while (FTSENT* entry = ::fts_read(walk.fts)) {
     switch (entry->fts_info) {
-      case FTS_DNR: case FTS_ERR: case FTS_NS: return walkError(entry);
-      case FTS_DP: break;  // counted on the way in
-      default: bytes += static_cast<int64_t>(entry->fts_statp->st_blocks) * 512;
+      case FTS_DNR:
+      case FTS_ERR:
+      case FTS_NS:
+        return walkError(entry);
+      case FTS_DP:
+        break;  // counted on the way in
+      default:
+        bytes += static_cast<int64_t>(entry->fts_statp->st_blocks) * 512;
     }
   }
   return bytes;
@@ -104,9 +111,14 @@ Status chownTree(const std::string& path, uid_t uid, gid_t gid, bool seal) {
   if (!walk.fts) return internalError(fmt::format("cannot walk {}: {}", path, strerror(errno)));
   while (FTSENT* entry = ::fts_read(walk.fts)) {
     switch (entry->fts_info) {
-      case FTS_DNR: case FTS_ERR: case FTS_NS: return walkError(entry);
-      case FTS_DP: continue;
-      default: break;
+      case FTS_DNR:
+      case FTS_ERR:
+      case FTS_NS:
+        return walkError(entry);
+      case FTS_DP:
+        continue;
+      default:
+        break;
     }
     if (::lchown(entry->fts_path, uid, gid) != 0) {
       return internalError(fmt::format("cannot chown {}: {}", entry->fts_path, strerror(errno)));

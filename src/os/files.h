@@ -1,11 +1,11 @@
 #pragma once
 // Small file helpers with Status errors.
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <sys/types.h>
 
 #include "common/status.h"
 

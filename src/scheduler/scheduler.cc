@@ -8,14 +8,14 @@
 
 #include "scheduler/scheduler.h"
 
+#include <algorithm>
+#include <deque>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
-#include <deque>
-
 #include <fmt/format.h>
 
 #include "common/time.h"
@@ -58,10 +58,7 @@ struct Scheduler::Lease {
 
 Scheduler::Scheduler(asio::any_io_executor executor, worker::InstanceLauncher& launcher,
                      SchedulerOptions options)
-    : executor_(std::move(executor)),
-      launcher_(launcher),
-      options_(options),
-      reaper_(executor_) {
+    : executor_(std::move(executor)), launcher_(launcher), options_(options), reaper_(executor_) {
   asio::co_spawn(executor_, reapIdle(), asio::detached);
 }
 
@@ -83,8 +80,9 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool, std::string& 
     if (static_cast<int64_t>(pool.slots.size()) + pool.starting < pool.limits.max_instances) {
       ++pool.starting;
       auto began = Clock::now();
-      auto init_deadline = began + std::max<Clock::duration>(
-                                       std::chrono::seconds(pool.limits.timeout_s), kMinInitTimeout);
+      auto init_deadline =
+          began +
+          std::max<Clock::duration>(std::chrono::seconds(pool.limits.timeout_s), kMinInitTimeout);
       auto started = co_await launcher_.start(pool.spec, init_deadline, init_logs);
       --pool.starting;
       if (!started) {
@@ -103,16 +101,17 @@ awaitable<Result<Scheduler::Lease>> Scheduler::acquire(Pool& pool, std::string& 
       // With concurrency > 1 the new instance can take queued invocations right away, rather
       // than one per finished call.
       handOver(pool, slot);
-      Lease lease{slot, true,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count()};
+      Lease lease{
+          slot, true,
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count()};
       co_return lease;
     }
     if (pool.waiters.size() >= options_.max_queue_per_function) {
-      co_return Status(Code::Unavailable,
-                       fmt::format("function '{}' is at max_instances ({}) and {} invocations are "
-                                   "already queued",
-                                   pool.spec.function, pool.limits.max_instances,
-                                   pool.waiters.size()));
+      co_return Status(
+          Code::Unavailable,
+          fmt::format("function '{}' is at max_instances ({}) and {} invocations are "
+                      "already queued",
+                      pool.spec.function, pool.limits.max_instances, pool.waiters.size()));
     }
     auto waiter = std::make_shared<loop::Completion<std::shared_ptr<Slot>>>(executor_);
     pool.waiters.push_back(waiter);
@@ -216,10 +215,11 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
   } else if (reply) {
     outcome.state = "error";
     outcome.logs = std::move(reply->logs);
-    if (!reply->body.empty()) outcome.logs += reply->body + (reply->body.ends_with('\n') ? "" : "\n");
-    outcome.status = Status(Code::FunctionError,
-                            fmt::format("the function raised {}: {}", reply->error_type,
-                                        reply->error_message));
+    if (!reply->body.empty())
+      outcome.logs += reply->body + (reply->body.ends_with('\n') ? "" : "\n");
+    outcome.status =
+        Status(Code::FunctionError,
+               fmt::format("the function raised {}: {}", reply->error_type, reply->error_message));
   } else if (reply.status().code() == Code::DeadlineExceeded) {
     outcome.state = "timeout";
     // It ran until its deadline; noticing that and killing it is ours, not billed to it.
@@ -227,15 +227,15 @@ awaitable<InvocationOutcome> Scheduler::invoke(InvocationTask task) {
         std::min(outcome.finished_at_us, outcome.started_at_us + task.limits.timeout_s * 1'000'000);
     slot->instance->kill("timed out");
     outcome.logs = slot->instance->takeUnclaimedLogs();
-    outcome.status = Status(Code::DeadlineExceeded,
-                            fmt::format("function '{}' timed out after {} s", task.spec.function,
-                                        task.limits.timeout_s));
+    outcome.status =
+        Status(Code::DeadlineExceeded, fmt::format("function '{}' timed out after {} s",
+                                                   task.spec.function, task.limits.timeout_s));
   } else {
     outcome.state = "crashed";
     outcome.logs = slot->instance->takeUnclaimedLogs();
-    outcome.status = Status(Code::FunctionError,
-                            fmt::format("function '{}' crashed: {}", task.spec.function,
-                                        reply.status().message()));
+    outcome.status = Status(
+        Code::FunctionError,
+        fmt::format("function '{}' crashed: {}", task.spec.function, reply.status().message()));
   }
   release(*pool, slot);
   co_return outcome;

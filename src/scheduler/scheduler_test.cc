@@ -137,7 +137,8 @@ class SchedulerTest : public ::testing::Test {
                      });
     }
     auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (done < outcomes.size() && Clock::now() < deadline) context_.run_one_for(std::chrono::milliseconds(10));
+    while (done < outcomes.size() && Clock::now() < deadline)
+      context_.run_one_for(std::chrono::milliseconds(10));
     EXPECT_EQ(done, outcomes.size());
     return outcomes;
   }
@@ -182,7 +183,8 @@ TEST_F(SchedulerTest, StartsUpToMaxInstancesThenQueues) {
   for (int i = 0; i < 6; ++i) tasks.push_back(task({{"sleep_ms", 20}}, {30, 1, 2}));
   auto outcomes = runAll(std::move(tasks));
   EXPECT_EQ(launcher_.starts, 2);
-  for (const auto& outcome : outcomes) EXPECT_TRUE(outcome.status.isOk()) << outcome.status.message();
+  for (const auto& outcome : outcomes)
+    EXPECT_TRUE(outcome.status.isOk()) << outcome.status.message();
 }
 
 TEST_F(SchedulerTest, ConcurrencyLetsOneInstanceServeSeveral) {
@@ -274,9 +276,10 @@ TEST_F(SchedulerTest, TimeoutKillsTheInstance) {
 TEST_F(SchedulerTest, EveryEndingCarriesWhatTheInstanceUsed) {
   make();
   const json used = {{"cpu_ms", 300}, {"peak_mb", 120}};
-  std::vector<std::pair<json, std::string>> endings = {
-      {json::object(), "success"}, {{{"raise", true}}, "error"},
-      {{{"crash", true}}, "crashed"}, {{{"sleep_ms", 5000}}, "timeout"}};
+  std::vector<std::pair<json, std::string>> endings = {{json::object(), "success"},
+                                                       {{{"raise", true}}, "error"},
+                                                       {{{"crash", true}}, "crashed"},
+                                                       {{{"sleep_ms", 5000}}, "timeout"}};
   for (auto& [event, state] : endings) {
     event.update(used);
     auto outcome = runOne(task(event, {1, 1, 1}));

@@ -1,22 +1,21 @@
 #include "server/server.h"
 
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/post.hpp>
 #include <condition_variable>
-#include <future>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bundle/deployer.h"
 #include "common/ids.h"
@@ -55,7 +54,8 @@ namespace asio = boost::asio;
 
 std::string findRuntimesDir(const std::string& configured) {
   auto has_adapters = [](const fs::path& dir) {
-    return fs::exists(dir / "python" / "gust_adapter.py") && fs::exists(dir / "node" / "adapter.mjs");
+    return fs::exists(dir / "python" / "gust_adapter.py") &&
+           fs::exists(dir / "node" / "adapter.mjs");
   };
   if (!configured.empty()) return fs::absolute(configured).string();
   if (const char* env = std::getenv("GUST_RUNTIMES"); env && *env) return env;
@@ -64,7 +64,8 @@ std::string findRuntimesDir(const std::string& configured) {
   for (fs::path dir = exe.parent_path(); !ec && !dir.empty() && dir != dir.root_path();
        dir = dir.parent_path()) {
     if (has_adapters(dir / "runtimes")) return (dir / "runtimes").string();
-    if (has_adapters(dir / "share" / "gust" / "runtimes")) return (dir / "share" / "gust" / "runtimes").string();
+    if (has_adapters(dir / "share" / "gust" / "runtimes"))
+      return (dir / "share" / "gust" / "runtimes").string();
   }
   fs::path source = fs::path(GUST_SOURCE_DIR) / "runtimes";
   if (has_adapters(source)) return source.string();
@@ -101,7 +102,8 @@ bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
   host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   try {
     int p = std::stoi(listen.substr(colon + 1));
     if (p < 0 || p > 65535) return false;
@@ -117,13 +119,15 @@ bool splitListen(const std::string& listen, std::string& host, uint16_t& port) {
 void watchDisk(os::DiskGuard& guard, const std::string& data_dir) {
   auto sample = guard.sample();
   if (!sample) {
-    observe::logEvent(observe::LogLevel::Warn, "disk.unmeasured", {{"error", sample.status().message()}});
+    observe::logEvent(observe::LogLevel::Warn, "disk.unmeasured",
+                      {{"error", sample.status().message()}});
     return;
   }
   if (!sample->changed) return;
   observe::logEvent(sample->refusing ? observe::LogLevel::Error : observe::LogLevel::Info,
                     sample->refusing ? "disk.low_refusing_new_work" : "disk.recovered_serving",
-                    {{"data_dir", data_dir}, {"free_bytes", sample->free_bytes},
+                    {{"data_dir", data_dir},
+                     {"free_bytes", sample->free_bytes},
                      {"min_free_bytes", guard.minFreeBytes()}});
 }
 
@@ -133,10 +137,12 @@ int serve(const ServeOptions& options) {
   observe::LogLevel level = observe::LogLevel::Info;
   if (!observe::parseLogLevel(options.log_level, level) ||
       (options.log_format != "json" && options.log_format != "text")) {
-    std::fprintf(stderr, "gust: --log-level must be debug|info|warn|error and --log-format json|text\n");
+    std::fprintf(stderr,
+                 "gust: --log-level must be debug|info|warn|error and --log-format json|text\n");
     return 2;
   }
-  observe::initLog(options.log_format == "json" ? observe::LogFormat::Json : observe::LogFormat::Text, level);
+  observe::initLog(
+      options.log_format == "json" ? observe::LogFormat::Json : observe::LogFormat::Text, level);
   // Signals are taken synchronously by this thread; block them before any other thread (the
   // store's writer is the first) starts, so that every thread inherits the mask.
   sigset_t signals;
@@ -181,8 +187,9 @@ int serve(const ServeOptions& options) {
   }
   std::string runtimes_dir = findRuntimesDir(options.runtimes_dir);
   if (runtimes_dir.empty()) {
-    std::fprintf(stderr, "gust: cannot find the runtime adapters (runtimes/python, runtimes/node); "
-                         "pass --runtimes DIR\n");
+    std::fprintf(stderr,
+                 "gust: cannot find the runtime adapters (runtimes/python, runtimes/node); "
+                 "pass --runtimes DIR\n");
     return 1;
   }
   metering::PriceTable default_prices;
@@ -214,15 +221,16 @@ int serve(const ServeOptions& options) {
   }
   uint64_t min_free = static_cast<uint64_t>(std::max<int64_t>(options.min_free_mb, 0)) << 20;
   os::DiskGuard disk_guard(os::DiskGuard::freeBytesOf(data_dir), min_free, min_free / 4);
-  watchDisk(disk_guard, data_dir);  // a server started on a full disk refuses from its first request
-
+  watchDisk(disk_guard,
+            data_dir);  // a server started on a full disk refuses from its first request
 
   std::unique_ptr<sandbox::Sandbox> sandbox;
   if (options.sandbox == "none") {
     sandbox = sandbox::makeUnconfinedSandbox();
   } else if (options.sandbox == "linux") {
     // gust-sandbox is built and installed beside gust.
-    std::string helper = (fs::read_symlink("/proc/self/exe").parent_path() / "gust-sandbox").string();
+    std::string helper =
+        (fs::read_symlink("/proc/self/exe").parent_path() / "gust-sandbox").string();
     auto linux_sandbox = sandbox::makeLinuxSandbox({helper, data_dir + "/sandbox"});
     if (!linux_sandbox) {
       std::fprintf(stderr, "gust: %s\n", linux_sandbox.status().message().c_str());
@@ -246,8 +254,8 @@ int serve(const ServeOptions& options) {
   asio::thread_pool blocking(4);
   asio::thread_pool builds(2);
 
-  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir, options.meter_process,
-                              options.prestart};
+  worker::LaunchConfig launch{toolchain->python, toolchain->node, runtimes_dir,
+                              options.meter_process, options.prestart};
   launch.max_reply_bytes = options.max_response_bytes;
   bundle::BuildOptions build_options;
   build_options.network = options.build_network;
@@ -271,8 +279,8 @@ int serve(const ServeOptions& options) {
   scheduler_options.max_queue_per_function = options.max_queue;
   scheduler_options.max_queue_wait = options.queue_wait;
   if (options.sandbox == "linux") {
-    Status self_test = sandbox::runSelfTest(*sandbox, toolchain->python, worker::runtimeMounts(launch),
-                                            {data_dir, runtimes_dir});
+    Status self_test = sandbox::runSelfTest(
+        *sandbox, toolchain->python, worker::runtimeMounts(launch), {data_dir, runtimes_dir});
     if (!self_test.isOk()) {
       std::fprintf(stderr, "gust: %s\n", self_test.message().c_str());
       return 1;
@@ -325,18 +333,25 @@ int serve(const ServeOptions& options) {
       metrics.clear("gust_instances");
       metrics.clear("gust_queue_depth");
       for (const auto& pool : pools) {
-        metrics.gauge("gust_instances", "Live instances by state", {{"function", pool.function}, {"state", "busy"}})
+        metrics
+            .gauge("gust_instances", "Live instances by state",
+                   {{"function", pool.function}, {"state", "busy"}})
             .add(pool.busy);
-        metrics.gauge("gust_instances", "Live instances by state", {{"function", pool.function}, {"state", "idle"}})
+        metrics
+            .gauge("gust_instances", "Live instances by state",
+                   {{"function", pool.function}, {"state", "idle"}})
             .add(pool.instances - pool.busy);
-        metrics.gauge("gust_queue_depth", "Invocations waiting for an instance", {{"function", pool.function}})
+        metrics
+            .gauge("gust_queue_depth", "Invocations waiting for an instance",
+                   {{"function", pool.function}})
             .add(pool.queued);
       }
       metrics.gauge("gust_store_writer_lag", "Activation records waiting to be committed")
           .set(static_cast<double>((**store).pendingActivations()));
       metrics.gauge("gust_data_dir_free_bytes", "Free bytes on the data dir's disk (last sample)")
           .set(static_cast<double>(disk_guard.freeBytes()));
-      metrics.gauge("gust_disk_guard_refusing", "1 while new work is refused for lack of disk (507)")
+      metrics
+          .gauge("gust_disk_guard_refusing", "1 while new work is refused for lack of disk (507)")
           .set(disk_guard.refusing() ? 1 : 0);
       http::Response response(http::beast::http::status::ok, 11);
       response.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -365,8 +380,9 @@ int serve(const ServeOptions& options) {
     scheduler_loop.stop();
     return 1;
   }
-  std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                                http_server.port());
+  std::string url =
+      fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                  http_server.port());
   (void)os::writeFileAtomic(data_dir + "/server.url", url + "\n", 0600);
   std::printf("gust serving on %s (data in %s)\n", url.c_str(), data_dir.c_str());
   std::printf("  sandbox: %s\n", sandbox->describe().c_str());
@@ -380,8 +396,11 @@ int serve(const ServeOptions& options) {
   }
   std::fflush(stdout);
   observe::logEvent(observe::LogLevel::Info, "server.started",
-                    {{"url", url}, {"data_dir", data_dir}, {"io_threads", io_threads},
-                     {"sandbox", sandbox->describe()}, {"runtimes", runtimes_dir}});
+                    {{"url", url},
+                     {"data_dir", data_dir},
+                     {"io_threads", io_threads},
+                     {"sandbox", sandbox->describe()},
+                     {"runtimes", runtimes_dir}});
 
   RetentionOptions retention_options;
   retention_options.activations = {options.retain_days, options.retain_mb};

@@ -1,8 +1,8 @@
 #pragma once
 // Store: everything Gust remembers — tenants and their tokens, functions, their immutable
 // versions and aliases, routes, sealed secrets, the audit log, and activation records with their
-// logs. Every resource but the audit log belongs to exactly one tenant. One interface, backends in subfolders (sqlite/ now,
-// postgres/ for clusters); no SQL leaks out of them.
+// logs. Every resource but the audit log belongs to exactly one tenant. One interface, backends in
+// subfolders (sqlite/ now, postgres/ for clusters); no SQL leaks out of them.
 //
 // Thread contract: every method may be called from any thread. Metadata calls block (run them
 // on a worker pool, never on an I/O loop); recordActivation() only enqueues and returns at once.
@@ -87,15 +87,15 @@ struct ActivationRecord {
   double duration_ms = 0;        // dispatched -> finished
   int64_t billed_ms = 0;         // ceil(duration) to 1 ms
   int64_t memory_mb = 0;
-  int64_t cpu_user_us = 0;       // the instance's CPU during this activation alone
+  int64_t cpu_user_us = 0;  // the instance's CPU during this activation alone
   int64_t cpu_sys_us = 0;
-  int64_t peak_memory_bytes = 0; // the instance's peak RSS during this activation alone
+  int64_t peak_memory_bytes = 0;  // the instance's peak RSS during this activation alone
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
-  std::string key_id;            // the API key that called, if any
-  std::string trace_id;          // W3C trace id (32 hex)
-  std::string error;  // what went wrong, for statuses other than success
-  std::string logs;   // stdout/stderr lines, each prefixed with its stream
+  std::string key_id;    // the API key that called, if any
+  std::string trace_id;  // W3C trace id (32 hex)
+  std::string error;     // what went wrong, for statuses other than success
+  std::string logs;      // stdout/stderr lines, each prefixed with its stream
 };
 
 // Usage summed over activations: what the meter bills.
@@ -123,8 +123,8 @@ struct UsageQuery {
 struct ActivationQuery {
   std::string tenant{kDefaultTenant};
   std::optional<std::string> function;
-  int64_t since_us = 0;      // received at or after
-  std::string after_id;      // cursor: activations recorded after this one
+  int64_t since_us = 0;  // received at or after
+  std::string after_id;  // cursor: activations recorded after this one
   int limit = 50;
   bool with_logs = false;
   bool oldest_first = false;
@@ -156,9 +156,9 @@ struct TokenRecord {
   std::string id;
   std::string tenant;
   std::string name;
-  std::string hash;          // hex of a hash of the whole token string
+  std::string hash;  // hex of a hash of the whole token string
   int64_t created_at_us = 0;
-  int64_t revoked_at_us = 0; // 0: live
+  int64_t revoked_at_us = 0;  // 0: live
 };
 
 // A secret as stored: `sealed` is ciphertext (secrets/secret_box.h); the store never sees values.
@@ -174,29 +174,29 @@ struct SecretRecord {
 struct AuditRecord {
   int64_t seq = 0;
   int64_t at_us = 0;
-  std::string actor;      // "admin" or "token:<id>"
-  std::string tenant;     // the tenant acted on
+  std::string actor;   // "admin" or "token:<id>"
+  std::string tenant;  // the tenant acted on
   std::string source_ip;
-  std::string action;     // "function.deploy", "secret.set", "token.revoke", ...
-  std::string target;     // the resource's name
-  std::string outcome;    // "ok" or the error's code name
-  std::string detail;     // e.g. "version 3"; never a secret value
+  std::string action;   // "function.deploy", "secret.set", "token.revoke", ...
+  std::string target;   // the resource's name
+  std::string outcome;  // "ok" or the error's code name
+  std::string detail;   // e.g. "version 3"; never a secret value
 };
 
 // An API gateway route: method + path template (+ optional Host) onto a function of the same
 // tenant, with its policy. (RouteRecord above is a project's file route, made by deploys.)
 struct GatewayRouteRecord {
-  std::string id;        // "rt_<hex>"
+  std::string id;  // "rt_<hex>"
   std::string tenant;
-  std::string method;    // GET ... or ANY
-  std::string path;      // the template, "/users/{id}"
-  std::string shape;     // the template without parameter names: the uniqueness key
-  std::string host;      // "" = any host
+  std::string method;  // GET ... or ANY
+  std::string path;    // the template, "/users/{id}"
+  std::string shape;   // the template without parameter names: the uniqueness key
+  std::string host;    // "" = any host
   std::string function;
   std::string auth = "public";  // public | key | keys:<id>,<id>
-  std::string rate;      // "100/s" or ""
+  std::string rate;             // "100/s" or ""
   int64_t burst = 0;
-  std::string cors_json; // "" = no CORS
+  std::string cors_json;       // "" = no CORS
   int64_t max_body_bytes = 0;  // 0 = the server's default
   int64_t created_at_us = 0;
 };
@@ -224,10 +224,10 @@ struct ClientKeyRecord {
   std::vector<std::string> scopes;  // function names or route keys ("GET /x"); empty = all
   std::string rate;                 // "100/s" or ""
   int64_t burst = 0;
-  std::string quota;                // "10000/day" or ""
-  int64_t expires_at_us = 0;        // 0 = never
+  std::string quota;          // "10000/day" or ""
+  int64_t expires_at_us = 0;  // 0 = never
   int64_t created_at_us = 0;
-  int64_t revoked_at_us = 0;        // 0 = live
+  int64_t revoked_at_us = 0;  // 0 = live
 };
 
 // `tenant` lets the keys of `with_tenant` call its function `function`.
@@ -242,12 +242,12 @@ struct ShareRecord {
 struct AccessRecord {
   int64_t seq = 0;
   int64_t at_us = 0;
-  std::string tenant;     // "" when no route or function was found
+  std::string tenant;  // "" when no route or function was found
   std::string function;
   std::string method;
   std::string host;
   std::string path;
-  std::string route;      // the matched route key, "GET /users/{id}", or "/fn/<name>"
+  std::string route;  // the matched route key, "GET /users/{id}", or "/fn/<name>"
   std::string key_id;
   int status = 0;
   int64_t latency_us = 0;
@@ -256,7 +256,7 @@ struct AccessRecord {
   std::string activation_id;
   std::string client_ip;
   std::string user_agent;
-  bool limited = false;   // turned away by a rate limit or quota
+  bool limited = false;  // turned away by a rate limit or quota
 };
 
 struct AccessQuery {
@@ -294,7 +294,6 @@ struct AuditQuery {
   int limit = 100;
 };
 
-
 // An asynchronous invocation: accepted (202) once this record is committed, then run, retried
 // and finally marked succeeded or dead (its function's dead-letter list).
 struct AsyncInvocationRecord {
@@ -315,8 +314,8 @@ struct AsyncInvocationRecord {
   int64_t starts = 0;              // attempts started, counting those a crash cut short
   std::string state;               // "queued", "running", "succeeded", "dead"
   std::string last_error;
-  std::string dead_reason;         // "retries_exhausted", "max_event_age"
-  int64_t finished_at_us = 0;      // succeeded or dead at
+  std::string dead_reason;     // "retries_exhausted", "max_event_age"
+  int64_t finished_at_us = 0;  // succeeded or dead at
 };
 
 // One finished attempt of an asynchronous invocation; its activation record has the details.
@@ -324,7 +323,7 @@ struct AsyncAttemptRecord {
   std::string invocation_id;
   int64_t attempt = 0;  // 1, 2, ...
   std::string activation_id;
-  std::string status;   // the activation's status: "success", "error", "timeout", ...
+  std::string status;  // the activation's status: "success", "error", "timeout", ...
   std::string error;
   int64_t started_at_us = 0;
   int64_t finished_at_us = 0;
@@ -341,7 +340,7 @@ struct AsyncQuery {
 struct TriggerRecord {
   std::string id;
   std::string tenant;
-  std::string kind;      // "cron"
+  std::string kind;  // "cron"
   std::string function;
   std::string config_json;  // the kind's settings (events/ owns their shape)
   bool paused = false;
@@ -357,13 +356,13 @@ class Store {
   // function's routes, all in one transaction.
   virtual Result<VersionRecord> createVersion(const NewVersion& version) = 0;
   virtual Result<std::vector<FunctionRecord>> listFunctions(const std::string& tenant) = 0;
-  virtual Result<FunctionRecord> getFunction(const std::string& tenant, const std::string& name) = 0;
+  virtual Result<FunctionRecord> getFunction(const std::string& tenant,
+                                             const std::string& name) = 0;
   virtual Result<std::vector<VersionRecord>> listVersions(const std::string& tenant,
                                                           const std::string& function) = 0;
   virtual Result<VersionRecord> getVersion(const std::string& tenant, const std::string& function,
                                            int64_t version) = 0;
-  virtual Result<VersionRecord> resolveAlias(const std::string& tenant,
-                                             const std::string& function,
+  virtual Result<VersionRecord> resolveAlias(const std::string& tenant, const std::string& function,
                                              const std::string& alias) = 0;
   // Points the alias at a version; with `routes`, replaces the function's routes in the same
   // transaction (a rollback of "live" restores that version's routes; 409 if one is taken).
@@ -403,7 +402,8 @@ class Store {
   // a route another tenant holds is a Conflict; `guard`, if set, checks it first.
   virtual Result<GatewayRouteRecord> putGatewayRoute(const GatewayRouteRecord& route,
                                                      const RouteGuard& guard = nullptr) = 0;
-  virtual Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) = 0;
+  virtual Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(
+      const std::optional<std::string>& tenant) = 0;
   virtual Status deleteGatewayRoute(const std::string& tenant, const std::string& id) = 0;
 
   // Hosts. Claiming a host another tenant holds is a Conflict (the same tenant's: a no-op);
@@ -414,7 +414,8 @@ class Store {
   virtual Status releaseHost(const std::string& host) = 0;
 
   virtual Status createClientKey(const ClientKeyRecord& key) = 0;
-  virtual Result<std::vector<ClientKeyRecord>> listClientKeys(const std::optional<std::string>& tenant) = 0;
+  virtual Result<std::vector<ClientKeyRecord>> listClientKeys(
+      const std::optional<std::string>& tenant) = 0;
   virtual Status revokeClientKey(const std::string& tenant, const std::string& client_id) = 0;
 
   virtual Status putShare(const ShareRecord& share) = 0;
@@ -423,7 +424,8 @@ class Store {
                              const std::string& with_tenant) = 0;
 
   // Quota counters: requests a key made in the period starting at `period_start_us`.
-  virtual Status addQuotaUse(const std::string& client_id, int64_t period_start_us, int64_t count) = 0;
+  virtual Status addQuotaUse(const std::string& client_id, int64_t period_start_us,
+                             int64_t count) = 0;
   virtual Result<int64_t> quotaUse(const std::string& client_id, int64_t period_start_us) = 0;
 
   // Enqueued for the writer thread like activations (committed in the same batches; flushed by
@@ -464,17 +466,19 @@ class Store {
                                                              const std::string& function,
                                                              const std::vector<std::string>& ids,
                                                              int64_t now_us) = 0;
-  virtual Result<std::vector<std::string>> purgeDeadLetters(const std::string& tenant,
-                                                            const std::string& function,
-                                                            const std::vector<std::string>& ids) = 0;
+  virtual Result<std::vector<std::string>> purgeDeadLetters(
+      const std::string& tenant, const std::string& function,
+      const std::vector<std::string>& ids) = 0;
 
   // Triggers. A trigger's function need not exist (yet); its events fail until it does.
   virtual Status createTrigger(const TriggerRecord& trigger) = 0;
   // nullopt: every tenant's (the server's cron loop).
-  virtual Result<std::vector<TriggerRecord>> listTriggers(const std::optional<std::string>& tenant) = 0;
+  virtual Result<std::vector<TriggerRecord>> listTriggers(
+      const std::optional<std::string>& tenant) = 0;
   virtual Result<TriggerRecord> getTrigger(const std::string& tenant, const std::string& id) = 0;
   virtual Status deleteTrigger(const std::string& tenant, const std::string& id) = 0;
-  virtual Status setTriggerPaused(const std::string& tenant, const std::string& id, bool paused) = 0;
+  virtual Status setTriggerPaused(const std::string& tenant, const std::string& id,
+                                  bool paused) = 0;
   // Claims a cron slot: moves the trigger's last slot from `expected_last_slot_us` to
   // `slot_us` and, when `fire` is given, enqueues it — in one transaction, so a slot fires at
   // most once however many processes race for it. False when another claim got there first.
@@ -488,7 +492,8 @@ class Store {
   // it, else on the writer thread after its commit. Callers answer a request only after that,
   // so no answered activation is ever lost. Reads of activations and usage see it. A caller that
   // may stop waiting passes a `ticket` (record_ticket.h): the writer then writes what it answered.
-  virtual void recordActivation(ActivationRecord record, std::function<void()> on_committed = nullptr,
+  virtual void recordActivation(ActivationRecord record,
+                                std::function<void()> on_committed = nullptr,
                                 std::shared_ptr<RecordTicket> ticket = nullptr) = 0;
   // Records (activations and access-log lines) enqueued but not yet committed (the writer's lag).
   virtual std::size_t pendingActivations() = 0;

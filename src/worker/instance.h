@@ -3,11 +3,6 @@
 // stderr pipes, and its exit. Owned by the Scheduler through shared_ptr; every method must be
 // called on the scheduler's loop, and the coroutines it runs stay on that loop.
 
-#include <utility>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -16,7 +11,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/status.h"
 #include "os/activation_meter.h"
@@ -53,7 +53,7 @@ class StreamSink : public std::enable_shared_from_this<StreamSink> {
   struct Batch {
     std::optional<std::string> head;  // the head's JSON {statusCode, headers, cookies}, once
     std::vector<std::string> chunks;
-    bool closed = false;              // nothing more will come
+    bool closed = false;  // nothing more will come
   };
   // Producer side (any thread). Nothing is accepted after close().
   void start(std::string head_json);
@@ -84,12 +84,12 @@ struct InvokeRequest {
 };
 
 struct InvokeReply {
-  bool ok = false;          // RESULT (true) or ERROR (false)
-  bool streamed = false;    // the body went out through InvokeRequest::stream
-  std::string body;         // the result JSON, or the error's stack trace
-  std::string error_type;   // for ERROR
+  bool ok = false;         // RESULT (true) or ERROR (false)
+  bool streamed = false;   // the body went out through InvokeRequest::stream
+  std::string body;        // the result JSON, or the error's stack trace
+  std::string error_type;  // for ERROR
   std::string error_message;
-  std::string logs;         // the lines printed during this invocation
+  std::string logs;  // the lines printed during this invocation
   // A RESULT over LaunchConfig::max_reply_bytes: its size. It was discarded unread and
   // error_message says so (with the limit).
   int64_t oversized_bytes = 0;
@@ -105,11 +105,11 @@ struct InvokeResult {
 
 // How instances are started: which interpreter and adapter for which runtime.
 struct LaunchConfig {
-  std::string python;        // the real interpreter (os::Toolchain)
+  std::string python;  // the real interpreter (os::Toolchain)
   std::string node;
-  std::string runtimes_dir;  // holds python/gust_adapter.py and node/adapter.mjs
-  bool meter_process = true; // read /proc around each invocation (CPU, peak memory)
-  bool prestart = true;      // keep a pre-started instance per tenant and runtime for cold starts
+  std::string runtimes_dir;   // holds python/gust_adapter.py and node/adapter.mjs
+  bool meter_process = true;  // read /proc around each invocation (CPU, peak memory)
+  bool prestart = true;       // keep a pre-started instance per tenant and runtime for cold starts
   // The largest reply body (a RESULT's JSON, an ERROR's stack trace, a CHUNK) held in memory:
   // larger ones are read and discarded, and the invocation fails saying so. Lambda's buffered
   // response limit by default.
@@ -167,7 +167,7 @@ Status compileAdapters(const LaunchConfig& launch);
 
 // The command line that runs `spec` under `launch`, with paths as the process sees them
 // (`isolated`: inside a sandbox that shows the code at /code and the adapters at /gust/runtimes).
-Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
-                                                bool isolated);
+Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec,
+                                                const LaunchConfig& launch, bool isolated);
 
 }  // namespace gust::worker

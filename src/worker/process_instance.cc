@@ -1,33 +1,31 @@
 // DESIGN: an instance runs four coroutines on the scheduler loop, each holding a shared_ptr to
-// it (`keep_alive`), so it lives until the last of them ends: the frame reader (socket), two log readers (stdout, stderr pipes) and the exit watcher
-// (a pidfd). The exit watcher is the single place an instance dies: it reaps the process,
-// drains the pipes, closes every descriptor (which ends the other three coroutines) and fails
-// whatever still waits. A reader that sees EOF or a bad frame only kills the process group;
-// the exit then follows through the watcher. Log lines go to one buffer that the next reply
-// claims, so lines printed during init land in the first activation's logs, as on Lambda.
+// it (`keep_alive`), so it lives until the last of them ends: the frame reader (socket), two log
+// readers (stdout, stderr pipes) and the exit watcher (a pidfd). The exit watcher is the single
+// place an instance dies: it reaps the process, drains the pipes, closes every descriptor (which
+// ends the other three coroutines) and fails whatever still waits. A reader that sees EOF or a bad
+// frame only kills the process group; the exit then follows through the watcher. Log lines go to
+// one buffer that the next reply claims, so lines printed during init land in the first
+// activation's logs, as on Lambda.
 
-#include "worker/instance.h"
-
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/time.h"
@@ -36,6 +34,7 @@
 #include "os/activation_meter.h"
 #include "os/process.h"
 #include "protocol/frame.h"
+#include "worker/instance.h"
 
 namespace gust::worker {
 namespace {
@@ -243,9 +242,10 @@ InvokeReply replyOf(const ProcessInstance::State& s, protocol::Frame& frame, boo
         fmt::format("the function's response is {} bytes, over the {}-byte ({} MiB) response limit",
                     frame.dropped_body_bytes, s.max_reply_bytes, s.max_reply_bytes >> 20);
   } else {
-    reply.body = fmt::format("gust: the stack trace ({} bytes) was over the {}-byte limit and "
-                             "was dropped",
-                             frame.dropped_body_bytes, s.max_reply_bytes);
+    reply.body = fmt::format(
+        "gust: the stack trace ({} bytes) was over the {}-byte limit and "
+        "was dropped",
+        frame.dropped_body_bytes, s.max_reply_bytes);
   }
   return reply;
 }
@@ -330,9 +330,9 @@ awaitable<void> readFrames(std::shared_ptr<ProcessInstance> keep_alive, ProcessI
   s.killProcess();
 }
 
-awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s,
-                         asio::posix::stream_descriptor& pipe, const char* stream,
-                         std::string& partial) {
+awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive,
+                         ProcessInstance::State& s, asio::posix::stream_descriptor& pipe,
+                         const char* stream, std::string& partial) {
   char buffer[16 * 1024];
   boost::system::error_code ec;
   for (;;) {
@@ -343,7 +343,8 @@ awaitable<void> readLogs([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_
   }
 }
 
-awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive, ProcessInstance::State& s) {
+awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep_alive,
+                          ProcessInstance::State& s) {
   boost::system::error_code ec;
   co_await s.exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                                    asio::redirect_error(use_awaitable, ec));
@@ -357,9 +358,10 @@ awaitable<void> watchExit([[maybe_unused]] std::shared_ptr<ProcessInstance> keep
   s.drainPipes();
   sandbox::ExitCause cause = s.process->exitCause();
   if (cause.out_of_memory) {
-    s.death = fmt::format("out of memory: the function needed more than its memory_mb ({} MB) "
-                          "and was killed; raise memory_mb in gust.toml",
-                          s.spec.memory_mb);
+    s.death = fmt::format(
+        "out of memory: the function needed more than its memory_mb ({} MB) "
+        "and was killed; raise memory_mb in gust.toml",
+        s.spec.memory_mb);
   } else if (s.death.empty()) {
     s.death = fmt::format("the function's process exited ({}){}", how,
                           cause.pids_exhausted ? "; it had hit its process limit" : "");
@@ -423,15 +425,15 @@ Status compileAdapters(const LaunchConfig& launch) {
   return Status::ok();
 }
 
-Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const LaunchConfig& launch,
-                                                bool isolated) {
+Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec,
+                                                const LaunchConfig& launch, bool isolated) {
   namespace fs = std::filesystem;
   Paths paths = pathsFor(spec, launch, isolated);
   if (spec.runtime == "python3") {
     // A pre-started instance has no code yet (code_dir ""): it runs the base interpreter and
     // the adapter adds the version's .venv when LOAD names it.
-    bool has_venv = !spec.code_dir.empty() &&
-                    fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
+    bool has_venv =
+        !spec.code_dir.empty() && fs::exists(fs::path(spec.code_dir) / ".venv" / "bin" / "python");
     std::string python = has_venv ? paths.code + "/.venv/bin/python" : launch.python;
     // -S: only the function's own packages (its .venv, which the adapter adds), never whatever is
     // installed in the host interpreter's site-packages; it also skips their .pth start-up code.
@@ -444,7 +446,8 @@ Result<std::vector<std::string>> adapterCommand(const InstanceSpec& spec, const 
   if (spec.runtime == "provided" || spec.runtime == "http" || spec.runtime == "java") {
     // The relay speaks frames to the host and the foreign contract (the Lambda Runtime API, or
     // HTTP on $PORT) to the user's process, which it starts; Java is a Runtime API client.
-    return std::vector<std::string>{launch.python, "-S", "-B", paths.runtimes + "/relay/gust_relay.py"};
+    return std::vector<std::string>{launch.python, "-S", "-B",
+                                    paths.runtimes + "/relay/gust_relay.py"};
   }
   return invalidArgument(fmt::format("unknown runtime '{}'", spec.runtime));
 }
@@ -454,7 +457,8 @@ ProcessInstance::ProcessInstance(std::unique_ptr<State> state) : state_(std::mov
 ProcessInstance::~ProcessInstance() = default;  // the sandbox::Process kills what is left
 
 // The environment a function runs with: Lambda's names and Gust's, then the function's own.
-std::map<std::string, std::string> functionEnvironment(const InstanceSpec& spec, const Paths& paths) {
+std::map<std::string, std::string> functionEnvironment(const InstanceSpec& spec,
+                                                       const Paths& paths) {
   std::map<std::string, std::string> env = spec.env;
   // Version 0 is a build that has no number yet (the deploy's load check): Lambda's name for
   // unpublished code.
@@ -557,7 +561,8 @@ awaitable<Status> ProcessInstance::awaitStandby(Clock::time_point deadline) {
   auto standby = co_await s.standby.wait(deadline);
   if (!standby || !standby->isOk()) {
     s.killProcess();
-    co_return standby ? *standby : Status(Code::DeadlineExceeded, "the pre-started instance did not start");
+    co_return standby ? *standby
+                      : Status(Code::DeadlineExceeded, "the pre-started instance did not start");
   }
   co_return Status::ok();
 }
@@ -581,12 +586,9 @@ awaitable<Status> ProcessInstance::awaitReady(Clock::time_point deadline, std::s
   co_return Status::ok();
 }
 
-awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor executor,
-                                                      const InstanceSpec& spec,
-                                                      const LaunchConfig& launch,
-                                                      sandbox::Sandbox& sandbox,
-                                                      Clock::time_point deadline,
-                                                      std::string& init_logs) {
+awaitable<Result<InstancePtr>> ProcessInstance::start(
+    asio::any_io_executor executor, const InstanceSpec& spec, const LaunchConfig& launch,
+    sandbox::Sandbox& sandbox, Clock::time_point deadline, std::string& init_logs) {
   const auto began = Clock::now();
   auto instance = co_await spawn(executor, spec, launch, sandbox, /*prestart=*/false);
   if (!instance) co_return instance.status();
@@ -595,7 +597,8 @@ awaitable<Result<InstancePtr>> ProcessInstance::start(asio::any_io_executor exec
   if (!ready.isOk()) co_return ready;
   // Where a cold start's time goes (bench/coldstart.py reads these).
   observe::logEvent(observe::LogLevel::Debug, "instance.started",
-                    {{"function", spec.function}, {"runtime", spec.runtime},
+                    {{"function", spec.function},
+                     {"runtime", spec.runtime},
                      {"sandbox_us", microsBetween(began, spawned)},
                      {"boot_and_import_us", microsBetween(spawned, Clock::now())}});
   co_return InstancePtr(*instance);
@@ -617,7 +620,8 @@ awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchCo
   nlohmann::json header = {{"type", protocol::type::kLoad}, {"env", std::move(env)}};
   std::string frame = protocol::encodeFrame(header, "");
   boost::system::error_code ec;
-  co_await asio::async_write(s.socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+  co_await asio::async_write(s.socket, asio::buffer(frame),
+                             asio::redirect_error(use_awaitable, ec));
   if (ec) {
     s.killProcess();
     co_return Status(Code::FunctionError, "the pre-started instance is gone");
@@ -626,7 +630,8 @@ awaitable<Status> ProcessInstance::load(const InstanceSpec& spec, const LaunchCo
   Status ready = co_await awaitReady(deadline, init_logs);
   if (ready.isOk()) {
     observe::logEvent(observe::LogLevel::Debug, "instance.loaded",
-                      {{"function", spec.function}, {"runtime", spec.runtime},
+                      {{"function", spec.function},
+                       {"runtime", spec.runtime},
                        {"attach_us", microsBetween(began, sent)},
                        {"import_us", microsBetween(sent, Clock::now())}});
   }
@@ -637,7 +642,8 @@ awaitable<InvokeResult> ProcessInstance::invoke(InvokeRequest request) {
   State& s = *state_;
   auto self = shared_from_this();
   if (s.dead) co_return InvokeResult{Status(Code::FunctionError, s.death), {}};
-  auto completion = std::make_shared<loop::Completion<Result<InvokeReply>>>(s.socket.get_executor());
+  auto completion =
+      std::make_shared<loop::Completion<Result<InvokeReply>>>(s.socket.get_executor());
   s.pending[request.id] = completion;
   if (request.stream) s.streams[request.id] = request.stream;
   nlohmann::json header = {{"type", protocol::type::kInvoke},
@@ -712,7 +718,8 @@ awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_exe
     boost::system::error_code ignored;
     co_await wait.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
-  auto instance = co_await ProcessInstance::spawn(executor, spec, launch, sandbox, /*prestart=*/true);
+  auto instance =
+      co_await ProcessInstance::spawn(executor, spec, launch, sandbox, /*prestart=*/true);
   Status standing_by = instance.status();
   if (instance) {
     standing_by = co_await (*instance)->awaitStandby(Clock::now() + std::chrono::seconds(30));
@@ -724,8 +731,9 @@ awaitable<void> prestartFor(std::shared_ptr<PrestartPool> pool, asio::any_io_exe
     observe::logEvent(observe::LogLevel::Debug, "instance.prestarted",
                       {{"tenant", spec.tenant}, {"runtime", spec.runtime}});
   } else {
-    observe::logEvent(observe::LogLevel::Warn, "instance.prestart_failed",
-                      {{"tenant", spec.tenant}, {"runtime", spec.runtime}, {"error", standing_by.message()}});
+    observe::logEvent(
+        observe::LogLevel::Warn, "instance.prestart_failed",
+        {{"tenant", spec.tenant}, {"runtime", spec.runtime}, {"error", standing_by.message()}});
   }
 }
 
@@ -741,12 +749,14 @@ class ProcessLauncher final : public InstanceLauncher {
                                        std::string& init_logs) override {
     if (prestartable(spec)) {
       std::shared_ptr<ProcessInstance> pooled;
-      if (auto it = pool_->ready.find(prestartKey(spec.tenant, spec.runtime)); it != pool_->ready.end()) {
+      if (auto it = pool_->ready.find(prestartKey(spec.tenant, spec.runtime));
+          it != pool_->ready.end()) {
         pooled = std::move(it->second);
         pool_->ready.erase(it);
       }
       // The replacement is built once this cold start is served (a few ms), not while it is.
-      refill(spec.tenant, spec.runtime, pooled ? std::chrono::milliseconds(10) : std::chrono::milliseconds(0));
+      refill(spec.tenant, spec.runtime,
+             pooled ? std::chrono::milliseconds(10) : std::chrono::milliseconds(0));
       if (pooled && pooled->alive()) {
         Status loaded = co_await pooled->load(spec, launch_, deadline, init_logs);
         if (loaded.isOk()) co_return InstancePtr(pooled);

@@ -11,7 +11,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
 
 #include "bundle/manifest.h"
@@ -42,13 +41,11 @@ Result<CronConfig> cronConfigFromJson(std::string_view text) {
   return c;
 }
 
-std::string cronEvent(const store::TriggerRecord& trigger, const CronConfig& config, int64_t slot_us) {
-  json event = {{"eventSource", "gust:cron"},
-                {"time", formatRfc3339Micros(slot_us)},
-                {"triggerId", trigger.id},
-                {"schedule", config.schedule},
-                {"timeZone", config.tz},
-                {"payload", config.payload}};
+std::string cronEvent(const store::TriggerRecord& trigger, const CronConfig& config,
+                      int64_t slot_us) {
+  json event = {{"eventSource", "gust:cron"}, {"time", formatRfc3339Micros(slot_us)},
+                {"triggerId", trigger.id},    {"schedule", config.schedule},
+                {"timeZone", config.tz},      {"payload", config.payload}};
   return event.dump();
 }
 
@@ -89,7 +86,8 @@ asio::awaitable<void> CronRunner::run() {
 int CronRunner::tick(int64_t now_us) {
   auto triggers = store_.listTriggers(std::nullopt);
   if (!triggers) {
-    observe::logEvent(observe::LogLevel::Error, "cron.list_failed", {{"error", triggers.status().message()}});
+    observe::logEvent(observe::LogLevel::Error, "cron.list_failed",
+                      {{"error", triggers.status().message()}});
     return 0;
   }
   int fired = 0;
@@ -118,7 +116,8 @@ int CronRunner::tick(int64_t now_us) {
       r.state = "queued";
       // Retries and event age are the live version's. A removed function's slots are skipped
       // (and said so), not piled up as dead letters.
-      auto live = store_.resolveAlias(trigger.tenant, trigger.function, std::string(store::kLiveAlias));
+      auto live =
+          store_.resolveAlias(trigger.tenant, trigger.function, std::string(store::kLiveAlias));
       if (live) {
         if (auto function_config = bundle::functionConfigFromJson(live->config_json)) {
           r.max_retries = function_config->max_retries;
@@ -127,8 +126,10 @@ int CronRunner::tick(int64_t now_us) {
         fire = r;
       } else {
         observe::logEvent(observe::LogLevel::Warn, "cron.no_function",
-                          {{"trigger", trigger.id}, {"function", trigger.function},
-                           {"tenant", trigger.tenant}, {"error", live.status().message()}});
+                          {{"trigger", trigger.id},
+                           {"function", trigger.function},
+                           {"tenant", trigger.tenant},
+                           {"error", live.status().message()}});
       }
     }
     auto claimed = store_.claimCronSlot(trigger.id, trigger.last_slot_us, *due, fire);
@@ -139,8 +140,10 @@ int CronRunner::tick(int64_t now_us) {
     }
     if (!*claimed) continue;  // another claim won the slot
     observe::logEvent(observe::LogLevel::Info, fire ? "cron.fired" : "cron.skipped",
-                      {{"trigger", trigger.id}, {"function", trigger.function},
-                       {"tenant", trigger.tenant}, {"slot", formatRfc3339Micros(*due)},
+                      {{"trigger", trigger.id},
+                       {"function", trigger.function},
+                       {"tenant", trigger.tenant},
+                       {"slot", formatRfc3339Micros(*due)},
                        {"invocation", fire ? fire->id : ""}});
     if (fire) ++fired;
   }

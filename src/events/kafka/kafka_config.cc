@@ -12,9 +12,9 @@ namespace gust::events::kafka {
 using nlohmann::json;
 
 json toJson(const KafkaConfig& c) {
-  return {{"topic", c.topic},     {"brokers", c.brokers},       {"group", c.group},
-          {"batch", c.batch},     {"window_ms", c.window_ms},   {"start", c.start},
-          {"dlq", c.dlq_topic},   {"max_retries", c.max_retries}, {"properties", c.properties}};
+  return {{"topic", c.topic},   {"brokers", c.brokers},         {"group", c.group},
+          {"batch", c.batch},   {"window_ms", c.window_ms},     {"start", c.start},
+          {"dlq", c.dlq_topic}, {"max_retries", c.max_retries}, {"properties", c.properties}};
 }
 
 Result<int64_t> parseWindow(const json& value) {
@@ -24,7 +24,8 @@ Result<int64_t> parseWindow(const json& value) {
   int64_t number = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   std::string unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  if (ec != std::errc() || ptr == text.data()) return invalidArgument("window must be like 500ms, 2s or 1m");
+  if (ec != std::errc() || ptr == text.data())
+    return invalidArgument("window must be like 500ms, 2s or 1m");
   if (unit == "ms" || unit.empty()) return number;
   if (unit == "s") return number * 1000;
   if (unit == "m") return number * 60000;
@@ -45,11 +46,13 @@ bool validTopic(const std::string& topic) {
 Result<KafkaConfig> kafkaConfigFromJson(const json& j) {
   if (!j.is_object()) return invalidArgument("a kafka trigger's settings must be an object");
   KafkaConfig c;
-  if (!j.contains("topic") || !j["topic"].is_string() || !validTopic(j["topic"].get<std::string>())) {
+  if (!j.contains("topic") || !j["topic"].is_string() ||
+      !validTopic(j["topic"].get<std::string>())) {
     return invalidArgument("a kafka trigger needs \"topic\": 1-249 of [a-zA-Z0-9._-]");
   }
   c.topic = j["topic"].get<std::string>();
-  if (!j.contains("brokers") || !j["brokers"].is_string() || j["brokers"].get<std::string>().empty() ||
+  if (!j.contains("brokers") || !j["brokers"].is_string() ||
+      j["brokers"].get<std::string>().empty() ||
       j["brokers"].get<std::string>().find(':') == std::string::npos) {
     return invalidArgument("a kafka trigger needs \"brokers\": \"HOST:PORT[,HOST:PORT...]\"");
   }
@@ -59,7 +62,8 @@ Result<KafkaConfig> kafkaConfigFromJson(const json& j) {
     c.group = j["group"].get<std::string>();
   }
   if (j.contains("batch") && !j["batch"].is_null()) {
-    if (!j["batch"].is_number_integer() || j["batch"].get<int64_t>() < 1 || j["batch"].get<int64_t>() > 10000) {
+    if (!j["batch"].is_number_integer() || j["batch"].get<int64_t>() < 1 ||
+        j["batch"].get<int64_t>() > 10000) {
       return invalidArgument("batch must be an integer from 1 to 10000");
     }
     c.batch = j["batch"].get<int64_t>();
@@ -78,7 +82,8 @@ Result<KafkaConfig> kafkaConfigFromJson(const json& j) {
     c.start = j["start"].get<std::string>();
   }
   if (j.contains("dlq") && !j["dlq"].is_null()) {
-    if (!j["dlq"].is_string() || (!j["dlq"].get<std::string>().empty() && !validTopic(j["dlq"].get<std::string>()))) {
+    if (!j["dlq"].is_string() ||
+        (!j["dlq"].get<std::string>().empty() && !validTopic(j["dlq"].get<std::string>()))) {
       return invalidArgument("dlq must be a topic name: 1-249 of [a-zA-Z0-9._-]");
     }
     c.dlq_topic = j["dlq"].get<std::string>();
@@ -91,9 +96,11 @@ Result<KafkaConfig> kafkaConfigFromJson(const json& j) {
     c.max_retries = j["max_retries"].get<int64_t>();
   }
   if (j.contains("properties") && !j["properties"].is_null()) {
-    if (!j["properties"].is_object()) return invalidArgument("properties must be an object of strings");
+    if (!j["properties"].is_object())
+      return invalidArgument("properties must be an object of strings");
     for (const auto& [key, value] : j["properties"].items()) {
-      if (!value.is_string()) return invalidArgument(fmt::format("property {} must be a string", key));
+      if (!value.is_string())
+        return invalidArgument(fmt::format("property {} must be a string", key));
       c.properties[key] = value.get<std::string>();
     }
   }

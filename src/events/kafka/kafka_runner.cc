@@ -14,13 +14,12 @@
 
 #include "events/kafka/kafka_runner.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <future>
 #include <set>
 
 #include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
 
 #include "common/ids.h"
 #include "events/kafka/kafka_config.h"
@@ -66,7 +65,8 @@ class KafkaConsumer final {
     char errstr[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     auto set = [&](const std::string& key, const std::string& value) {
-      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK) {
         error = fmt::format("{}: {}", key, errstr);
         return false;
       }
@@ -117,7 +117,9 @@ class KafkaConsumer final {
                {{"trigger", trigger_.id}, {"error", error}});
     } else {
       logKafka(observe::LogLevel::Info, "kafka.consuming",
-               {{"trigger", trigger_.id}, {"topic", config_.topic}, {"group", config_.group},
+               {{"trigger", trigger_.id},
+                {"topic", config_.topic},
+                {"group", config_.group},
                 {"function", trigger_.function}});
       loop();
     }
@@ -185,9 +187,9 @@ class KafkaConsumer final {
     r.offset = m->offset;
     rd_kafka_timestamp_type_t type;
     r.timestamp_ms = rd_kafka_message_timestamp(m, &type);
-    r.timestamp_type = type == RD_KAFKA_TIMESTAMP_CREATE_TIME      ? "CREATE_TIME"
+    r.timestamp_type = type == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? "CREATE_TIME"
                        : type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LOG_APPEND_TIME"
-                                                                   : "NO_TIMESTAMP_TYPE";
+                                                                    : "NO_TIMESTAMP_TYPE";
     if (m->key) {
       r.has_key = true;
       r.key.assign(static_cast<const char*>(m->key), m->key_len);
@@ -198,8 +200,11 @@ class KafkaConsumer final {
       const char* name = nullptr;
       const void* value = nullptr;
       size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-        r.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        r.headers.emplace_back(name,
+                               value ? std::string(static_cast<const char*>(value), size) : "");
       }
     }
     p.records.push_back(std::move(r));
@@ -207,7 +212,7 @@ class KafkaConsumer final {
 
   struct Outcome {
     bool throttled = false;
-    bool whole_batch = false;  // the invocation failed, not named records
+    bool whole_batch = false;             // the invocation failed, not named records
     std::optional<int64_t> first_failed;  // nullopt: the whole batch succeeded
     std::string error;
   };
@@ -254,7 +259,8 @@ class KafkaConsumer final {
         }
       }
       settle(partition, p.records, outcome, result.activation_id);
-      if (!outcome.first_failed && trimmed.count(partition)) seek(partition, p.records.back().offset + 1);
+      if (!outcome.first_failed && trimmed.count(partition))
+        seek(partition, p.records.back().offset + 1);
     }
   }
 
@@ -275,10 +281,15 @@ class KafkaConsumer final {
     ++failures;
     if (failures <= config_.max_retries) {
       logKafka(observe::LogLevel::Info, "kafka.retry",
-               {{"trigger", trigger_.id}, {"partition", partition}, {"offset", failed},
-                {"failures", failures}, {"activation", activation_id}, {"error", outcome.error}});
+               {{"trigger", trigger_.id},
+                {"partition", partition},
+                {"offset", failed},
+                {"failures", failures},
+                {"activation", activation_id},
+                {"error", outcome.error}});
       // Backoff: 100 ms, 200 ms, 400 ms, ... at most 5 s, before the record comes again.
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min<int64_t>(failures - 1, 6))));
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::min<int64_t>(5000, 100LL << std::min<int64_t>(failures - 1, 6))));
       seek(partition, failed);
       return;
     }
@@ -288,8 +299,11 @@ class KafkaConsumer final {
       isolate_until_[partition] = records.back().offset;
       failures_.erase({partition, failed});
       logKafka(observe::LogLevel::Warn, "kafka.isolating",
-               {{"trigger", trigger_.id}, {"partition", partition}, {"from", failed},
-                {"to", records.back().offset}, {"error", outcome.error}});
+               {{"trigger", trigger_.id},
+                {"partition", partition},
+                {"from", failed},
+                {"to", records.back().offset},
+                {"error", outcome.error}});
       seek(partition, failed);
       return;
     }
@@ -305,15 +319,17 @@ class KafkaConsumer final {
 
   void deadLetter(const KafkaRecord& r, int64_t failures, const std::string& error,
                   const std::string& activation_id) {
-    json fields = {{"trigger", trigger_.id}, {"partition", r.partition}, {"offset", r.offset},
-                   {"failures", failures}, {"error", error}, {"dlq", config_.dlq_topic}};
+    json fields = {{"trigger", trigger_.id}, {"partition", r.partition},
+                   {"offset", r.offset},     {"failures", failures},
+                   {"error", error},         {"dlq", config_.dlq_topic}};
     if (!producer_) {
       logKafka(observe::LogLevel::Error, "kafka.record_dropped", fields);
       return;
     }
     rd_kafka_headers_t* headers = rd_kafka_headers_new(8 + r.headers.size());
     for (const auto& [name, value] : r.headers) {
-      rd_kafka_header_add(headers, name.c_str(), -1, value.data(), static_cast<ssize_t>(value.size()));
+      rd_kafka_header_add(headers, name.c_str(), -1, value.data(),
+                          static_cast<ssize_t>(value.size()));
     }
     auto add = [&](const char* name, const std::string& value) {
       rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
@@ -348,8 +364,9 @@ class KafkaConsumer final {
     rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, 0);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
-      logKafka(observe::LogLevel::Warn, "kafka.commit_failed",
-               {{"trigger", trigger_.id}, {"partition", partition}, {"error", rd_kafka_err2str(err)}});
+      logKafka(
+          observe::LogLevel::Warn, "kafka.commit_failed",
+          {{"trigger", trigger_.id}, {"partition", partition}, {"error", rd_kafka_err2str(err)}});
     }
   }
 
@@ -360,7 +377,9 @@ class KafkaConsumer final {
     rd_kafka_topic_partition_list_destroy(list);
     if (error) {
       logKafka(observe::LogLevel::Warn, "kafka.seek_failed",
-               {{"trigger", trigger_.id}, {"partition", partition}, {"error", rd_kafka_error_string(error)}});
+               {{"trigger", trigger_.id},
+                {"partition", partition},
+                {"error", rd_kafka_error_string(error)}});
       rd_kafka_error_destroy(error);
     }
     awaiting_[partition] = offset;
@@ -368,7 +387,8 @@ class KafkaConsumer final {
 
   void measureLag() {
     rd_kafka_topic_partition_list_t* assigned = nullptr;
-    if (rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) return;
+    if (rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned)
+      return;
     std::vector<PartitionLag> lags;
     if (rd_kafka_committed(consumer_, assigned, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       for (int i = 0; i < assigned->cnt; ++i) {
@@ -385,8 +405,9 @@ class KafkaConsumer final {
       }
     }
     rd_kafka_topic_partition_list_destroy(assigned);
-    std::sort(lags.begin(), lags.end(),
-              [](const PartitionLag& a, const PartitionLag& b) { return a.partition < b.partition; });
+    std::sort(lags.begin(), lags.end(), [](const PartitionLag& a, const PartitionLag& b) {
+      return a.partition < b.partition;
+    });
     std::lock_guard lock(lag_mutex_);
     lag_ = std::move(lags);
   }
@@ -396,7 +417,7 @@ class KafkaConsumer final {
   InvokeFn& invoke_;
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
-  std::map<int32_t, int64_t> awaiting_;                   // partition -> the offset sought
+  std::map<int32_t, int64_t> awaiting_;       // partition -> the offset sought
   std::map<int32_t, int64_t> isolate_until_;  // partition -> last offset to send one at a time
   std::map<std::pair<int32_t, int64_t>, int64_t> failures_;  // (partition, offset) -> failures
   std::mutex lag_mutex_;
@@ -410,7 +431,9 @@ KafkaRunner::KafkaRunner(store::Store& store, InvokeFn invoke)
 
 KafkaRunner::~KafkaRunner() { stop(); }
 
-void KafkaRunner::start() { thread_ = std::thread([this] { run(); }); }
+void KafkaRunner::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void KafkaRunner::stop() {
   {

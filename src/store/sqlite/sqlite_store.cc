@@ -5,22 +5,20 @@
 
 #include "store/sqlite/sqlite_store.h"
 
-#include <sqlite3.h>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/time.h"
 #include "protocol/json_input.h"
@@ -434,7 +432,8 @@ Status migrate(sqlite3* db) {
     GUST_RETURN_IF_ERROR(execute(db, "BEGIN IMMEDIATE"));
     Status status = execute(db, kMigrations[version]);
     if (status.isOk()) {
-      status = execute(db, fmt::format("INSERT INTO schema_version VALUES ({})", version + 1).c_str());
+      status =
+          execute(db, fmt::format("INSERT INTO schema_version VALUES ({})", version + 1).c_str());
     }
     if (!status.isOk()) {
       (void)execute(db, "ROLLBACK");
@@ -495,16 +494,29 @@ ActivationRecord readActivation(Statement& row, bool with_logs) {
 }
 
 constexpr const char* kAccessColumns =
-    "seq, at_us, tenant, function, method, host, path, route, key_id, status, latency_us, bytes_in, "
+    "seq, at_us, tenant, function, method, host, path, route, key_id, status, latency_us, "
+    "bytes_in, "
     "bytes_out, activation_id, client_ip, user_agent, limited";
 
 AccessRecord readAccess(Statement& q) {
   AccessRecord r;
-  r.seq = q.integer(0); r.at_us = q.integer(1); r.tenant = q.text(2); r.function = q.text(3);
-  r.method = q.text(4); r.host = q.text(5); r.path = q.text(6); r.route = q.text(7);
-  r.key_id = q.text(8); r.status = static_cast<int>(q.integer(9)); r.latency_us = q.integer(10);
-  r.bytes_in = q.integer(11); r.bytes_out = q.integer(12); r.activation_id = q.text(13);
-  r.client_ip = q.text(14); r.user_agent = q.text(15); r.limited = q.integer(16) != 0;
+  r.seq = q.integer(0);
+  r.at_us = q.integer(1);
+  r.tenant = q.text(2);
+  r.function = q.text(3);
+  r.method = q.text(4);
+  r.host = q.text(5);
+  r.path = q.text(6);
+  r.route = q.text(7);
+  r.key_id = q.text(8);
+  r.status = static_cast<int>(q.integer(9));
+  r.latency_us = q.integer(10);
+  r.bytes_in = q.integer(11);
+  r.bytes_out = q.integer(12);
+  r.activation_id = q.text(13);
+  r.client_ip = q.text(14);
+  r.user_agent = q.text(15);
+  r.limited = q.integer(16) != 0;
   return r;
 }
 
@@ -612,11 +624,33 @@ constexpr off_t kJournalRestartBytes = 4 << 20;  // written past this, the next 
 constexpr off_t kJournalPreallocatedBytes = 8 << 20;
 
 std::string journalLine(const ActivationRecord& r) {
-  nlohmann::json row = nlohmann::json::array(
-      {r.id, r.tenant, r.function, r.version, r.entry, r.trigger, r.status, r.http_status, r.cold,
-       r.init_ms, r.received_at_us, r.dispatched_at_us, r.started_at_us, r.finished_at_us,
-       r.responded_at_us, r.duration_ms, r.billed_ms, r.memory_mb, r.cpu_user_us, r.cpu_sys_us,
-       r.peak_memory_bytes, r.bytes_in, r.bytes_out, r.key_id, r.trace_id, r.error, r.logs});
+  nlohmann::json row = nlohmann::json::array({r.id,
+                                              r.tenant,
+                                              r.function,
+                                              r.version,
+                                              r.entry,
+                                              r.trigger,
+                                              r.status,
+                                              r.http_status,
+                                              r.cold,
+                                              r.init_ms,
+                                              r.received_at_us,
+                                              r.dispatched_at_us,
+                                              r.started_at_us,
+                                              r.finished_at_us,
+                                              r.responded_at_us,
+                                              r.duration_ms,
+                                              r.billed_ms,
+                                              r.memory_mb,
+                                              r.cpu_user_us,
+                                              r.cpu_sys_us,
+                                              r.peak_memory_bytes,
+                                              r.bytes_in,
+                                              r.bytes_out,
+                                              r.key_id,
+                                              r.trace_id,
+                                              r.error,
+                                              r.logs});
   // Logs are the function's raw output: bytes that are not UTF-8 become U+FFFD here, and only a
   // record replayed after a crash keeps that replacement.
   std::string line = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -813,7 +847,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<TenantRecord>> listTenants() override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "SELECT name, created_at_us, retain_days, retain_mb FROM tenants ORDER BY name");
+    Statement q(meta_,
+                "SELECT name, created_at_us, retain_days, retain_mb FROM tenants ORDER BY name");
     std::vector<TenantRecord> out;
     while (q.step() == SQLITE_ROW) out.push_back(readTenant(q));
     return out;
@@ -821,7 +856,8 @@ class SqliteStore final : public Store {
 
   Result<TenantRecord> getTenant(const std::string& name) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "SELECT name, created_at_us, retain_days, retain_mb FROM tenants WHERE name = ?1");
+    Statement q(meta_,
+                "SELECT name, created_at_us, retain_days, retain_mb FROM tenants WHERE name = ?1");
     q.bind(1, name);
     if (q.step() != SQLITE_ROW) return notFound(fmt::format("no tenant named '{}'", name));
     return readTenant(q);
@@ -845,9 +881,9 @@ class SqliteStore final : public Store {
     functions.bind(1, name);
     if (functions.step() != SQLITE_ROW) return sqliteError(meta_, "count functions");
     if (int64_t count = functions.integer(0); count > 0) {
-      return Status(Code::Conflict,
-                    fmt::format("tenant '{}' still has {} function(s): remove them first", name,
-                                count));
+      return Status(
+          Code::Conflict,
+          fmt::format("tenant '{}' still has {} function(s): remove them first", name, count));
     }
     GUST_RETURN_IF_ERROR(execute(meta_, "BEGIN IMMEDIATE"));
     Status status = Status::ok();
@@ -914,7 +950,8 @@ class SqliteStore final : public Store {
 
   Status putSecret(const SecretRecord& secret) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, R"sql(INSERT INTO secrets (tenant, name, sealed, created_at_us, updated_at_us)
+    Statement q(meta_,
+                R"sql(INSERT INTO secrets (tenant, name, sealed, created_at_us, updated_at_us)
                              VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant, name) DO UPDATE
                              SET sealed = ?3, updated_at_us = ?4)sql");
     q.bind(1, secret.tenant).bind(2, secret.name).bindBlob(3, secret.sealed).bind(4, nowMicros());
@@ -980,7 +1017,9 @@ class SqliteStore final : public Store {
                                              const RouteGuard& guard) override {
     std::lock_guard lock(meta_mutex_);
     GUST_RETURN_IF_ERROR(guardLocked(guard));
-    Statement holder(meta_, "SELECT id, tenant FROM gateway_routes WHERE host = ?1 AND method = ?2 AND shape = ?3");
+    Statement holder(
+        meta_,
+        "SELECT id, tenant FROM gateway_routes WHERE host = ?1 AND method = ?2 AND shape = ?3");
     holder.bind(1, route.host).bind(2, route.method).bind(3, route.shape);
     GatewayRouteRecord stored = route;
     stored.created_at_us = nowMicros();
@@ -1002,24 +1041,35 @@ class SqliteStore final : public Store {
     return stored;
   }
 
-  Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(const std::optional<std::string>& tenant) override {
+  Result<std::vector<GatewayRouteRecord>> listGatewayRoutes(
+      const std::optional<std::string>& tenant) override {
     std::lock_guard lock(meta_mutex_);
     return listGatewayRoutesLocked(tenant);
   }
 
   Result<std::vector<GatewayRouteRecord>> listGatewayRoutesLocked(
       const std::optional<std::string>& tenant) {
-    Statement q(meta_, R"sql(SELECT id, tenant, method, path, shape, host, function, auth, rate, burst,
+    Statement q(meta_,
+                R"sql(SELECT id, tenant, method, path, shape, host, function, auth, rate, burst,
         cors_json, max_body_bytes, created_at_us FROM gateway_routes
         WHERE (?1 = '' OR tenant = ?1) ORDER BY host, path, method)sql");
     q.bind(1, tenant.value_or(""));
     std::vector<GatewayRouteRecord> out;
     while (q.step() == SQLITE_ROW) {
       GatewayRouteRecord r;
-      r.id = q.text(0); r.tenant = q.text(1); r.method = q.text(2); r.path = q.text(3);
-      r.shape = q.text(4); r.host = q.text(5); r.function = q.text(6); r.auth = q.text(7);
-      r.rate = q.text(8); r.burst = q.integer(9); r.cors_json = q.text(10);
-      r.max_body_bytes = q.integer(11); r.created_at_us = q.integer(12);
+      r.id = q.text(0);
+      r.tenant = q.text(1);
+      r.method = q.text(2);
+      r.path = q.text(3);
+      r.shape = q.text(4);
+      r.host = q.text(5);
+      r.function = q.text(6);
+      r.auth = q.text(7);
+      r.rate = q.text(8);
+      r.burst = q.integer(9);
+      r.cors_json = q.text(10);
+      r.max_body_bytes = q.integer(11);
+      r.created_at_us = q.integer(12);
       out.push_back(std::move(r));
     }
     return out;
@@ -1101,7 +1151,8 @@ class SqliteStore final : public Store {
 
   Status createClientKey(const ClientKeyRecord& key) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, R"sql(INSERT INTO client_keys (client_id, tenant, name, hash, scopes_json, rate,
+    Statement q(meta_,
+                R"sql(INSERT INTO client_keys (client_id, tenant, name, hash, scopes_json, rate,
         burst, quota, expires_at_us, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql");
     q.bind(1, key.client_id).bind(2, key.tenant).bind(3, key.name).bind(4, key.hash);
     q.bind(5, nlohmann::json(key.scopes).dump()).bind(6, key.rate).bind(7, key.burst);
@@ -1110,7 +1161,8 @@ class SqliteStore final : public Store {
     return Status::ok();
   }
 
-  Result<std::vector<ClientKeyRecord>> listClientKeys(const std::optional<std::string>& tenant) override {
+  Result<std::vector<ClientKeyRecord>> listClientKeys(
+      const std::optional<std::string>& tenant) override {
     std::lock_guard lock(meta_mutex_);
     Statement q(meta_, R"sql(SELECT client_id, tenant, name, hash, scopes_json, rate, burst, quota,
         expires_at_us, created_at_us, revoked_at_us FROM client_keys
@@ -1119,15 +1171,22 @@ class SqliteStore final : public Store {
     std::vector<ClientKeyRecord> out;
     while (q.step() == SQLITE_ROW) {
       ClientKeyRecord k;
-      k.client_id = q.text(0); k.tenant = q.text(1); k.name = q.text(2); k.hash = q.text(3);
+      k.client_id = q.text(0);
+      k.tenant = q.text(1);
+      k.name = q.text(2);
+      k.hash = q.text(3);
       auto scopes = protocol::parseJsonOrDiscarded(q.text(4));
       if (scopes.is_array()) {
         for (const auto& scope : scopes) {
           if (scope.is_string()) k.scopes.push_back(scope.get<std::string>());
         }
       }
-      k.rate = q.text(5); k.burst = q.integer(6); k.quota = q.text(7);
-      k.expires_at_us = q.integer(8); k.created_at_us = q.integer(9); k.revoked_at_us = q.integer(10);
+      k.rate = q.text(5);
+      k.burst = q.integer(6);
+      k.quota = q.text(7);
+      k.expires_at_us = q.integer(8);
+      k.created_at_us = q.integer(9);
+      k.revoked_at_us = q.integer(10);
       out.push_back(std::move(k));
     }
     return out;
@@ -1135,7 +1194,9 @@ class SqliteStore final : public Store {
 
   Status revokeClientKey(const std::string& tenant, const std::string& client_id) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "UPDATE client_keys SET revoked_at_us = ?3 WHERE tenant = ?1 AND client_id = ?2 AND revoked_at_us = 0");
+    Statement q(meta_,
+                "UPDATE client_keys SET revoked_at_us = ?3 WHERE tenant = ?1 AND client_id = ?2 "
+                "AND revoked_at_us = 0");
     q.bind(1, tenant).bind(2, client_id).bind(3, nowMicros());
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "revoke key");
     if (sqlite3_changes(meta_) == 0) return notFound(fmt::format("no live key '{}'", client_id));
@@ -1144,7 +1205,8 @@ class SqliteStore final : public Store {
 
   Status putShare(const ShareRecord& share) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, R"sql(INSERT OR IGNORE INTO shares (tenant, function, with_tenant, created_at_us)
+    Statement q(meta_,
+                R"sql(INSERT OR IGNORE INTO shares (tenant, function, with_tenant, created_at_us)
                              VALUES (?1, ?2, ?3, ?4))sql");
     q.bind(1, share.tenant).bind(2, share.function).bind(3, share.with_tenant).bind(4, nowMicros());
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "share");
@@ -1164,7 +1226,8 @@ class SqliteStore final : public Store {
   Status deleteShare(const std::string& tenant, const std::string& function,
                      const std::string& with_tenant) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, "DELETE FROM shares WHERE tenant = ?1 AND function = ?2 AND with_tenant = ?3");
+    Statement q(meta_,
+                "DELETE FROM shares WHERE tenant = ?1 AND function = ?2 AND with_tenant = ?3");
     q.bind(1, tenant).bind(2, function).bind(3, with_tenant);
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "unshare");
     if (sqlite3_changes(meta_) == 0) {
@@ -1173,9 +1236,11 @@ class SqliteStore final : public Store {
     return Status::ok();
   }
 
-  Status addQuotaUse(const std::string& client_id, int64_t period_start_us, int64_t count) override {
+  Status addQuotaUse(const std::string& client_id, int64_t period_start_us,
+                     int64_t count) override {
     std::lock_guard lock(meta_mutex_);
-    Statement q(meta_, R"sql(INSERT INTO quota_use (client_id, period_start_us, count) VALUES (?1, ?2, ?3)
+    Statement q(meta_,
+                R"sql(INSERT INTO quota_use (client_id, period_start_us, count) VALUES (?1, ?2, ?3)
                              ON CONFLICT (client_id, period_start_us) DO UPDATE SET count = count + ?3)sql");
     q.bind(1, client_id).bind(2, period_start_us).bind(3, count);
     if (q.step() != SQLITE_DONE) return sqliteError(meta_, "count quota");
@@ -1217,9 +1282,11 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<std::vector<TrafficRow>> traffic(const std::optional<std::string>& tenant, TrafficGrouping by,
-                                          int64_t since_us) override {
-    const char* group = by == TrafficGrouping::Key ? "key_id" : by == TrafficGrouping::Route ? "route" : "function";
+  Result<std::vector<TrafficRow>> traffic(const std::optional<std::string>& tenant,
+                                          TrafficGrouping by, int64_t since_us) override {
+    const char* group = by == TrafficGrouping::Key     ? "key_id"
+                        : by == TrafficGrouping::Route ? "route"
+                                                       : "function";
     std::string sql = fmt::format(
         "SELECT {0}, status, latency_us, bytes_in, bytes_out, limited FROM access_log "
         "WHERE (?1 = '' OR tenant = ?1) AND at_us >= ?2 AND tenant != '' ORDER BY {0}, latency_us",
@@ -1233,7 +1300,8 @@ class SqliteStore final : public Store {
     auto finish = [&] {
       if (rows.empty() || latencies.empty()) return;
       auto at = [&](double quantile) {
-        std::size_t index = static_cast<std::size_t>(quantile * static_cast<double>(latencies.size() - 1) + 0.5);
+        std::size_t index =
+            static_cast<std::size_t>(quantile * static_cast<double>(latencies.size() - 1) + 0.5);
         return static_cast<double>(latencies[std::min(index, latencies.size() - 1)]) / 1000.0;
       };
       rows.back().latency_p50_ms = at(0.50);
@@ -1266,9 +1334,10 @@ class SqliteStore final : public Store {
   Result<int64_t> capAccess(int64_t keep_rows, int batch_rows) override {
     // Records are only ever deleted oldest first, so the sequence numbers left are contiguous
     // and the newest keep_rows are those at or above MAX(seq) - keep_rows + 1.
-    return deleteInBatches("DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
-                           "WHERE seq <= (SELECT MAX(seq) FROM access_log) - ?3 ORDER BY seq LIMIT ?1)",
-                           "", keep_rows, batch_rows);
+    return deleteInBatches(
+        "DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
+        "WHERE seq <= (SELECT MAX(seq) FROM access_log) - ?3 ORDER BY seq LIMIT ?1)",
+        "", keep_rows, batch_rows);
   }
 
   Result<int64_t> pruneFinishedAsync(int64_t older_than_us, int batch_rows) override {
@@ -1287,15 +1356,17 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> pruneAudit(int64_t older_than_us, int batch_rows) override {
-    return deleteInBatches("DELETE FROM audit WHERE seq IN (SELECT seq FROM audit "
-                           "WHERE at_us < ?3 ORDER BY seq LIMIT ?1)",
-                           "", older_than_us, batch_rows);
+    return deleteInBatches(
+        "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit "
+        "WHERE at_us < ?3 ORDER BY seq LIMIT ?1)",
+        "", older_than_us, batch_rows);
   }
 
   Result<int64_t> pruneAccess(int64_t older_than_us, int batch_rows) override {
-    return deleteInBatches("DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
-                           "WHERE at_us < ?3 ORDER BY at_us LIMIT ?1)",
-                           "", older_than_us, batch_rows);
+    return deleteInBatches(
+        "DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log "
+        "WHERE at_us < ?3 ORDER BY at_us LIMIT ?1)",
+        "", older_than_us, batch_rows);
   }
 
   void recordActivation(ActivationRecord record, std::function<void()> on_committed,
@@ -1328,11 +1399,21 @@ class SqliteStore final : public Store {
     flushActivations();
     const char* group = "function";
     switch (query.by) {
-      case UsageGrouping::Tenant: group = "tenant"; break;
-      case UsageGrouping::Function: group = "function"; break;
-      case UsageGrouping::Version: group = "function || '@' || version"; break;
-      case UsageGrouping::Key: group = "key_id"; break;
-      case UsageGrouping::Hour: group = "hour_us"; break;
+      case UsageGrouping::Tenant:
+        group = "tenant";
+        break;
+      case UsageGrouping::Function:
+        group = "function";
+        break;
+      case UsageGrouping::Version:
+        group = "function || '@' || version";
+        break;
+      case UsageGrouping::Key:
+        group = "key_id";
+        break;
+      case UsageGrouping::Hour:
+        group = "hour_us";
+        break;
     }
     std::string sql = fmt::format(
         "SELECT {0}, SUM(invocations), SUM(errors), SUM(billed_ms), SUM(mb_ms), SUM(cpu_user_us), "
@@ -1375,7 +1456,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ActivationRecord>> listActivations(const ActivationQuery& query) override {
     flushActivations();  // read your writes: answered records may still be only in the journal
     std::lock_guard lock(meta_mutex_);
-    std::string sql = fmt::format("SELECT {} FROM activations WHERE tenant = ?1", kActivationColumns);
+    std::string sql =
+        fmt::format("SELECT {} FROM activations WHERE tenant = ?1", kActivationColumns);
     if (query.function) sql += " AND function = ?2";
     if (query.since_us > 0) sql += " AND received_at_us >= ?3";
     if (!query.after_id.empty()) {
@@ -1423,16 +1505,18 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> pruneUsage(int64_t older_than_us, int batch_rows) override {
-    return deleteInBatches("DELETE FROM usage_hourly WHERE rowid IN (SELECT rowid FROM "
-                           "usage_hourly WHERE hour_us < ?3 LIMIT ?1)",
-                           "", older_than_us, batch_rows);
+    return deleteInBatches(
+        "DELETE FROM usage_hourly WHERE rowid IN (SELECT rowid FROM "
+        "usage_hourly WHERE hour_us < ?3 LIMIT ?1)",
+        "", older_than_us, batch_rows);
   }
 
   Result<int64_t> compact() override {
     int64_t given_back = 0;
     for (int64_t before = -1;;) {
       std::lock_guard lock(meta_mutex_);
-      Statement pages(meta_, "SELECT freelist_count, page_size FROM pragma_freelist_count, pragma_page_size");
+      Statement pages(
+          meta_, "SELECT freelist_count, page_size FROM pragma_freelist_count, pragma_page_size");
       if (pages.step() != SQLITE_ROW) return sqliteError(meta_, "count free pages");
       int64_t free_pages = pages.integer(0);
       if (before >= 0) given_back += (before - free_pages) * pages.integer(1);
@@ -1461,8 +1545,9 @@ class SqliteStore final : public Store {
     std::vector<AsyncInvocationRecord> claimed;
     {
       // Most polls find nothing due: look before taking the write lock.
-      Statement any(meta_, "SELECT 1 FROM async_invocations WHERE state = 'queued' AND "
-                           "next_attempt_at_us <= ?1 LIMIT 1");
+      Statement any(meta_,
+                    "SELECT 1 FROM async_invocations WHERE state = 'queued' AND "
+                    "next_attempt_at_us <= ?1 LIMIT 1");
       any.bind(1, now_us);
       if (any.step() != SQLITE_ROW) return claimed;
     }
@@ -1474,8 +1559,9 @@ class SqliteStore final : public Store {
                              .c_str());
       q.bind(1, now_us).bind(2, int64_t{limit});
       while (q.step() == SQLITE_ROW) claimed.push_back(readAsync(q));
-      Statement mark(meta_, "UPDATE async_invocations SET state = 'running', starts = starts + 1 "
-                            "WHERE id = ?1");
+      Statement mark(meta_,
+                     "UPDATE async_invocations SET state = 'running', starts = starts + 1 "
+                     "WHERE id = ?1");
       for (auto& r : claimed) {
         mark.reset();
         mark.bind(1, r.id);
@@ -1497,7 +1583,9 @@ class SqliteStore final : public Store {
         Statement add(meta_, R"sql(INSERT INTO async_attempts (invocation_id, attempt,
             activation_id, status, error, started_at_us, finished_at_us)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
-        add.bind(1, attempt->invocation_id).bind(2, attempt->attempt).bind(3, attempt->activation_id);
+        add.bind(1, attempt->invocation_id)
+            .bind(2, attempt->attempt)
+            .bind(3, attempt->activation_id);
         add.bind(4, attempt->status).bind(5, attempt->error).bind(6, attempt->started_at_us);
         add.bind(7, attempt->finished_at_us);
         if (add.step() != SQLITE_DONE) return sqliteError(meta_, "record attempt");
@@ -1506,7 +1594,10 @@ class SqliteStore final : public Store {
           next_attempt_at_us = ?3, attempts = ?4, state = ?5, last_error = ?6, dead_reason = ?7,
           finished_at_us = ?8 WHERE id = ?1)sql");
       update.bind(1, r.id).bind(2, r.payload).bind(3, r.next_attempt_at_us).bind(4, r.attempts);
-      update.bind(5, r.state).bind(6, r.last_error).bind(7, r.dead_reason).bind(8, r.finished_at_us);
+      update.bind(5, r.state)
+          .bind(6, r.last_error)
+          .bind(7, r.dead_reason)
+          .bind(8, r.finished_at_us);
       if (update.step() != SQLITE_DONE) return sqliteError(meta_, "update async invocation");
       return Status::ok();
     });
@@ -1519,7 +1610,8 @@ class SqliteStore final : public Store {
     return static_cast<int64_t>(sqlite3_changes(meta_));
   }
 
-  Result<AsyncInvocationRecord> getAsync(const std::string& tenant, const std::string& id) override {
+  Result<AsyncInvocationRecord> getAsync(const std::string& tenant,
+                                         const std::string& id) override {
     std::lock_guard lock(meta_mutex_);
     Statement q(meta_, fmt::format("SELECT {} FROM async_invocations WHERE tenant = ?1 AND id = ?2",
                                    kAsyncColumns)
@@ -1537,15 +1629,16 @@ class SqliteStore final : public Store {
     q.bind(1, id);
     std::vector<AsyncAttemptRecord> out;
     while (q.step() == SQLITE_ROW) {
-      out.push_back({q.text(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.integer(5),
-                     q.integer(6)});
+      out.push_back(
+          {q.text(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.integer(5), q.integer(6)});
     }
     return out;
   }
 
   Result<std::vector<AsyncInvocationRecord>> listAsync(const AsyncQuery& query) override {
     std::lock_guard lock(meta_mutex_);
-    std::string sql = fmt::format("SELECT {} FROM async_invocations WHERE tenant = ?1", kAsyncColumns);
+    std::string sql =
+        fmt::format("SELECT {} FROM async_invocations WHERE tenant = ?1", kAsyncColumns);
     if (query.function) sql += " AND function = ?2";
     if (query.state) sql += " AND state = ?3";
     sql += " ORDER BY rowid DESC LIMIT ?4";
@@ -1621,11 +1714,13 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<std::vector<TriggerRecord>> listTriggers(const std::optional<std::string>& tenant) override {
+  Result<std::vector<TriggerRecord>> listTriggers(
+      const std::optional<std::string>& tenant) override {
     std::lock_guard lock(meta_mutex_);
-    std::string sql = fmt::format("SELECT {} FROM triggers t LEFT JOIN cron_state c ON "
-                                  "c.trigger_id = t.id{} ORDER BY t.created_at_us, t.id",
-                                  kTriggerColumns, tenant ? " WHERE t.tenant = ?1" : "");
+    std::string sql = fmt::format(
+        "SELECT {} FROM triggers t LEFT JOIN cron_state c ON "
+        "c.trigger_id = t.id{} ORDER BY t.created_at_us, t.id",
+        kTriggerColumns, tenant ? " WHERE t.tenant = ?1" : "");
     Statement q(meta_, sql.c_str());
     if (tenant) q.bind(1, *tenant);
     std::vector<TriggerRecord> out;
@@ -1668,8 +1763,9 @@ class SqliteStore final : public Store {
     std::lock_guard lock(meta_mutex_);
     bool claimed = false;
     Status status = inTransaction(meta_, [&]() -> Status {
-      Statement q(meta_, "UPDATE cron_state SET last_slot_us = ?3 WHERE trigger_id = ?1 AND "
-                         "last_slot_us = ?2");
+      Statement q(meta_,
+                  "UPDATE cron_state SET last_slot_us = ?3 WHERE trigger_id = ?1 AND "
+                  "last_slot_us = ?2");
       q.bind(1, trigger_id).bind(2, expected_last_slot_us).bind(3, slot_us);
       if (q.step() != SQLITE_DONE) return sqliteError(meta_, "claim cron slot");
       claimed = sqlite3_changes(meta_) == 1;
@@ -1680,7 +1776,8 @@ class SqliteStore final : public Store {
     return claimed;
   }
 
-  Result<ActivationRecord> getActivation(const std::string& tenant, const std::string& id) override {
+  Result<ActivationRecord> getActivation(const std::string& tenant,
+                                         const std::string& id) override {
     flushActivations();
     std::lock_guard lock(meta_mutex_);
     Statement q(meta_, fmt::format("SELECT {} FROM activations WHERE tenant = ?1 AND id = ?2",
@@ -1695,8 +1792,9 @@ class SqliteStore final : public Store {
   // The dead letters of a function among `ids` (all of them when `ids` is empty).
   std::vector<std::string> deadLetterIds(const std::string& tenant, const std::string& function,
                                          const std::vector<std::string>& ids) {
-    Statement q(meta_, "SELECT id FROM async_invocations WHERE tenant = ?1 AND function = ?2 AND "
-                       "state = 'dead' ORDER BY rowid");
+    Statement q(meta_,
+                "SELECT id FROM async_invocations WHERE tenant = ?1 AND function = ?2 AND "
+                "state = 'dead' ORDER BY rowid");
     q.bind(1, tenant).bind(2, function);
     std::vector<std::string> out;
     while (q.step() == SQLITE_ROW) {
@@ -1800,7 +1898,8 @@ class SqliteStore final : public Store {
       if (insert.step() != SQLITE_DONE) return sqliteError(meta_, "create function");
       id = sqlite3_last_insert_rowid(meta_);
     }
-    Statement next(meta_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_id = ?1");
+    Statement next(meta_,
+                   "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_id = ?1");
     next.bind(1, *id);
     if (next.step() != SQLITE_ROW) return sqliteError(meta_, "next version");
     int64_t version = next.integer(0);
@@ -1822,8 +1921,8 @@ class SqliteStore final : public Store {
     Statement touch(meta_, "UPDATE functions SET updated_at_us = ?2 WHERE id = ?1");
     touch.bind(1, *id).bind(2, now);
     if (touch.step() != SQLITE_DONE) return sqliteError(meta_, "touch function");
-    return VersionRecord{v.tenant, v.function, version, v.bundle_sha256, v.config_json,
-                         v.bundle_bytes, now};
+    return VersionRecord{v.tenant,      v.function,     version, v.bundle_sha256,
+                         v.config_json, v.bundle_bytes, now};
   }
 
   // Each tenant that holds records, with the limits it is kept under (its own, else defaults).
@@ -1841,8 +1940,9 @@ class SqliteStore final : public Store {
     std::vector<std::pair<std::string, Limits>> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
-      out.push_back({q.text(0), {q.optionalInteger(1).value_or(defaults.days),
-                                 q.optionalInteger(2).value_or(defaults.mb)}});
+      out.push_back({q.text(0),
+                     {q.optionalInteger(1).value_or(defaults.days),
+                      q.optionalInteger(2).value_or(defaults.mb)}});
     }
     if (rc != SQLITE_DONE) return sqliteError(meta_, "list tenants' retention");
     return out;
@@ -1923,7 +2023,8 @@ class SqliteStore final : public Store {
       if (!truncate) {
         if (sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                       &log_frames, &copied_frames) != SQLITE_OK) {
-          std::fprintf(stderr, "store: WAL checkpoint failed: %s\n", sqlite3_errmsg(checkpoint_db_));
+          std::fprintf(stderr, "store: WAL checkpoint failed: %s\n",
+                       sqlite3_errmsg(checkpoint_db_));
         }
         unfinished = copied_frames < log_frames ? unfinished + 1 : 0;
         truncate = unfinished >= kPassiveBeforeForce || log_frames >= kForceCheckpointFrames;
@@ -1970,7 +2071,8 @@ class SqliteStore final : public Store {
     auto statements = prepareWriter();
     if (!writeBatch(*statements, batch, {})) {
       // Kept whole for the next start; this run answers after each commit, without a journal.
-      std::fprintf(stderr, "store: cannot apply the activation journal: %s (kept for the next start)\n",
+      std::fprintf(stderr,
+                   "store: cannot apply the activation journal: %s (kept for the next start)\n",
                    sqlite3_errmsg(writer_db_));
       ::close(journal_fd_);
       journal_fd_ = -1;
@@ -2019,7 +2121,8 @@ class SqliteStore final : public Store {
       const auto batch_started = std::chrono::steady_clock::now();
       {
         std::unique_lock lock(queue_mutex_);
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !access_queue_.empty(); });
+        queue_cv_.wait(lock,
+                       [&] { return stopping_ || !queue_.empty() || !access_queue_.empty(); });
         if (queue_.empty() && access_queue_.empty() && stopping_) {
           emptyJournalIfApplied();  // all applied: a clean stop leaves nothing to replay
           return;
@@ -2053,9 +2156,8 @@ class SqliteStore final : public Store {
       // fsyncs, come far less often: on this VM an fsync stalls the whole vCPU it runs on, other
       // threads' requests included (the warm path's p99).
       std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait_until(lock, batch_started + kCommitInterval, [&] {
-        return stopping_ || flush_waiters_ > 0 || journal_fd_ < 0;
-      });
+      queue_cv_.wait_until(lock, batch_started + kCommitInterval,
+                           [&] { return stopping_ || flush_waiters_ > 0 || journal_fd_ < 0; });
     }
   }
 
@@ -2064,7 +2166,8 @@ class SqliteStore final : public Store {
   static std::deque<Pending>& settle(std::deque<Pending>& batch) {
     for (Pending& pending : batch) {
       if (!pending.ticket) continue;
-      if (const WithheldAnswer* answer = pending.ticket->take()) applyAnswer(pending.record, *answer);
+      if (const WithheldAnswer* answer = pending.ticket->take())
+        applyAnswer(pending.record, *answer);
     }
     return batch;
   }
@@ -2072,7 +2175,8 @@ class SqliteStore final : public Store {
   // Restarts a long journal at its beginning when every line in it is applied.
   void emptyJournalIfApplied() {  // REQUIRES(queue_mutex_)
     if (journal_fd_ >= 0 && committed_ == enqueued_ &&
-        journal_bytes_ > (stopping_ ? 0 : kJournalRestartBytes) && ::pwrite(journal_fd_, "", 1, 0) == 1) {
+        journal_bytes_ > (stopping_ ? 0 : kJournalRestartBytes) &&
+        ::pwrite(journal_fd_, "", 1, 0) == 1) {
       journal_bytes_ = 0;
     }
   }
@@ -2108,12 +2212,20 @@ class SqliteStore final : public Store {
     if (!execute(writer_db_, "BEGIN IMMEDIATE").isOk()) return false;
     for (const AccessRecord& a : access_batch) {
       access.reset();
-      access.bind(1, a.at_us).bind(2, a.tenant).bind(3, a.function).bind(4, a.method).bind(5, a.host);
+      access.bind(1, a.at_us)
+          .bind(2, a.tenant)
+          .bind(3, a.function)
+          .bind(4, a.method)
+          .bind(5, a.host);
       access.bind(6, a.path).bind(7, a.route).bind(8, a.key_id).bind(9, int64_t{a.status});
-      access.bind(10, a.latency_us).bind(11, a.bytes_in).bind(12, a.bytes_out).bind(13, a.activation_id);
+      access.bind(10, a.latency_us)
+          .bind(11, a.bytes_in)
+          .bind(12, a.bytes_out)
+          .bind(13, a.activation_id);
       access.bind(14, a.client_ip).bind(15, a.user_agent).bind(16, int64_t{a.limited});
       if (access.step() != SQLITE_DONE) {
-        std::fprintf(stderr, "store: cannot write the access log: %s\n", sqlite3_errmsg(writer_db_));
+        std::fprintf(stderr, "store: cannot write the access log: %s\n",
+                     sqlite3_errmsg(writer_db_));
         (void)execute(writer_db_, "ROLLBACK");
         return false;
       }
@@ -2153,19 +2265,19 @@ class SqliteStore final : public Store {
   std::mutex meta_mutex_;
   sqlite3* meta_;  // GUARDED_BY(meta_mutex_)
 
-  sqlite3* writer_db_;  // used by writer_ only
-  int journal_fd_;      // written under queue_mutex_, at journal_bytes_
+  sqlite3* writer_db_;           // used by writer_ only
+  int journal_fd_;               // written under queue_mutex_, at journal_bytes_
   bool journal_failed_ = false;  // GUARDED_BY(queue_mutex_): the last write failed (said once)
   off_t journal_bytes_ = 0;      // GUARDED_BY(queue_mutex_): where its valid content ends
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::condition_variable flushed_cv_;
-  std::deque<Pending> queue_;  // GUARDED_BY(queue_mutex_)
+  std::deque<Pending> queue_;              // GUARDED_BY(queue_mutex_)
   std::deque<AccessRecord> access_queue_;  // GUARDED_BY(queue_mutex_)
-  uint64_t enqueued_ = 0;               // GUARDED_BY(queue_mutex_)
-  uint64_t committed_ = 0;              // GUARDED_BY(queue_mutex_)
-  int flush_waiters_ = 0;               // GUARDED_BY(queue_mutex_): reads waiting for a commit
-  bool stopping_ = false;               // GUARDED_BY(queue_mutex_)
+  uint64_t enqueued_ = 0;                  // GUARDED_BY(queue_mutex_)
+  uint64_t committed_ = 0;                 // GUARDED_BY(queue_mutex_)
+  int flush_waiters_ = 0;                  // GUARDED_BY(queue_mutex_): reads waiting for a commit
+  bool stopping_ = false;                  // GUARDED_BY(queue_mutex_)
   std::thread writer_;
 
   sqlite3* checkpoint_db_;  // used by checkpointer_ only
@@ -2181,7 +2293,8 @@ class SqliteStore final : public Store {
 // the writer or be counted twice in the roll-up, which is updated only when the insert inserted.
 std::string activationInsertSql() {
   std::string placeholders;
-  for (int i = 1; i <= kActivationColumnCount; ++i) placeholders += fmt::format("{}?{}", i > 1 ? ", " : "", i);
+  for (int i = 1; i <= kActivationColumnCount; ++i)
+    placeholders += fmt::format("{}?{}", i > 1 ? ", " : "", i);
   return fmt::format("INSERT OR IGNORE INTO activations ({}, record_bytes) VALUES ({}, ?{})",
                      kActivationColumns, placeholders, kActivationColumnCount + 1);
 }
@@ -2232,8 +2345,8 @@ Result<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
     sqlite3_close(*checkpointer);
     sqlite3_close(*writer);
     sqlite3_close(*meta);
-    return internalError(fmt::format("cannot open the activation journal {}: {}", journal_path,
-                                     strerror(errno)));
+    return internalError(
+        fmt::format("cannot open the activation journal {}: {}", journal_path, strerror(errno)));
   }
   return std::unique_ptr<Store>(
       std::make_unique<SqliteStore>(*meta, *writer, *checkpointer, journal_fd));

@@ -1,15 +1,14 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 
@@ -205,7 +204,8 @@ constexpr int64_t kDayUs = 86400LL * 1000000;
 TEST_F(SqliteStoreTest, RetentionDeletesRecordsPastTheirAgeButKeepsUsage) {
   const int64_t now = 100 * kDayUs;
   for (int i = 0; i < 4; ++i) {
-    store_->recordActivation(activation("act" + std::to_string(i), "default", now - (40 - i * 10) * kDayUs));
+    store_->recordActivation(
+        activation("act" + std::to_string(i), "default", now - (40 - i * 10) * kDayUs));
   }
   store_->flushActivations();
   // act0 is 40 days old: deleted; act1, exactly 30 days old, is not older than 30 days: kept.
@@ -227,10 +227,12 @@ TEST_F(SqliteStoreTest, ATenantOverItsBudgetLosesOnlyItsOwnOldestRecords) {
   const int64_t now = 100 * kDayUs;
   // The quiet tenant's records are the oldest of all: a global budget would take them first.
   for (int i = 0; i < 5; ++i) {
-    store_->recordActivation(activation("quiet" + std::to_string(i), "quiet", now - kDayUs + i, 10000));
+    store_->recordActivation(
+        activation("quiet" + std::to_string(i), "quiet", now - kDayUs + i, 10000));
   }
   for (int i = 0; i < 400; ++i) {
-    store_->recordActivation(activation(fmt::format("noisy{:03}", i), "noisy", now - 1000 + i, 10000));
+    store_->recordActivation(
+        activation(fmt::format("noisy{:03}", i), "noisy", now - 1000 + i, 10000));
   }
   store_->flushActivations();
   // 1 MiB each: the quiet tenant's ~50 KB fit, the noisy one's ~4 MB do not.
@@ -271,7 +273,8 @@ TEST_F(SqliteStoreTest, ATenantsOwnRetentionWinsOverTheDefaults) {
 TEST_F(SqliteStoreTest, PruningDeletesInBatchesUntilDone) {
   const int64_t now = 100 * kDayUs;
   for (int i = 0; i < 25; ++i) {
-    store_->recordActivation(activation("old" + std::to_string(i), "default", now - 40 * kDayUs + i));
+    store_->recordActivation(
+        activation("old" + std::to_string(i), "default", now - 40 * kDayUs + i));
   }
   store_->recordActivation(activation("new", "default", now));
   store_->flushActivations();
@@ -299,7 +302,8 @@ TEST_F(SqliteStoreTest, UsageRollupsOutliveTheActivationsTheySum) {
 TEST_F(SqliteStoreTest, CompactionGivesPrunedSpaceBackToTheFileSystem) {
   const int64_t now = 100 * kDayUs;
   for (int i = 0; i < 2000; ++i) {
-    store_->recordActivation(activation("a" + std::to_string(i), "default", now - 40 * kDayUs, 4000));
+    store_->recordActivation(
+        activation("a" + std::to_string(i), "default", now - 40 * kDayUs, 4000));
   }
   store_->flushActivations();
   reopen();  // checkpoints the WAL into the database file
@@ -403,8 +407,14 @@ TEST_F(SqliteStoreTest, SecretsAreBinarySafeAndScopedToTheirTenant) {
 }
 
 TEST_F(SqliteStoreTest, AuditIsNewestFirstAndFiltersByTenant) {
-  ASSERT_TRUE(store_->appendAudit({0, 0, "admin", "default", "127.0.0.1", "tenant.create", "acme", "ok", ""}).isOk());
-  ASSERT_TRUE(store_->appendAudit({0, 0, "token:t1", "acme", "127.0.0.1", "function.deploy", "fn", "ok", "version 1"}).isOk());
+  ASSERT_TRUE(
+      store_
+          ->appendAudit({0, 0, "admin", "default", "127.0.0.1", "tenant.create", "acme", "ok", ""})
+          .isOk());
+  ASSERT_TRUE(store_
+                  ->appendAudit({0, 0, "token:t1", "acme", "127.0.0.1", "function.deploy", "fn",
+                                 "ok", "version 1"})
+                  .isOk());
   auto all = store_->listAudit({});
   ASSERT_TRUE(all.isOk());
   ASSERT_EQ(all->size(), 2u);
@@ -573,7 +583,8 @@ TEST_F(SqliteStoreTest, AccessLogFiltersSumsTrafficAndPrunes) {
     r.limited = limited;
     return r;
   };
-  for (int i = 1; i <= 100; ++i) store_->recordAccess(record(1000 + i, "GET /users/{id}", 200, i * 1000, false));
+  for (int i = 1; i <= 100; ++i)
+    store_->recordAccess(record(1000 + i, "GET /users/{id}", 200, i * 1000, false));
   store_->recordAccess(record(2000, "GET /users/{id}", 429, 50, true));
   store_->recordAccess(record(2001, "GET /other", 503, 7000, false));
   store_->flushActivations();  // access records ride the same writer
@@ -595,7 +606,8 @@ TEST_F(SqliteStoreTest, AccessLogFiltersSumsTrafficAndPrunes) {
   auto traffic = store_->traffic(std::nullopt, TrafficGrouping::Route, 0);
   ASSERT_TRUE(traffic.isOk());
   ASSERT_EQ(traffic->size(), 2u);
-  const TrafficRow& users = (*traffic)[1].group == "GET /users/{id}" ? (*traffic)[1] : (*traffic)[0];
+  const TrafficRow& users =
+      (*traffic)[1].group == "GET /users/{id}" ? (*traffic)[1] : (*traffic)[0];
   EXPECT_EQ(users.requests, 101);
   EXPECT_EQ(users.status_2xx, 100);
   EXPECT_EQ(users.status_4xx, 1);
@@ -629,7 +641,7 @@ TEST_F(SqliteStoreTest, AsyncInvocationsAreClaimedOnceWhenDueAndRequeuedAfterACr
   EXPECT_EQ((*early)[0].id, "a");
   EXPECT_EQ((*early)[0].starts, 1);
   EXPECT_TRUE(store_->claimDueAsync(150, 10)->empty());  // running: not claimed twice
-  reopen();  // the server died while "a" ran
+  reopen();                                              // the server died while "a" ran
   EXPECT_EQ(*store_->requeueRunningAsync(), 1);
   auto again = store_->claimDueAsync(300, 10);
   ASSERT_EQ(again->size(), 2u);
@@ -720,8 +732,10 @@ TEST_F(SqliteStoreTest, TheAccessLogIsCappedToItsNewestRows) {
 }
 
 TEST_F(SqliteStoreTest, AuditEntriesArePrunedByAge) {
-  ASSERT_TRUE(store_->appendAudit({0, 100, "admin", "default", "127.0.0.1", "a", "x", "ok", ""}).isOk());
-  ASSERT_TRUE(store_->appendAudit({0, 900, "admin", "default", "127.0.0.1", "b", "x", "ok", ""}).isOk());
+  ASSERT_TRUE(
+      store_->appendAudit({0, 100, "admin", "default", "127.0.0.1", "a", "x", "ok", ""}).isOk());
+  ASSERT_TRUE(
+      store_->appendAudit({0, 900, "admin", "default", "127.0.0.1", "b", "x", "ok", ""}).isOk());
   EXPECT_EQ(*store_->pruneAudit(500), 1);
   auto left = store_->listAudit({});
   ASSERT_EQ(left->size(), 1u);
