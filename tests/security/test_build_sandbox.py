@@ -184,6 +184,8 @@ def test_T_BUILD_4_a_failing_install_script_fails_the_deploy_with_its_output(mod
         "gust.toml": 'runtime = "node"\nhandler = "index.handler"\n',
         "index.js": "exports.handler = async () => ({ ok: true });\n",
         "package.json": json.dumps(package),
+        # Each bundle is new code: the same bytes again would be the same version, not a new one.
+        "VERSION": uuid.uuid4().hex,
     }, {})
     name = unique("npm-broken")
     done = deploy_as(mode.server, None, directory, name)
@@ -204,6 +206,8 @@ def writer_bundle(tmp_path: Path, mib: int, files: int = 1, into: str = "'.'") -
         "gust.toml": 'runtime = "node"\nhandler = "index.handler"\n',
         "index.js": "exports.handler = async () => ({ ok: true });\n",
         "package.json": json.dumps(package),
+        # Each bundle is new code: the same bytes again would be the same version, not a new one.
+        "VERSION": uuid.uuid4().hex,
     }, {})
 
 
