@@ -23,6 +23,7 @@
 #include "common/time.h"
 #include "protocol/json_input.h"
 #include "store/record_ticket.h"
+#include "store/sqlite/activation_journal.h"
 
 namespace gust::store {
 namespace {
@@ -606,23 +607,7 @@ auto inTransaction(sqlite3* db, Body&& body) -> decltype(body()) {
   return result;
 }
 
-// The activation journal, `<database>-activations`: an activation is durable, and may be
-// answered, once its line is in this file (one pwrite(2), on the caller's thread), as a SQLite
-// commit would make it (synchronous=NORMAL: safe when the server is killed; an fsync away from
-// power-loss safe, like the WAL). The writer applies it to SQLite right after; once every line
-// written is applied and the journal is long, writing starts again at its beginning. A line
-// that a crash left unapplied is applied when the store opens (INSERT OR IGNORE: lines applied
-// before the crash are not counted twice). Answering after the journal write instead of the
-// SQLite commit takes the commit (~10 pages of WAL) and WAL checkpoints off the request's path.
-//
-// The file is preallocated with written zeros and overwritten in place, never appended to or
-// truncated, so a request's write never allocates blocks or changes the file's size. (It did not
-// by itself cure the warm path's 12 ms p99: that was the checkpoints' fsyncs stalling the vCPU,
-// which the writer's commit interval made rare.) Each line is followed by a NUL that the next
-// line overwrites: the valid content is everything before the first NUL.
-constexpr off_t kJournalRestartBytes = 4 << 20;  // written past this, the next write restarts at 0
-constexpr off_t kJournalPreallocatedBytes = 8 << 20;
-
+// One record as a line of the activation journal (activation_journal.h), and back.
 std::string journalLine(const ActivationRecord& r) {
   nlohmann::json row = nlohmann::json::array({r.id,
                                               r.tenant,
@@ -685,8 +670,12 @@ class SqliteStore final : public Store {
   };
 
  public:
-  SqliteStore(sqlite3* meta, sqlite3* writer_db, sqlite3* checkpoint_db, int journal_fd)
-      : meta_(meta), writer_db_(writer_db), journal_fd_(journal_fd), checkpoint_db_(checkpoint_db) {
+  SqliteStore(sqlite3* meta, sqlite3* writer_db, sqlite3* checkpoint_db,
+              ActivationJournal journal)
+      : meta_(meta),
+        writer_db_(writer_db),
+        journal_(std::move(journal)),
+        checkpoint_db_(checkpoint_db) {
     replayJournal();
     // Checkpoints run on their own thread and connection. SQLite's default runs one inside the
     // commit that crosses 1000 WAL pages, with two fsyncs: every request waiting for that commit
@@ -712,7 +701,7 @@ class SqliteStore final : public Store {
     checkpointer_.join();
     sqlite3_close(checkpoint_db_);
     sqlite3_close(writer_db_);
-    if (journal_fd_ >= 0) ::close(journal_fd_);
+    journal_.close();
     sqlite3_close(meta_);  // the last connection to close checkpoints what is left
   }
 
@@ -1377,7 +1366,7 @@ class SqliteStore final : public Store {
     bool journaled = false;
     {
       std::lock_guard lock(queue_mutex_);
-      journaled = appendToJournal(line);
+      journaled = journal_.append(std::move(line), enqueued_ + 1);
       if (journaled) {
         queue_.push_back({std::move(record), nullptr, nullptr});
       } else {
@@ -2043,18 +2032,7 @@ class SqliteStore final : public Store {
 
   // Applies what a crash left in the journal, then empties it. Runs before the writer starts.
   void replayJournal() {
-    if (journal_fd_ < 0) return;
-    std::string content;
-    char buffer[1 << 16];
-    for (off_t at = 0;;) {
-      ssize_t n = ::pread(journal_fd_, buffer, sizeof buffer, at);
-      if (n <= 0) break;
-      std::string_view chunk(buffer, static_cast<std::size_t>(n));
-      std::size_t end = chunk.find('\0');
-      content.append(chunk.substr(0, end));
-      if (end != std::string_view::npos) break;
-      at += n;
-    }
+    const std::string content = journal_.content();
     if (content.empty()) return;
     std::deque<Pending> batch;
     std::size_t unreadable = 0;
@@ -2074,42 +2052,14 @@ class SqliteStore final : public Store {
       std::fprintf(stderr,
                    "store: cannot apply the activation journal: %s (kept for the next start)\n",
                    sqlite3_errmsg(writer_db_));
-      ::close(journal_fd_);
-      journal_fd_ = -1;
+      journal_.close();
       return;
     }
     if (unreadable > 0) {
       std::fprintf(stderr, "store: %zu unreadable line(s) in the activation journal were skipped\n",
                    unreadable);
     }
-    if (::pwrite(journal_fd_, "", 1, 0) != 1) {
-      std::fprintf(stderr, "store: cannot empty the activation journal: %s\n", strerror(errno));
-    }
-  }
-
-  // One pwrite(2) of a record's line and the NUL that ends the journal; false if it could not be
-  // written whole (then the record is answered only after its SQLite commit, as without a
-  // journal, and the end is marked again where it was).
-  bool appendToJournal(std::string& line) {  // REQUIRES(queue_mutex_)
-    if (journal_fd_ < 0) return false;
-    line += '\0';
-    for (std::size_t written = 0; written < line.size();) {
-      ssize_t n = ::pwrite(journal_fd_, line.data() + written, line.size() - written,
-                           journal_bytes_ + static_cast<off_t>(written));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        if (!journal_failed_) {
-          std::fprintf(stderr, "store: cannot write the activation journal: %s\n", strerror(errno));
-        }
-        journal_failed_ = true;
-        (void)!::pwrite(journal_fd_, "", 1, journal_bytes_);
-        return false;
-      }
-      written += static_cast<std::size_t>(n);
-    }
-    journal_failed_ = false;
-    journal_bytes_ += static_cast<off_t>(line.size() - 1);  // the next line overwrites the NUL
-    return true;
+    (void)journal_.clear();
   }
 
   void writeActivations() {
@@ -2124,7 +2074,7 @@ class SqliteStore final : public Store {
         queue_cv_.wait(lock,
                        [&] { return stopping_ || !queue_.empty() || !access_queue_.empty(); });
         if (queue_.empty() && access_queue_.empty() && stopping_) {
-          emptyJournalIfApplied();  // all applied: a clean stop leaves nothing to replay
+          if (committed_ == enqueued_) (void)journal_.clear();  // a clean stop: nothing to replay
           return;
         }
         batch.swap(queue_);
@@ -2147,7 +2097,7 @@ class SqliteStore final : public Store {
       {
         std::lock_guard lock(queue_mutex_);
         committed_ = batch_end;
-        emptyJournalIfApplied();
+        journal_.applied(committed_);
       }
       flushed_cv_.notify_all();
       // Nobody waits for the commit (the journal answered them): gather a few milliseconds of
@@ -2157,7 +2107,7 @@ class SqliteStore final : public Store {
       // threads' requests included (the warm path's p99).
       std::unique_lock lock(queue_mutex_);
       queue_cv_.wait_until(lock, batch_started + kCommitInterval,
-                           [&] { return stopping_ || flush_waiters_ > 0 || journal_fd_ < 0; });
+                           [&] { return stopping_ || flush_waiters_ > 0 || !journal_.usable(); });
     }
   }
 
@@ -2172,29 +2122,6 @@ class SqliteStore final : public Store {
     return batch;
   }
 
-  // Restarts a long journal at its beginning when every line in it is applied.
-  void emptyJournalIfApplied() {  // REQUIRES(queue_mutex_)
-    if (journal_fd_ >= 0 && committed_ == enqueued_ &&
-        journal_bytes_ > (stopping_ ? 0 : kJournalRestartBytes) &&
-        ::pwrite(journal_fd_, "", 1, 0) == 1) {
-      journal_bytes_ = 0;
-    }
-  }
-
- public:
-  // Extends the journal to its preallocated size with written zeros (once, at open), so that
-  // later writes only overwrite blocks the file has.
-  static bool preallocateJournal(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return false;
-    static const char zeros[1 << 16] = {};
-    for (off_t at = st.st_size; at < kJournalPreallocatedBytes; at += sizeof zeros) {
-      if (::pwrite(fd, zeros, sizeof zeros, at) != static_cast<ssize_t>(sizeof zeros)) return false;
-    }
-    return ::fdatasync(fd) == 0;
-  }
-
- private:
   // The writer's statements, prepared once on its connection.
   struct WriterStatements {
     explicit WriterStatements(sqlite3* db);
@@ -2266,9 +2193,7 @@ class SqliteStore final : public Store {
   sqlite3* meta_;  // GUARDED_BY(meta_mutex_)
 
   sqlite3* writer_db_;           // used by writer_ only
-  int journal_fd_;               // written under queue_mutex_, at journal_bytes_
-  bool journal_failed_ = false;  // GUARDED_BY(queue_mutex_): the last write failed (said once)
-  off_t journal_bytes_ = 0;      // GUARDED_BY(queue_mutex_): where its valid content ends
+  ActivationJournal journal_;  // GUARDED_BY(queue_mutex_), and replayed before writer_ starts
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::condition_variable flushed_cv_;
@@ -2335,21 +2260,15 @@ Result<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
     sqlite3_close(*meta);
     return checkpointer.status();
   }
-  const std::string journal_path = options.path + "-activations";
-  int journal_fd = ::open(journal_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (journal_fd >= 0 && !SqliteStore::preallocateJournal(journal_fd)) {
-    ::close(journal_fd);
-    journal_fd = -1;
-  }
-  if (journal_fd < 0) {
+  auto journal = ActivationJournal::open(options.path + "-activations");
+  if (!journal) {
     sqlite3_close(*checkpointer);
     sqlite3_close(*writer);
     sqlite3_close(*meta);
-    return internalError(
-        fmt::format("cannot open the activation journal {}: {}", journal_path, strerror(errno)));
+    return journal.status();
   }
   return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(*meta, *writer, *checkpointer, journal_fd));
+      std::make_unique<SqliteStore>(*meta, *writer, *checkpointer, std::move(*journal)));
 }
 
 }  // namespace gust::store
