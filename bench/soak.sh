@@ -105,7 +105,7 @@ sample() {
   data_kib=$({ du -sk "$data" 2>/dev/null || true; } | cut -f1)
   read -r requests errors instances < <(server_counts)
   echo "$1,$rss,$fds,$threads,$data_kib,$(file_bytes "$data/gust.db"),$(file_bytes "$data/gust.db-wal")," \
-    "$(file_bytes "$data/gust.db-activations"),$requests,$errors,$instances,$(cut -d' ' -f1 /proc/loadavg)" |
+    "$(($(file_bytes "$data/gust.db-activations") + $(file_bytes "$data/gust.db-activations-2"))),$requests,$errors,$instances,$(cut -d' ' -f1 /proc/loadavg)" |
     tr -d ' '
 }
 
@@ -135,6 +135,9 @@ rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2
 free = db.execute("PRAGMA freelist_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
 print("  ".join(f"{name} {size / 2**20:.1f}" for name, size in rows) + f"  (free pages {free / 2**20:.1f})")
 PY
+# Where the data dir's bytes are, by top-level entry (the largest first).
+{ du -sk "$data"/* 2>/dev/null || true; } | sort -rn | head -8 |
+  awk -v d="$data/" '{sub(d, "", $2); printf "%s %.1f  ", $2, $1 / 1024} END {print ""}' > "$work/du.txt"
 
 # --- the report -----------------------------------------------------------------------------------
 echo
@@ -184,3 +187,4 @@ errors = rows[-1]["server_errors"] - rows[0]["server_errors"]
 print(f"server: {served:.0f} requests served during the soak, {errors:.0f} answered 4xx/5xx")
 PY
 echo "gust.db by table/index, MiB: $(cat "$work/dbstat.txt")"
+echo "data dir by entry, MiB: $(cat "$work/du.txt")"

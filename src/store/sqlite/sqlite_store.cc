@@ -667,6 +667,7 @@ class SqliteStore final : public Store {
     ActivationRecord record;
     std::function<void()> on_committed;
     std::shared_ptr<RecordTicket> ticket;  // only with on_committed: the journal did not take it
+    std::size_t journaled_bytes = 0;        // its line's, while in the journal and not applied
   };
 
  public:
@@ -1366,11 +1367,18 @@ class SqliteStore final : public Store {
     bool journaled = false;
     {
       std::lock_guard lock(queue_mutex_);
-      journaled = journal_.append(std::move(line), enqueued_ + 1);
+      // Past its budget of unapplied records the journal takes no more: callers wait for the
+      // commit instead, so answers slow to what the store can record rather than memory and the
+      // journal growing without bound (the writer falls behind when the CPU is saturated).
+      const std::size_t bytes = line.size();
+      journaled = unapplied_bytes_ < kMaxUnappliedBytes &&
+                  journal_.append(std::move(line), enqueued_ + 1);
       if (journaled) {
-        queue_.push_back({std::move(record), nullptr, nullptr});
+        queue_.push_back({std::move(record), nullptr, nullptr, bytes});
+        unapplied_bytes_ += bytes;
       } else {
         queue_.push_back({std::move(record), std::move(on_committed), std::move(ticket)});
+        ++callers_waiting_;
       }
       ++enqueued_;
     }
@@ -1974,6 +1982,9 @@ class SqliteStore final : public Store {
   static constexpr int kVacuumPagesPerStep = 2048;  // 8 MB of 4 KiB pages per transaction
 
   static constexpr auto kCommitInterval = std::chrono::milliseconds(10);
+  // The journaled records the writer may be behind by (their lines' bytes), about 6,000 records
+  // with 4 KiB of logs each; past it, callers wait for the commit (recordActivation).
+  static constexpr std::size_t kMaxUnappliedBytes = 32 << 20;
   static constexpr int kCheckpointFrames = 4000;  // ~16 MB of WAL: fewer fsyncs than SQLite's 1000
   static constexpr int kForceCheckpointFrames = 4 * kCheckpointFrames;
   static constexpr int kPassiveBeforeForce = 3;
@@ -2080,6 +2091,7 @@ class SqliteStore final : public Store {
         batch.swap(queue_);
         access_batch.swap(access_queue_);
         batch_end = enqueued_;
+        callers_waiting_ = 0;
       }
       // A failed batch is retried rather than dropped: records are what users are billed by.
       // Before each attempt a waiting caller's ticket says which record it stands for now.
@@ -2089,25 +2101,28 @@ class SqliteStore final : public Store {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
+      std::size_t applied_bytes = 0;
       for (Pending& pending : batch) {
         if (pending.on_committed) pending.on_committed();  // the ones the journal could not take
+        applied_bytes += pending.journaled_bytes;
       }
       batch.clear();
       access_batch.clear();
       {
         std::lock_guard lock(queue_mutex_);
         committed_ = batch_end;
+        unapplied_bytes_ -= applied_bytes;
         journal_.applied(committed_);
       }
       flushed_cv_.notify_all();
-      // Nobody waits for the commit (the journal answered them): gather a few milliseconds of
+      // When nobody waits for the commit (the journal answered them), gather a few milliseconds of
       // records into each. Fewer, larger commits write far fewer WAL pages per record (the same
       // leaf and index pages once per commit, not once per record), so checkpoints, and their
       // fsyncs, come far less often: on this VM an fsync stalls the whole vCPU it runs on, other
       // threads' requests included (the warm path's p99).
       std::unique_lock lock(queue_mutex_);
       queue_cv_.wait_until(lock, batch_started + kCommitInterval,
-                           [&] { return stopping_ || flush_waiters_ > 0 || !journal_.usable(); });
+                           [&] { return stopping_ || flush_waiters_ > 0 || callers_waiting_ > 0; });
     }
   }
 
@@ -2202,6 +2217,8 @@ class SqliteStore final : public Store {
   uint64_t enqueued_ = 0;                  // GUARDED_BY(queue_mutex_)
   uint64_t committed_ = 0;                 // GUARDED_BY(queue_mutex_)
   int flush_waiters_ = 0;                  // GUARDED_BY(queue_mutex_): reads waiting for a commit
+  int callers_waiting_ = 0;  // GUARDED_BY(queue_mutex_): queued records whose callers wait for it
+  std::size_t unapplied_bytes_ = 0;  // GUARDED_BY(queue_mutex_): journaled lines not yet applied
   bool stopping_ = false;                  // GUARDED_BY(queue_mutex_)
   std::thread writer_;
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +177,43 @@ TEST_F(SqliteStoreTest, AnsweredActivationsSurviveAKillAndAreCountedOnce) {
   ASSERT_EQ(usage->size(), 1u);
   EXPECT_EQ((*usage)[0].invocations, kRecords + 1);
   EXPECT_EQ((*usage)[0].billed_ms, 3 * (kRecords + 1));
+}
+
+// A writer that falls behind (here another connection holds SQLite's write lock): past the
+// journal's budget of unapplied records callers wait for the commit, so the journal stays
+// within its files' switch point plus that budget; once the writer can write, every record is
+// written and every caller answered.
+TEST_F(SqliteStoreTest, AWriterFallingBehindSlowsCallersInsteadOfGrowingTheJournal) {
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "gust.db").c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  constexpr int kRecords = 800;  // 50 MiB of logs
+  std::atomic<int> answered = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    ActivationRecord r;
+    r.id = "big" + std::to_string(i);
+    r.tenant = "default";
+    r.function = "hello";
+    r.status = "success";
+    r.logs = std::string(64 << 10, 'x');
+    store_->recordActivation(r, [&answered] { ++answered; });
+  }
+  const int answered_while_blocked = answered.load();
+  EXPECT_GT(answered_while_blocked, 400);  // the budget's worth: 32 MiB of 64 KiB lines
+  EXPECT_LT(answered_while_blocked, 530);  // and no more: the rest wait for their commit
+  for (const char* file : {"gust.db-activations", "gust.db-activations-2"}) {
+    EXPECT_LE(std::filesystem::file_size(dir_ / file), uintmax_t{(4 + 32 + 1) << 20}) << file;
+  }
+  ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+  store_->flushActivations();
+  EXPECT_EQ(answered.load(), kRecords);
+  ActivationQuery query;
+  query.function = "hello";
+  query.limit = 1000;
+  auto list = store_->listActivations(query);
+  ASSERT_TRUE(list.isOk());
+  EXPECT_EQ(list->size(), static_cast<std::size_t>(kRecords));
 }
 
 ActivationRecord activation(const std::string& id, const std::string& tenant,
